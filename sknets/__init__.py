@@ -1,0 +1,10 @@
+"""sknets: scikit-learn-compatible neural-network, generative and clustering estimators.
+
+The hot loops are Numba kernels; the estimators follow scikit-learn's conventions
+(``fit``/``transform``/``predict``, ``_parameter_constraints``, fitted attributes ending
+in ``_``) so they work in ``Pipeline``, ``GridSearchCV``, ``clone`` and pickling.
+"""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = []

@@ -1,0 +1,84 @@
+"""Thread limits for Numba kernels.
+
+Numba's parallel kernels start ``numba.config.NUMBA_NUM_THREADS`` threads by default,
+whatever joblib or threadpoolctl decided for the process. On a 2-core machine a
+``GridSearchCV(n_jobs=2)`` would then run 2 workers x 2 Numba threads. The helpers here
+pick a thread count that honours, in order:
+
+- an explicit ``n_jobs`` of the estimator (``None`` means "what the process allows");
+- ``OMP_NUM_THREADS`` / ``NUMBA_NUM_THREADS``, which joblib's loky backend sets in its
+  workers to ``cpu_count // n_jobs``;
+- the BLAS limit currently in force through ``threadpoolctl``;
+
+and apply it with :func:`numba.set_num_threads` for the duration of a ``with`` block.
+"""
+
+import os
+from contextlib import contextmanager
+
+import numba
+
+
+def _env_limit(name):
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    try:
+        n = int(value.split(",")[0])
+    except ValueError:
+        return None
+    return n if n > 0 else None
+
+
+def _blas_limit():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return None
+    limits = [
+        info["num_threads"]
+        for info in threadpool_info()
+        if info.get("user_api") in ("blas", "openmp") and info.get("num_threads")
+    ]
+    return min(limits) if limits else None
+
+
+def effective_n_threads(n_jobs=None):
+    """Number of Numba threads a kernel call may use.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        The estimator's ``n_jobs``. ``None`` means the process limit; ``-1`` all
+        allowed threads; a negative ``-k`` means ``allowed + 1 - k`` (joblib's rule);
+        a positive value is capped by the process limit.
+
+    Returns
+    -------
+    n_threads : int
+        At least 1 and at most ``numba.config.NUMBA_NUM_THREADS``.
+    """
+    allowed = numba.config.NUMBA_NUM_THREADS
+    for limit in (_env_limit("OMP_NUM_THREADS"), _env_limit("NUMBA_NUM_THREADS"),
+                  _blas_limit()):
+        if limit is not None:
+            allowed = min(allowed, limit)
+    if n_jobs is None or n_jobs == -1:
+        n = allowed
+    elif n_jobs < 0:
+        n = allowed + 1 + n_jobs
+    else:
+        n = min(n_jobs, allowed)
+    return int(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+
+
+@contextmanager
+def numba_threads(n_jobs=None):
+    """Context manager limiting Numba's parallel kernels to ``effective_n_threads``."""
+    n = effective_n_threads(n_jobs)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(previous)
