@@ -12,3 +12,11 @@ EXPECTED_FAILED = {}
 
 def expected_failed_checks(estimator):
     return EXPECTED_FAILED.get(type(estimator).__name__, {})
+
+# --- GANSampler (issue 6) ---
+from sknets import GANSampler  # noqa: E402
+
+ESTIMATORS.append(
+    GANSampler(generator_layer_sizes=(8,), discriminator_layer_sizes=(8,), noise_dim=2,
+               batch_size=16, max_iter=2, random_state=0)
+)
