@@ -309,3 +309,182 @@ def test_make_optimizer_names():
         make_optimizer("lbfgs", [(p, g)])
     with pytest.raises(ValueError, match="unknown activation"):
         make_activation("swish")
+
+
+# --------------------------------------------------------------------------- image layers
+
+from sknets.nn import AvgPool2D, BatchNorm, Conv2D, MaxPool2D  # noqa: E402
+from sknets.nn import _kernels  # noqa: E402
+
+
+def ref_im2col(x, k, stride, pad):
+    """Plain-numpy im2col: (N, C*K*K, OH*OW)."""
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh = (h + 2 * pad - k) // stride + 1
+    ow = (w + 2 * pad - k) // stride + 1
+    cols = np.zeros((n, c * k * k, oh * ow), dtype=x.dtype)
+    for ci in range(c):
+        for i in range(k):
+            for j in range(k):
+                patch = xp[:, ci, i:i + stride * oh:stride, j:j + stride * ow:stride]
+                cols[:, (ci * k + i) * k + j, :] = patch.reshape(n, -1)
+    return cols
+
+
+def ref_conv2d(x, W, b, stride, pad):
+    """Plain-numpy convolution by sliding windows."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    k = W.shape[2]
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride]
+    return np.einsum("ncpqij,fcij->nfpq", win, W) + b[None, :, None, None]
+
+
+def ref_pool(x, k, stride, op):
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride]
+    return op(win, axis=(4, 5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k,stride,pad", [(3, 1, 1), (5, 1, 2), (3, 2, 0), (2, 2, 1)])
+def test_im2col_col2im_kernels_match_numpy_reference(dtype, k, stride, pad):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2, 7, 6)).astype(dtype)
+    oh = (7 + 2 * pad - k) // stride + 1
+    ow = (6 + 2 * pad - k) // stride + 1
+    cols = np.empty((3, 2 * k * k, oh * ow), dtype=dtype)
+    _kernels.im2col(x, k, k, stride, pad, oh, ow, cols)
+    ref = ref_im2col(x, k, stride, pad)
+    np.testing.assert_array_equal(cols, ref)
+    # col2im is the adjoint of im2col: <im2col(x), d> == <x, col2im(d)>, and it matches
+    # the numpy scatter-add
+    d = rng.normal(size=cols.shape).astype(dtype)
+    dx = np.empty_like(x)
+    _kernels.col2im(d, k, k, stride, pad, oh, ow, dx)
+    assert dx.dtype == dtype
+    ref_dx = np.zeros((3, 2, 7 + 2 * pad, 6 + 2 * pad))
+    for ci in range(2):
+        for i in range(k):
+            for j in range(k):
+                ref_dx[:, ci, i:i + stride * oh:stride, j:j + stride * ow:stride] += \
+                    d[:, (ci * k + i) * k + j, :].reshape(3, oh, ow)
+    ref_dx = ref_dx[:, :, pad:pad + 7, pad:pad + 6]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(dx, ref_dx, rtol=tol, atol=tol)
+    assert np.sum(cols * d) == pytest.approx(np.sum(x * dx), rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pool_kernels_match_numpy_reference(dtype):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 7, 8)).astype(dtype)
+    for k, s in [(2, 2), (3, 2), (2, 1)]:
+        oh, ow = (7 - k) // s + 1, (8 - k) // s + 1
+        out = np.empty((2, 3, oh, ow), dtype=dtype)
+        am = np.empty((2, 3, oh, ow), dtype=np.int32)
+        _kernels.maxpool_forward(x, k, s, oh, ow, out, am)
+        np.testing.assert_array_equal(out, ref_pool(x, k, s, np.max))
+        # argmax points at the maximum
+        np.testing.assert_array_equal(np.take_along_axis(
+            x.reshape(2, 3, -1), am.reshape(2, 3, -1), axis=2).reshape(out.shape), out)
+        g = rng.normal(size=out.shape).astype(dtype)
+        dx = np.empty_like(x)
+        _kernels.maxpool_backward(g, am, dx)
+        ref_dx = np.zeros_like(x)
+        for n in range(2):
+            for c in range(3):
+                for p in range(oh):
+                    for q in range(ow):
+                        win = x[n, c, p * s:p * s + k, q * s:q * s + k]
+                        i, j = np.unravel_index(np.argmax(win), win.shape)
+                        ref_dx[n, c, p * s + i, q * s + j] += g[n, c, p, q]
+        np.testing.assert_allclose(dx, ref_dx, rtol=1e-6)
+        _kernels.avgpool_forward(x, k, s, oh, ow, out)
+        np.testing.assert_allclose(out, ref_pool(x, k, s, np.mean), rtol=1e-5, atol=1e-6)
+        assert out.dtype == dtype
+        _kernels.avgpool_backward(g, k, s, dx)
+        ref_dx = np.zeros_like(x)
+        for p in range(oh):
+            for q in range(ow):
+                ref_dx[:, :, p * s:p * s + k, q * s:q * s + k] += \
+                    g[:, :, p:p + 1, q:q + 1] / (k * k)
+        np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k,stride,padding", [(3, 1, "same"), (3, 2, 1), (2, 1, "valid")])
+def test_conv2d_forward_matches_reference_and_backward_finite_differences(k, stride,
+                                                                          padding):
+    net = check_layer_gradients(Conv2D(3, k, stride=stride, padding=padding), (2, 5, 6),
+                                batch=2)
+    layer = net.layers[0]
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 2, 5, 6))
+    ref = ref_conv2d(x, layer.W, layer.b, stride, layer.pad)
+    np.testing.assert_allclose(layer.forward(x), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_float32_and_skipped_input_gradient():
+    net = Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(3)])
+    net.build((1, 8, 8), rng=0)
+    assert net.output_shape == (3,)
+    x = np.random.default_rng(0).normal(size=(5, 1, 8, 8)).astype(np.float32)
+    out = net.forward(x, training=True)
+    assert out.dtype == np.float32
+    gx = net.backward(np.ones_like(out))
+    assert gx.dtype == np.float32 and gx.shape == x.shape
+    grads = net.flat_grads.copy()
+    net.layers[0].input_grad = False
+    net.forward(x, training=True)
+    assert net.backward(np.ones_like(out)) is None
+    np.testing.assert_allclose(net.flat_grads, grads, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [MaxPool2D(2), AvgPool2D(2), MaxPool2D(3, stride=2),
+                                   AvgPool2D(2, stride=1)])
+def test_pool_backward_matches_finite_differences(layer):
+    # distinct values so that the max is unique and stable under the FD step
+    rng = np.random.default_rng(2)
+    x = rng.permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7) * 0.01
+    check_layer_gradients(layer, (2, 6, 7), x=x.astype(np.float64))
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 4, 5)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_backward_matches_finite_differences(shape, training):
+    layer = BatchNorm()
+    rng = np.random.default_rng(3)
+    net = Sequential([layer]).build(shape, rng=rng, dtype=np.float64)
+    layer.params[0][...] = rng.uniform(0.5, 1.5, size=layer.params[0].shape)
+    layer.params[1][...] = rng.normal(size=layer.params[1].shape)
+    layer.running_mean[...] = 0.3
+    layer.running_var[...] = 2.0
+    x = rng.normal(size=(6,) + shape) * 2 + 1
+    r = rng.normal(size=x.shape)
+
+    def loss():
+        return float(np.sum(r * net.forward(x, training)))
+
+    net.forward(x, training)
+    gx = net.backward(r)
+    grads = net.flat_grads.copy()
+    np.testing.assert_allclose(gx, numeric_grad(loss, x), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(grads, numeric_grad(loss, net.flat_params), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_batchnorm_statistics():
+    layer = BatchNorm(momentum=0.5)
+    net = Sequential([layer]).build((2, 3, 3), rng=0, dtype=np.float64)
+    x = np.random.default_rng(0).normal(size=(8, 2, 3, 3)) * 3 + 2
+    y = net.forward(x, training=True)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-4)
+    np.testing.assert_allclose(layer.running_mean, 0.5 * x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(layer.running_var,
+                               0.5 + 0.5 * x.var(axis=(0, 2, 3), ddof=1))
+    y_inf = net.forward(x, training=False)
+    np.testing.assert_allclose(
+        y_inf, (x - layer.running_mean[None, :, None, None])
+        / np.sqrt(layer.running_var[None, :, None, None] + 1e-5))

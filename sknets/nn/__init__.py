@@ -2,7 +2,7 @@
 
 Used by ``ConvNetClassifier`` and ``GANSampler``. The interface, which stays stable:
 
-Layers (``sknets.nn.layers``, conv/pool/batch norm in ``sknets.nn.conv``)
+Layers (``sknets.nn.layers``; Conv2D and pooling in ``sknets.nn.conv``)
     A layer has ``params`` and ``grads`` (lists of arrays of equal shapes),
     ``build(input_shape, rng, dtype) -> output_shape`` (shapes of ONE sample, no batch
     axis), ``forward(x, training=False) -> y`` which keeps what backward needs, and
@@ -48,8 +48,10 @@ Randomness: the ``Generator`` given to ``build`` initialises weights and draws t
 dropout masks, so a fixed seed gives identical runs.
 """
 
+from sknets.nn.conv import AvgPool2D, Conv2D, MaxPool2D
 from sknets.nn.layers import (
     ACTIVATIONS,
+    BatchNorm,
     Dense,
     Dropout,
     Flatten,
@@ -86,11 +88,15 @@ __all__ = [
     "ACTIVATIONS",
     "Adagrad",
     "Adam",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
     "Identity",
     "Layer",
+    "MaxPool2D",
     "LeakyReLU",
     "Momentum",
     "Nesterov",

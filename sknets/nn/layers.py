@@ -22,6 +22,7 @@ __all__ = [
     "Flatten",
     "Reshape",
     "Dropout",
+    "BatchNorm",
     "ReLU",
     "LeakyReLU",
     "Tanh",
@@ -216,6 +217,90 @@ class Dropout(Layer):
 
     def __repr__(self):
         return f"Dropout({self.rate})"
+
+
+class BatchNorm(Layer):
+    """Batch normalization (Ioffe & Szegedy, 2015) over the batch (and spatial) axes.
+
+    For (N, C) inputs each feature, for (N, C, H, W) inputs each channel is normalised:
+    ``y = gamma * (x - mean) / sqrt(var + eps) + beta``.
+
+    Training mode uses the batch mean and (biased) variance and updates the running
+    statistics ``running = (1 - momentum) * running + momentum * batch`` (the running
+    variance uses the unbiased batch variance); inference mode uses the running ones.
+    ``running_mean`` and ``running_var`` are buffers, not parameters (no gradient).
+
+    Backward (training mode), with m the number of values per channel and
+    xhat the normalised input: ``dbeta = sum g``, ``dgamma = sum g * xhat``,
+    ``dx = gamma / sqrt(var + eps) / m * (m * g - dbeta - xhat * dgamma)``.
+    """
+
+    param_names = ("gamma", "beta")
+
+    def __init__(self, momentum=0.1, epsilon=1e-5):
+        super().__init__()
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        c = int(input_shape[0])
+        self.params, self.grads = [], []
+        self._new_param(np.ones(c))
+        self._new_param(np.zeros(c))
+        self.running_mean = np.zeros(c, dtype=self.dtype)
+        self.running_var = np.ones(c, dtype=self.dtype)
+        return tuple(input_shape)
+
+    gamma = property(lambda self: self.params[0])
+    beta = property(lambda self: self.params[1])
+
+    def _axes_shape(self, x):
+        if x.ndim == 2:
+            return (0,), (1, -1)
+        return (0,) + tuple(range(2, x.ndim)), (1, -1) + (1,) * (x.ndim - 2)
+
+    def forward(self, x, training=False):
+        axes, bshape = self._axes_shape(x)
+        f = x.dtype.type
+        gamma = self.params[0].reshape(bshape)
+        beta = self.params[1].reshape(bshape)
+        if training:
+            m = x.size // x.shape[1]
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(bshape)
+            var = np.mean(xc * xc, axis=axes)
+            inv_std = (1 / np.sqrt(var + f(self.epsilon))).astype(x.dtype)
+            xhat = xc * inv_std.reshape(bshape)
+            mom = f(self.momentum)
+            self.running_mean *= 1 - mom
+            self.running_mean += mom * mean
+            self.running_var *= 1 - mom
+            self.running_var += mom * var * f(m / max(m - 1, 1))
+            self._training = True
+        else:
+            inv_std = (1 / np.sqrt(self.running_var + f(self.epsilon))).astype(x.dtype)
+            xhat = (x - self.running_mean.reshape(bshape)) * inv_std.reshape(bshape)
+            self._training = False
+        self._xhat, self._inv_std = xhat, inv_std
+        return xhat * gamma + beta
+
+    def backward(self, grad_out):
+        axes, bshape = self._axes_shape(grad_out)
+        xhat, inv_std = self._xhat, self._inv_std
+        np.sum(grad_out, axis=axes, out=self.grads[1])
+        np.sum(grad_out * xhat, axis=axes, out=self.grads[0])
+        scale = (self.params[0] * inv_std).reshape(bshape)
+        if not self._training:
+            return grad_out * scale
+        m = grad_out.size // grad_out.shape[1]
+        f = grad_out.dtype.type
+        dbeta = self.grads[1].reshape(bshape)
+        dgamma = self.grads[0].reshape(bshape)
+        return (scale * f(1.0 / m)) * (f(m) * grad_out - dbeta - xhat * dgamma)
+
+    def __repr__(self):
+        return f"BatchNorm(momentum={self.momentum})"
 
 
 # --------------------------------------------------------------------------- activations
