@@ -29,7 +29,7 @@ NON_SATURATING, MINIMAX, WASSERSTEIN = 0, 1, 2
 # Indices into the ``state`` array carried from one epoch to the next.
 T_G, T_D, D_SINCE_G, PRETRAIN_LEFT = 0, 1, 2, 3
 # Indices into ``hyper``.
-LR, BETA_1, BETA_2, EPS, SMOOTHING = 0, 1, 2, 3, 4
+LR, BETA_1, BETA_2, EPS, SMOOTHING, EMA = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True)
@@ -291,7 +291,7 @@ def generator_loss_grad(logits_f, dlogit_f, loss_kind):
 def train_epoch(X, perm, batch_size, noise_d, noise_g,
                 theta_g, layout_g, m_g, v_g, grad_g, Hg, Dg,
                 theta_d, layout_d, m_d, v_d, grad_d, Hd, Dd,
-                theta_dsn, sn_u, sn_sigma, use_sn,
+                theta_dsn, sn_u, sn_sigma, use_sn, theta_g_avg,
                 loss_kind, k_steps, state, hyper, losses):
     """One pass over ``X`` in minibatches: discriminator steps, generator steps, Adam.
 
@@ -300,6 +300,8 @@ def train_epoch(X, perm, batch_size, noise_d, noise_g,
     discriminator steps (and once ``state[PRETRAIN_LEFT]`` pre-training steps are
     done) one generator step follows on noise ``noise_g[b]``. ``losses`` receives
     (sum of D losses, number of D steps, sum of G losses, number of G steps).
+    After every generator update, ``theta_g_avg`` (an exponential moving average of
+    G's parameters, Yazici et al. 2019) moves towards ``theta_g`` by ``1 - hyper[EMA]``.
 
     Returns 0, or 1 as soon as a loss is not finite (the parameters are then left as
     they were after the last finite step's update).
@@ -389,6 +391,9 @@ def train_epoch(X, perm, batch_size, noise_d, noise_g,
         mlp_backward(theta_g, grad_g, layout_g, Hg, Dg, nb, True, False)
         state[T_G] += 1
         adam_update(theta_g, grad_g, m_g, v_g, state[T_G], hyper)
+        decay = hyper[EMA]
+        for p in range(theta_g.shape[0]):
+            theta_g_avg[p] = decay * theta_g_avg[p] + (1.0 - decay) * theta_g[p]
     return 0
 
 
