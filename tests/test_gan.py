@@ -15,7 +15,10 @@ from sklearn.preprocessing import FunctionTransformer
 from sknets import GANSampler
 from sknets.gan import _kernels as K
 from sknets.gan import _reference as R
-from sknets.gan._gan import build_layout, init_params
+from sknets.gan._backends import (
+    FusedMLPGAN, LayerGAN, build_layout, init_params, mlp_sequential,
+)
+from sknets.nn.upsample import Upsample2D
 from sknets.gan._losses import discriminator_loss, generator_loss, sigmoid, softplus
 
 LOSS_NAMES = ["non-saturating", "minimax", "wasserstein"]
@@ -240,7 +243,7 @@ def test_train_epoch_kernel_matches_numpy_replay(loss, k_steps, pretrain, smooth
     perm = rng.permutation(37).astype(np.int64)
     noise_d = rng.normal(size=(nbatch, bs, 2))
     noise_g = rng.normal(size=(nbatch, bs, 2))
-    hyper = np.array([1e-2, 0.5, 0.999, 1e-8, smoothing])
+    hyper = np.array([1e-2, 0.5, 0.999, 1e-8, smoothing, 0.9])
     use_sn = loss == "wasserstein"
     u = rng.normal(size=wd)
 
@@ -251,6 +254,7 @@ def test_train_epoch_kernel_matches_numpy_replay(loss, k_steps, pretrain, smooth
         state = np.array([0, 0, 0, pretrain], dtype=np.int64)
         losses = np.zeros(4)
         uu = u.copy()
+        avg = t_g.copy()
         for _ in range(2):  # two epochs: the state carries over
             if kernel:
                 st = K.train_epoch(X, perm, bs, noise_d, noise_g, t_g, lg, mg, vg,
@@ -258,17 +262,19 @@ def test_train_epoch_kernel_matches_numpy_replay(loss, k_steps, pretrain, smooth
                                    np.zeros((bs, wg)), t_d, ld, md, vd,
                                    np.zeros_like(t_d), np.zeros((2 * bs, wd)),
                                    np.zeros((2 * bs, wd)), np.zeros_like(t_d), uu,
-                                   np.ones(ld.shape[0]), use_sn, LOSS_CODES[loss],
+                                   np.ones(ld.shape[0]), use_sn, avg, LOSS_CODES[loss],
                                    k_steps, state, hyper, losses)
             else:
                 st = R.train_epoch(X, perm, bs, noise_d, noise_g, t_g, lg, mg, vg, t_d,
-                                   ld, md, vd, uu, use_sn, LOSS_CODES[loss], k_steps,
+                                   ld, md, vd, uu, use_sn, avg, LOSS_CODES[loss], k_steps,
                                    state, hyper, losses)
             assert st == 0
-        return t_g, t_d, state, losses
+        return t_g, t_d, state, losses, avg
 
-    kg, kd, kstate, klosses = run(True)
-    rg, rd, rstate, rlosses = run(False)
+    kg, kd, kstate, klosses, kavg = run(True)
+    rg, rd, rstate, rlosses, ravg = run(False)
+    np.testing.assert_allclose(kavg, ravg, rtol=1e-8, atol=1e-10)
+    assert not np.allclose(kavg, kg)
     np.testing.assert_array_equal(kstate, rstate)
     assert kstate[K.T_D] == 10
     np.testing.assert_allclose(klosses, rlosses, rtol=1e-9)
@@ -287,10 +293,72 @@ def test_train_epoch_stops_on_non_finite_loss():
                        np.zeros_like(tg), np.zeros_like(tg), np.zeros((8, wg)),
                        np.zeros((8, wg)), td, ld, np.zeros_like(td), np.zeros_like(td),
                        np.zeros_like(td), np.zeros((16, wd)), np.zeros((16, wd)),
-                       np.zeros_like(td), np.ones(wd), np.ones(3), False, 0, 1,
-                       np.zeros(4, dtype=np.int64), np.array([1e-3, .5, .999, 1e-8, 0.]),
-                       np.zeros(4))
+                       np.zeros_like(td), np.ones(wd), np.ones(3), False, tg.copy(), 0, 1,
+                       np.zeros(4, dtype=np.int64),
+                       np.array([1e-3, .5, .999, 1e-8, 0., 0.]), np.zeros(4))
     assert st == 1
+
+
+@pytest.mark.parametrize("loss", ["non-saturating", "wasserstein"])
+def test_fused_step_matches_layer_library_path(loss):
+    """The fused Numba epoch and the generic sknets.nn path give the same training."""
+    rng = np.random.default_rng(6)
+    g_sizes, g_acts = [2, 5, 4, 3], [K.RELU, K.RELU, K.TANH]
+    d_sizes, d_acts = [3, 6, 4, 1], [K.LEAKY_RELU, K.LEAKY_RELU, K.IDENTITY]
+    use_sn = loss == "wasserstein"
+    fused = FusedMLPGAN(g_sizes, g_acts, d_sizes, d_acts, np.random.default_rng(0),
+                        use_sn=use_sn, pretrain=2, dtype=np.float64)
+    layer = LayerGAN(mlp_sequential(g_sizes, g_acts), mlp_sequential(d_sizes, d_acts), 2,
+                     3, np.random.default_rng(1), solver="adam",
+                     opt_kwargs=dict(learning_rate=5e-3, beta_1=0.5, beta_2=0.999,
+                                     epsilon=1e-8),
+                     use_sn=use_sn, pretrain=2, dtype=np.float64)
+    # same starting point
+    layer.G.flat_params[:] = fused.theta_g
+    layer.g_avg[:] = fused.theta_g
+    if use_sn:
+        layer.d_raw[:] = fused.theta_d
+        for (a, b, shape, u), io in zip(layer.sn, fused.ld[:, 4]):
+            u[:] = fused.sn_u[io:io + shape[0]]
+    else:
+        layer.D.flat_params[:] = fused.theta_d
+    X = rng.uniform(-1, 1, size=(50, 3))
+    hyper = np.array([5e-3, 0.5, 0.999, 1e-8, 0.1, 0.9])
+    for _ in range(2):
+        perm = rng.permutation(50).astype(np.int64)
+        nz_d, nz_g = rng.normal(size=(2, 4, 16, 2))
+        out = []
+        for engine in (fused, layer):
+            losses = np.zeros(4)
+            assert engine.run_epoch(X, perm, 16, nz_d, nz_g, hyper, LOSS_CODES[loss], 2,
+                                    losses) == 0
+            out.append(losses)
+        np.testing.assert_allclose(out[0], out[1], rtol=1e-9)
+    for key in ("generator", "discriminator"):
+        np.testing.assert_allclose(fused.params()[key], layer.params()[key], rtol=1e-8,
+                                   atol=1e-10)
+    np.testing.assert_allclose(fused.theta_g_avg, layer.g_avg, rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(fused.state, layer.state)
+    fused.finish()
+    layer.finish()
+    np.testing.assert_allclose(fused.discriminate(X), layer.discriminate(X), rtol=1e-7)
+    z = rng.normal(size=(7, 2))
+    np.testing.assert_allclose(fused.generate(z, True), layer.generate(z, True),
+                               rtol=1e-8)
+
+
+def test_upsample_layer_gradient():
+    up = Upsample2D(2)
+    assert up.build((3, 2, 4), None, np.float64) == (3, 4, 8)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 3, 2, 4))
+    y = up.forward(x)
+    assert y.shape == (2, 3, 4, 8)
+    np.testing.assert_array_equal(y[:, :, ::2, ::2], x)
+    np.testing.assert_array_equal(y[:, :, 1::2, 1::2], x)
+    g = rng.normal(size=y.shape)
+    np.testing.assert_allclose(up.backward(g),
+                               _fd(lambda: np.sum(up.forward(x) * g), x), rtol=1e-6)
 
 
 # ----------------------------------------------------------------------------- estimator

@@ -8,7 +8,7 @@ by the estimator.
 import numpy as np
 
 from sknets.gan._kernels import (
-    BETA_1, BETA_2, D_SINCE_G, EPS, IDENTITY, LEAK, LEAKY_RELU, LR, MINIMAX,
+    BETA_1, BETA_2, D_SINCE_G, EMA, EPS, IDENTITY, LEAK, LEAKY_RELU, LR, MINIMAX,
     NON_SATURATING, PRETRAIN_LEFT, RELU, SMOOTHING, T_D, T_G, TANH, WASSERSTEIN,
 )
 from sknets.gan._losses import discriminator_loss, generator_loss
