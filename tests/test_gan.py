@@ -517,3 +517,53 @@ def test_gaussian_1d_reduced():
     assert abs(s.mean() - 4.0) < 0.15
     assert abs(s.std() - np.sqrt(0.5)) < 0.15
     assert stats.kstest(s, "norm", args=(4.0, np.sqrt(0.5))).statistic < 0.1
+
+
+# ----------------------------------------------------------------------------- layer path
+@pytest.mark.parametrize("loss", ["non-saturating", "wasserstein"])
+def test_dcgan_variant_on_small_images(loss):
+    rng = np.random.default_rng(8)
+    X = rng.uniform(0, 16, size=(40, 64))
+    g = GANSampler(generator_layer_sizes=(8, 4), discriminator_layer_sizes=(4, 8),
+                   architecture="dcgan", output_activation="tanh", loss=loss,
+                   noise_dim=4, batch_size=16, max_iter=2, random_state=0).fit(X)
+    s = g.sample(5)
+    assert s.shape == (5, 64) and np.all(np.isfinite(s))
+    assert np.all(s >= -1e-6) and np.all(s <= 16 + 1e-6)
+    scores = g.score_samples(X)
+    assert scores.shape == (40,) and np.all(np.isfinite(scores))
+    g2 = GANSampler(generator_layer_sizes=(8, 4), discriminator_layer_sizes=(4, 8),
+                    architecture="dcgan", output_activation="tanh", loss=loss,
+                    noise_dim=4, batch_size=16, max_iter=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(s, g2.sample(5))
+    pickled = pickle.loads(pickle.dumps(g))
+    np.testing.assert_array_equal(pickled.score_samples(X), scores)
+    if loss == "wasserstein":
+        # every critic weight (conv kernels as (F, C*K*K) matrices) is normalised
+        engine = g._engine
+        for _ in range(30):
+            engine._normalize()
+        for a, b, shape, _ in engine.sn:
+            W = engine.D.flat_params[a:b].reshape(shape)
+            assert np.linalg.norm(W, 2) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_dcgan_image_shape_errors():
+    X = np.zeros((10, 30))
+    with pytest.raises(ValueError, match="image_shape"):
+        GANSampler(architecture="dcgan").fit(X)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        GANSampler(architecture="dcgan", image_shape=(5, 6)).fit(X)
+    with pytest.raises(ValueError, match="does not match"):
+        GANSampler(architecture="dcgan", image_shape=(4, 4)).fit(X)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "momentum", "nesterov", "rmsprop", "adagrad"])
+def test_other_solvers_use_the_layer_library(blob, solver):
+    g = _small(solver=solver, learning_rate_init=1e-2).fit(blob)
+    assert isinstance(g._engine, LayerGAN)
+    before = g.generator_params_.copy()
+    g.partial_fit(blob)
+    assert not np.array_equal(before, g.generator_params_)
+    assert np.all(np.isfinite(g.sample(20)))
+    assert isinstance(_small().fit(blob)._engine, FusedMLPGAN)
