@@ -38,7 +38,7 @@ N_GAUSS = 10_000
 GAUSS_PARAMS = dict(generator_layer_sizes=(16, 16), discriminator_layer_sizes=(16, 16),
                     noise="uniform", noise_dim=1, batch_size=64,
                     learning_rate_init=1e-3, beta_1=0.5, beta_2=0.999,
-                    discriminator_steps=2, max_iter=60, random_state=0)
+                    discriminator_steps=3, max_iter=100, random_state=0)
 
 
 def gaussian_data():

@@ -508,15 +508,23 @@ def test_pipeline_and_gridsearch_n_jobs(blob):
 
 def test_gaussian_1d_reduced():
     """A reduced version of benchmarks/bench_gan.py's check 1 (N(4, 0.5) from uniform
-    noise); the full check (10,000 samples, KS < 0.05) runs there."""
+    noise, 16-16 MLPs): 25 epochs instead of 100, looser bounds (GAN training is
+    chaotic, and float rounding differs between CPUs). The full check (100 epochs,
+    |mean err| < 0.1, |std err| < 0.1, KS < 0.05 on 10,000 samples) runs there."""
     rng = np.random.default_rng(0)
-    X = rng.normal(4.0, np.sqrt(0.5), size=(4096, 1))
+    X = rng.normal(4.0, np.sqrt(0.5), size=(10_000, 1))
     g = GANSampler((16, 16), (16, 16), noise="uniform", noise_dim=1,
-                   learning_rate_init=2e-3, max_iter=40, random_state=0).fit(X)
-    s = g.sample(10000, random_state=1)[:, 0]
-    assert abs(s.mean() - 4.0) < 0.15
+                   learning_rate_init=1e-3, discriminator_steps=3, max_iter=25,
+                   random_state=0).fit(X)
+    s = g.sample(10_000, random_state=1)[:, 0]
+    assert abs(s.mean() - 4.0) < 0.2
     assert abs(s.std() - np.sqrt(0.5)) < 0.15
-    assert stats.kstest(s, "norm", args=(4.0, np.sqrt(0.5))).statistic < 0.1
+    assert stats.kstest(s, "norm", args=(4.0, np.sqrt(0.5))).statistic < 0.12
+    # the untrained generator is far from it: the bounds above measure learning
+    g0 = GANSampler((16, 16), (16, 16), noise="uniform", noise_dim=1, max_iter=1,
+                    learning_rate_init=1e-6, random_state=0).fit(X)
+    s0 = g0.sample(10_000, random_state=1)[:, 0]
+    assert stats.kstest(s0, "norm", args=(4.0, np.sqrt(0.5))).statistic > 0.3
 
 
 # ----------------------------------------------------------------------------- layer path

@@ -1,6 +1,7 @@
 """GANSampler: a generative adversarial network with a scikit-learn face."""
 
 import time
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,6 +14,7 @@ from sknets.gan._backends import (
     FusedMLPGAN, LayerGAN, dcgan_discriminator, dcgan_generator, mlp_sequential,
 )
 from sknets.utils._random import make_generator
+from sknets.utils._threads import numba_threads
 from sknets.utils._validation import check_finite_params
 
 _ACTIVATIONS = {"identity": K.IDENTITY, "relu": K.RELU, "leaky_relu": K.LEAKY_RELU,
@@ -316,7 +318,16 @@ class GANSampler(BaseEstimator):
         self.discriminator_loss_curve_ = []
         self.n_iter_ = 0
 
+    def _threads(self):
+        """Thread limit for the layer library's parallel kernels (the fused MLP kernel
+        is single-threaded and needs none)."""
+        return nullcontext() if isinstance(self._engine, FusedMLPGAN) else numba_threads()
+
     def _run_epochs(self, Xs, n_epochs):
+        with self._threads():
+            self._run_epochs_unlimited(Xs, n_epochs)
+
+    def _run_epochs_unlimited(self, Xs, n_epochs):
         engine = self._engine
         rng = self._rng
         n = Xs.shape[0]
@@ -426,9 +437,10 @@ class GANSampler(BaseEstimator):
         rs = self.random_state if random_state is None else random_state
         rng = make_generator(rs)
         z = self._draw_noise(rng, (n_samples, self.noise_dim))
-        out = np.concatenate([
-            self._engine.generate(z[i:i + 4096], averaged=self.ema_decay > 0)
-            for i in range(0, n_samples, 4096)])
+        with self._threads():
+            out = np.concatenate([
+                self._engine.generate(z[i:i + 4096], averaged=self.ema_decay > 0)
+                for i in range(0, n_samples, 4096)])
         return self._unscale(out).astype(self._dtype)
 
     def score_samples(self, X):
@@ -447,7 +459,8 @@ class GANSampler(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return self._engine.discriminate(self._scale(X)).astype(np.float64)
+        with self._threads():
+            return self._engine.discriminate(self._scale(X)).astype(np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
