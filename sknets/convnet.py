@@ -384,17 +384,20 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
             hidden = (() if self.hidden_layer_sizes in ((), [])
                       else _as_tuple(self.hidden_layer_sizes, "hidden_layer_sizes"))
         layers = []
+        he = self.activation in ("relu", "leaky_relu")
+        # relu is fused into the convolution unless batch norm comes in between
+        fuse = self.activation == "relu" and not self.batch_norm
         for f, k, pad in convs:
-            layers.append(Conv2D(f, k, padding=pad, init="he"
-                                 if self.activation in ("relu", "leaky_relu")
-                                 else "glorot"))
             p = (k - 1) // 2 if pad == "same" else pad
-            h, w = h + 2 * p - k + 1, w + 2 * p - k + 1
-            if h < 1 or w < 1:
+            if h + 2 * p - k + 1 < 1 or w + 2 * p - k + 1 < 1:
                 raise ValueError(f"kernel_size {k} does not fit the {h}x{w} feature map")
+            h, w = h + 2 * p - k + 1, w + 2 * p - k + 1
+            layers.append(Conv2D(f, k, padding=pad, init="he" if he else "glorot",
+                                 activation="relu" if fuse else None))
             if self.batch_norm:
                 layers.append(BatchNorm())
-            layers.append(make_activation(self.activation))
+            if not fuse:
+                layers.append(make_activation(self.activation))
             if self.pooling is not None and min(h, w) >= self.pool_size > 1:
                 pool = MaxPool2D if self.pooling == "max" else AvgPool2D
                 layers.append(pool(self.pool_size))
