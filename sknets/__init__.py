@@ -9,6 +9,10 @@ __version__ = "0.1.0.dev0"
 
 __all__ = []
 
+from sknets.convnet import ConvNetClassifier  # noqa: E402
+
+__all__ += ["ConvNetClassifier"]
+
 from sknets.gan import GANSampler  # noqa: E402
 
 __all__ += ["GANSampler"]

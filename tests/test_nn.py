@@ -318,7 +318,7 @@ from sknets.nn import _kernels  # noqa: E402
 
 
 def ref_im2col(x, k, stride, pad):
-    """Plain-numpy im2col: (N, C*K*K, OH*OW)."""
+    """Plain-numpy im2col: (C*K*K, N*OH*OW)."""
     n, c, h, w = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     oh = (h + 2 * pad - k) // stride + 1
@@ -329,7 +329,7 @@ def ref_im2col(x, k, stride, pad):
             for j in range(k):
                 patch = xp[:, ci, i:i + stride * oh:stride, j:j + stride * ow:stride]
                 cols[:, (ci * k + i) * k + j, :] = patch.reshape(n, -1)
-    return cols
+    return np.ascontiguousarray(cols.transpose(1, 0, 2).reshape(c * k * k, -1))
 
 
 def ref_conv2d(x, W, b, stride, pad):
@@ -354,7 +354,7 @@ def test_im2col_col2im_kernels_match_numpy_reference(dtype, k, stride, pad):
     x = rng.normal(size=(3, 2, 7, 6)).astype(dtype)
     oh = (7 + 2 * pad - k) // stride + 1
     ow = (6 + 2 * pad - k) // stride + 1
-    cols = np.empty((3, 2 * k * k, oh * ow), dtype=dtype)
+    cols = np.empty((2 * k * k, 3 * oh * ow), dtype=dtype)
     _kernels.im2col(x, k, k, stride, pad, oh, ow, cols)
     ref = ref_im2col(x, k, stride, pad)
     np.testing.assert_array_equal(cols, ref)
@@ -369,7 +369,7 @@ def test_im2col_col2im_kernels_match_numpy_reference(dtype, k, stride, pad):
         for i in range(k):
             for j in range(k):
                 ref_dx[:, ci, i:i + stride * oh:stride, j:j + stride * ow:stride] += \
-                    d[:, (ci * k + i) * k + j, :].reshape(3, oh, ow)
+                    d[(ci * k + i) * k + j, :].reshape(3, oh, ow)
     ref_dx = ref_dx[:, :, pad:pad + 7, pad:pad + 6]
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(dx, ref_dx, rtol=tol, atol=tol)
@@ -488,3 +488,33 @@ def test_batchnorm_statistics():
     np.testing.assert_allclose(
         y_inf, (x - layer.running_mean[None, :, None, None])
         / np.sqrt(layer.running_var[None, :, None, None] + 1e-5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("relu", [False, True])
+def test_conv_epilogue_kernels_match_numpy_reference(dtype, relu):
+    rng = np.random.default_rng(4)
+    n, f, m = 3, 4, 5
+    out_fm = rng.normal(size=(f, n * m)).astype(dtype)
+    b = rng.normal(size=f).astype(dtype)
+    out = np.empty((n, f, m), dtype=dtype)
+    _kernels.conv_output(out_fm, b, relu, out)
+    ref = out_fm.reshape(f, n, m).transpose(1, 0, 2) + b[None, :, None]
+    if relu:
+        ref = np.maximum(ref, 0)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    g = rng.normal(size=(n, f, m)).astype(dtype)
+    g_fm = np.empty((f, n * m), dtype=dtype)
+    db = np.empty(f, dtype=dtype)
+    _kernels.conv_grad_input(g, out, relu, g_fm, db)
+    gm = g * (out > 0) if relu else g
+    np.testing.assert_allclose(g_fm, gm.transpose(1, 0, 2).reshape(f, -1), rtol=1e-6)
+    np.testing.assert_allclose(db, gm.sum(axis=(0, 2)), rtol=1e-5, atol=1e-6)
+
+
+def test_conv2d_fused_relu_matches_conv_then_relu():
+    x = np.random.default_rng(6).normal(size=(2, 2, 5, 5))
+    fused = check_layer_gradients(Conv2D(3, 3, activation="relu"), (2, 5, 5), x=x)
+    plain = Sequential([Conv2D(3, 3), ReLU()]).build((2, 5, 5), rng=0, dtype=np.float64)
+    plain.flat_params[:] = fused.flat_params
+    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-12)

@@ -36,21 +36,31 @@ class Conv2D(Layer):
 
     ``W`` has shape (F, C, K, K), ``b`` shape (F,).
 
-    Computation: im2col turns each sample into a (C*K*K, OH*OW) matrix ``cols``; then
-    ``y_n = W_mat @ cols_n`` (W_mat = W reshaped to (F, C*K*K)), one batched GEMM.
-    Backward: ``dW_mat = sum_n g_n @ cols_n^T``, ``db = sum g``,
-    ``dcols_n = W_mat^T @ g_n`` scattered back to the image by col2im.
+    activation : {None, "relu"}
+        "relu" fuses max(., 0) into the layer (saves a pass over the output).
+
+    Computation: im2col lays the batch out as a (C*K*K, N*OH*OW) matrix ``cols``; one
+    GEMM ``W_mat @ cols`` (W_mat = W reshaped to (F, C*K*K)) gives all outputs, and the
+    epilogue adds b, applies the activation and reorders to (N, F, OH, OW).
+    Backward, with g the output gradient (times the relu mask) laid out as (F, N*OH*OW):
+    ``dW_mat = g @ cols^T``, ``db = sum g``, ``dcols = W_mat^T @ g`` scattered back to
+    the image by col2im.
     """
 
     param_names = ("W", "b")
 
-    def __init__(self, filters, kernel_size=3, stride=1, padding="same", init="glorot"):
+    def __init__(self, filters, kernel_size=3, stride=1, padding="same", init="glorot",
+                 activation=None):
         super().__init__()
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.stride = int(stride)
         self.padding = padding
         self.init = init
+        if activation not in (None, "relu"):
+            raise ValueError("Conv2D fuses activation=None or 'relu' only; add an "
+                             "activation layer for the others")
+        self.activation = activation
         # False skips the input gradient (first layer of a classifier): backward
         # returns None
         self.input_grad = True
@@ -81,12 +91,12 @@ class Conv2D(Layer):
     W = property(lambda self: self.params[0])
     b = property(lambda self: self.params[1])
 
-    def _cols_buffer(self, n, ckk, dtype):
-        shape = (n, ckk, self.oh * self.ow)
-        buf = getattr(self, "_cols", None)
+    def _buffer(self, name, shape, dtype):
+        """A work array reused across calls with the same shape."""
+        buf = self.__dict__.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = np.empty(shape, dtype=dtype)
-            self._cols = buf
+            setattr(self, name, buf)
         return buf
 
     def forward(self, x, training=False):
@@ -94,33 +104,40 @@ class Conv2D(Layer):
         n = x.shape[0]
         W = self.params[0]
         f, c, k, _ = W.shape
-        cols = self._cols_buffer(n, c * k * k, x.dtype)
+        m = self.oh * self.ow
+        cols = self._buffer("_cols", (c * k * k, n * m), x.dtype)
         _kernels.im2col(x, k, k, self.stride, self.pad, self.oh, self.ow, cols)
+        out_fm = self._buffer("_out_fm", (f, n * m), x.dtype)
+        np.dot(W.reshape(f, -1), cols, out=out_fm)            # one GEMM: (F, N*M)
+        out = np.empty((n, f, m), dtype=x.dtype)
+        _kernels.conv_output(out_fm, self.params[1], self.activation == "relu", out)
         self._x_shape = x.shape
-        out = np.matmul(W.reshape(f, -1), cols)               # (N, F, OH*OW)
-        _kernels.add_bias_relu(out, self.params[1], False)
+        self._out = out
         return out.reshape(n, f, self.oh, self.ow)
 
     def backward(self, grad_out):
         W = self.params[0]
         f, c, k, _ = W.shape
         n = grad_out.shape[0]
-        g = np.ascontiguousarray(grad_out).reshape(n, f, self.oh * self.ow)
+        m = self.oh * self.ow
+        g = np.ascontiguousarray(grad_out).reshape(n, f, m)
+        g_fm = self._buffer("_g_fm", (f, n * m), g.dtype)
+        relu = self.activation == "relu"
+        _kernels.conv_grad_input(g, self._out if relu else g, relu, g_fm, self.grads[1])
         cols = self._cols
-        # dW = sum_n g_n @ cols_n^T ; db = sum over batch and positions
-        dW = np.matmul(g, cols.transpose(0, 2, 1))
-        np.sum(dW, axis=0, out=self.grads[0].reshape(f, -1))
-        np.sum(g, axis=(0, 2), out=self.grads[1])
+        np.dot(g_fm, cols.T, out=self.grads[0].reshape(f, -1))  # dW = g @ cols^T
         if not self.input_grad:
             return None
-        dcols = np.matmul(W.reshape(f, -1).T, g)              # (N, C*K*K, OH*OW)
-        dx = np.empty(self._x_shape, dtype=grad_out.dtype)
+        dcols = self._buffer("_dcols", cols.shape, g.dtype)
+        np.dot(W.reshape(f, -1).T, g_fm, out=dcols)             # (C*K*K, N*M)
+        dx = np.empty(self._x_shape, dtype=g.dtype)
         _kernels.col2im(dcols, k, k, self.stride, self.pad, self.oh, self.ow, dx)
         return dx
 
     def __repr__(self):
+        act = f", activation={self.activation!r}" if self.activation else ""
         return (f"Conv2D({self.filters}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding!r})")
+                f"stride={self.stride}, padding={self.padding!r}{act})")
 
 
 class _Pool2D(Layer):

@@ -95,6 +95,30 @@ class Sequential:
         """``[mask]`` for ``flat_parameters()``: 1 on weights (ndim >= 2), 0 elsewhere."""
         return [self.flat_decay]
 
+    def astype(self, dtype):
+        """A copy of the network whose parameters (and buffers) have ``dtype``.
+
+        Used e.g. to predict in float64 with weights trained in float32.
+        """
+        import pickle
+
+        dtype = np.dtype(dtype)
+        net = pickle.loads(pickle.dumps(self))   # drops the layers' forward caches
+        net.dtype = dtype
+        flat = net.flat_params.astype(dtype)
+        net.flat_params = flat
+        net.flat_grads = np.zeros_like(flat)
+        net.flat_decay = net.flat_decay.astype(dtype)
+        net.__setstate__(dict(net.__getstate__()))
+        for layer in net.layers:
+            layer.dtype = dtype
+            for name, value in list(vars(layer).items()):
+                if (isinstance(value, np.ndarray) and value.dtype.kind == "f"
+                        and not name.startswith("_")
+                        and name not in ("params", "grads")):
+                    setattr(layer, name, value.astype(dtype))
+        return net
+
     def n_params(self):
         return int(self.flat_params.size)
 
