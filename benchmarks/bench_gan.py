@@ -129,8 +129,8 @@ def check_torch_speed(epochs=5):
     m1, s1, k1 = gaussian_metrics(gan.sample(10_000, random_state=1), MEAN, STD)
     m2, s2, k2 = gaussian_metrics(s_torch, MEAN, STD)
     k = params["discriminator_steps"]
-    print(f"{n_steps} steps (a discriminator update each, a generator update every {k}; "
-          f"batch 64, Adam), 16-16 MLPs")
+    print(f"{n_steps} steps (a discriminator update each, a generator update every "
+          f"{k}; batch 64, Adam), 16-16 MLPs")
     print(f"sknets  : {ours:.3f}s = {1e3 * ours / n_steps:.3f} ms/step  "
           f"(mean {m1:.3f}, std {s1:.3f}, KS {k1:.3f})")
     print(f"PyTorch : {theirs:.3f}s = {1e3 * theirs / n_steps:.3f} ms/step  "
@@ -159,7 +159,8 @@ def check_ring():
 
 DIGITS_PARAMS = dict(generator_layer_sizes=(128, 128),
                      discriminator_layer_sizes=(128, 128), output_activation="tanh",
-                     noise_dim=16, learning_rate_init=1e-3, max_iter=200, random_state=0)
+                     noise_dim=16, learning_rate_init=1e-3, max_iter=200,
+                     random_state=0)
 DCGAN_PARAMS = dict(generator_layer_sizes=(32, 16), discriminator_layer_sizes=(16, 32),
                     architecture="dcgan", output_activation="tanh", noise_dim=16,
                     learning_rate_init=1e-3, max_iter=30, random_state=0)

@@ -1,7 +1,7 @@
 """The two training engines behind GANSampler.
 
-``FusedMLPGAN``: MLP generator and discriminator as flat vectors, one Numba call per epoch
-(:mod:`sknets.gan._kernels`), Adam only. The fast path for tabular data.
+``FusedMLPGAN``: MLP generator and discriminator as flat vectors, one Numba call per
+epoch (:mod:`sknets.gan._kernels`), Adam only. The fast path for tabular data.
 
 ``LayerGAN``: any two :class:`sknets.nn.Sequential` networks (dense or convolutional,
 with batch norm) and any optimizer of :mod:`sknets.nn.optimizers`, one Python-level
@@ -58,7 +58,7 @@ def init_params(layout, n_params, rng, dtype):
 
 
 class FusedMLPGAN:
-    """MLP generator + discriminator trained by :func:`sknets.gan._kernels.train_epoch`."""
+    """MLP generator and discriminator trained by ``_kernels.train_epoch``."""
 
     def __init__(self, g_sizes, g_acts, d_sizes, d_acts, rng, *, use_sn, pretrain,
                  dtype=np.float32):
@@ -229,7 +229,8 @@ class LayerGAN:
                 self._normalize()
             fake = G.forward(noise_d[b, :nb], training=True)
             logits = D.forward(np.concatenate([Xs[rows], fake]), training=True)[:, 0]
-            loss, g_r, g_f = discriminator_loss(logits[:nb], logits[nb:], name, smoothing)
+            loss, g_r, g_f = discriminator_loss(logits[:nb], logits[nb:], name,
+                                                smoothing)
             if not np.isfinite(loss):
                 return 1
             losses[0] += loss

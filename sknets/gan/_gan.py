@@ -201,7 +201,8 @@ class GANSampler(BaseEstimator):
         "warm_start": ["boolean"],
     }
 
-    def __init__(self, generator_layer_sizes=(64, 64), discriminator_layer_sizes=(64, 64),
+    def __init__(self, generator_layer_sizes=(64, 64),
+                 discriminator_layer_sizes=(64, 64),
                  *, architecture="mlp", image_shape=None, generator_activation="relu",
                  discriminator_activation="leaky_relu", output_activation="identity",
                  noise="normal", noise_dim=8, loss="non-saturating",
@@ -292,7 +293,8 @@ class GANSampler(BaseEstimator):
         else:
             g_sizes = [self.noise_dim, *g_hidden, n_features]
             d_sizes = [n_features, *d_hidden, 1]
-            g_act = [_ACTIVATIONS[self.generator_activation]] * len(g_hidden) + [out_code]
+            g_act = [_ACTIVATIONS[self.generator_activation]] * len(g_hidden)
+            g_act.append(out_code)
             d_act = [_ACTIVATIONS[self.discriminator_activation]] * len(d_hidden)
             d_act.append(K.IDENTITY)
         if self.architecture == "mlp" and self.solver == "adam":
@@ -310,7 +312,8 @@ class GANSampler(BaseEstimator):
             elif self.solver in ("rmsprop", "adagrad"):
                 kwargs.update(epsilon=self.epsilon)
             self._engine = LayerGAN(G, D, self.noise_dim, n_features, rng,
-                                    solver=self.solver, opt_kwargs=kwargs, use_sn=use_sn,
+                                    solver=self.solver, opt_kwargs=kwargs,
+                                    use_sn=use_sn,
                                     pretrain=self.pretrain_steps)
         self._rng = rng
         self._dtype = X.dtype
@@ -321,7 +324,9 @@ class GANSampler(BaseEstimator):
     def _threads(self):
         """Thread limit for the layer library's parallel kernels (the fused MLP kernel
         is single-threaded and needs none)."""
-        return nullcontext() if isinstance(self._engine, FusedMLPGAN) else numba_threads()
+        if isinstance(self._engine, FusedMLPGAN):
+            return nullcontext()
+        return numba_threads()
 
     def _run_epochs(self, Xs, n_epochs):
         with self._threads():
