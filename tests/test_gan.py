@@ -317,7 +317,8 @@ def test_fused_step_matches_layer_library_path(loss):
                      use_sn=use_sn, pretrain=2, dtype=np.float64)
     # same starting point
     layer.G.flat_params[:] = fused.theta_g
-    layer.g_avg[:] = fused.theta_g
+    np.testing.assert_array_equal(fused.theta_g_avg, 0)
+    np.testing.assert_array_equal(layer.g_avg, 0)
     if use_sn:
         layer.d_raw[:] = fused.theta_d
         for (a, b, shape, u), io in zip(layer.sn, fused.ld[:, 4]):
@@ -345,8 +346,14 @@ def test_fused_step_matches_layer_library_path(loss):
     layer.finish()
     np.testing.assert_allclose(fused.discriminate(X), layer.discriminate(X), rtol=1e-7)
     z = rng.normal(size=(7, 2))
-    np.testing.assert_allclose(fused.generate(z, True), layer.generate(z, True),
+    np.testing.assert_allclose(fused.generate(z, 0.9), layer.generate(z, 0.9),
                                rtol=1e-8)
+    np.testing.assert_allclose(fused.generate(z, 0.0), layer.generate(z, 0.0),
+                               rtol=1e-8)
+    # the debiased average: with decay 0.9 after t generator steps
+    t = fused.state[K.T_G]
+    expected = R.mlp_forward(fused.theta_g_avg / (1 - 0.9 ** t), fused.lg, z)[-1]
+    np.testing.assert_allclose(fused.generate(z, 0.9), expected, rtol=1e-10)
 
 
 def test_upsample_layer_gradient():
@@ -589,7 +596,9 @@ def test_check_helpers_measure_what_they_claim():
         ring_metrics
 
     X, centers = make_ring(4000, random_state=0)
-    assert ring_metrics(X, centers) == (8, 1.0)
+    modes, hq = ring_metrics(X, centers)
+    # a 2-D Gaussian puts 1 - exp(-4.5) = 98.9 % of its mass within 3 std
+    assert modes == 8 and hq == pytest.approx(1 - np.exp(-4.5), abs=0.006)
     collapsed = np.repeat(centers[:1], 100, axis=0) + 0.01
     assert ring_metrics(collapsed, centers) == (1, 1.0)
     assert ring_metrics(np.zeros((50, 2)), centers) == (0, 0.0)

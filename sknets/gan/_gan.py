@@ -100,8 +100,9 @@ class GANSampler(BaseEstimator):
         Momentum of ``solver="momentum"`` and ``"nesterov"``.
     ema_decay : float, default=0.999
         ``sample`` uses an exponential moving average of G's parameters over the
-        generator steps, with this decay (Yazici et al., 2019); it damps the
-        oscillation of GAN training. 0 uses the last parameters.
+        generator steps, with this decay (Yazici et al., 2019), bias-corrected as
+        Adam's moments are; it damps the oscillation of GAN training. 0 uses the last
+        parameters.
     batch_size : int, default=64
         Rows per minibatch (capped by the number of rows).
     max_iter : int, default=200
@@ -444,7 +445,7 @@ class GANSampler(BaseEstimator):
         z = self._draw_noise(rng, (n_samples, self.noise_dim))
         with self._threads():
             out = np.concatenate([
-                self._engine.generate(z[i:i + 4096], averaged=self.ema_decay > 0)
+                self._engine.generate(z[i:i + 4096], self.ema_decay)
                 for i in range(0, n_samples, 4096)])
         return self._unscale(out).astype(self._dtype)
 
