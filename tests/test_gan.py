@@ -431,8 +431,11 @@ def test_partial_fit_and_warm_start(blob):
 
 
 def test_divergence_is_reported_with_remedy(blob):
+    g = _small().fit(blob)
     with pytest.raises(ValueError, match="learning_rate_init"):
-        _small(learning_rate_init=1e30, max_iter=5).fit(blob)
+        g.set_params(learning_rate_init=1e30, max_iter=5).fit(blob)
+    with pytest.raises(NotFittedError):  # no diverged model is left behind
+        g.sample(2)
 
 
 @pytest.mark.parametrize("loss", LOSS_NAMES)

@@ -278,11 +278,6 @@ class GANSampler(BaseEstimator):
 
     def _initialize(self, X, rng):
         n_features = X.shape[1]
-        self.data_min_ = X.min(axis=0).astype(np.float64)
-        self.data_max_ = X.max(axis=0).astype(np.float64)
-        self._center = (self.data_max_ + self.data_min_) / 2
-        half = (self.data_max_ - self.data_min_) / 2
-        self._half_range = np.where(half > 0, half, 1.0)
         g_hidden = self._layer_sizes("generator_layer_sizes")
         d_hidden = self._layer_sizes("discriminator_layer_sizes")
         out_code = _ACTIVATIONS[self.output_activation]
@@ -316,11 +311,22 @@ class GANSampler(BaseEstimator):
                                     solver=self.solver, opt_kwargs=kwargs,
                                     use_sn=use_sn,
                                     pretrain=self.pretrain_steps)
+        self.data_min_ = X.min(axis=0).astype(np.float64)
+        self.data_max_ = X.max(axis=0).astype(np.float64)
+        self._center = (self.data_max_ + self.data_min_) / 2
+        half = (self.data_max_ - self.data_min_) / 2
+        self._half_range = np.where(half > 0, half, 1.0)
         self._rng = rng
         self._dtype = X.dtype
         self.generator_loss_curve_ = []
         self.discriminator_loss_curve_ = []
         self.n_iter_ = 0
+
+    def _forget(self):
+        """Drop the diverged model: no NaN model must stay usable after the error."""
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__") or name == "_engine":
+                delattr(self, name)
 
     def _threads(self):
         """Thread limit for the layer library's parallel kernels (the fused MLP kernel
@@ -352,12 +358,18 @@ class GANSampler(BaseEstimator):
             status = engine.run_epoch(Xs, perm, bs, noise_d, noise_g, hyper, loss_code,
                                       self.discriminator_steps, losses)
             if status != 0:
+                epoch = self.n_iter_ + 1
+                self._forget()
                 raise ValueError(
-                    f"GANSampler diverged in epoch {self.n_iter_ + 1}: a loss became "
+                    f"GANSampler diverged in epoch {epoch}: a loss became "
                     f"NaN or infinite (learning_rate_init={self.learning_rate_init}). "
                     f"Try to {_REMEDY}.")
-            check_finite_params(engine.params(), estimator_name="GANSampler",
-                                remedy=_REMEDY)
+            try:
+                check_finite_params(engine.params(), estimator_name="GANSampler",
+                                    remedy=_REMEDY)
+            except ValueError:
+                self._forget()
+                raise
             self.n_iter_ += 1
             d_loss = losses[0] / max(losses[1], 1)
             g_loss = losses[2] / losses[3] if losses[3] > 0 else np.nan
