@@ -5,6 +5,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -90,6 +92,23 @@ def test_loss_gradients_finite_differences(loss, smoothing):
     assert K.generator_loss_grad(l_f, kg, LOSS_CODES[loss]) == pytest.approx(gv,
                                                                              rel=1e-12)
     np.testing.assert_allclose(kg, gg, rtol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=20),
+       st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=20),
+       st.sampled_from(LOSS_NAMES), st.floats(0, 0.5))
+def test_losses_stay_finite_and_bounded(l_r, l_f, loss, smoothing):
+    l_r, l_f = np.array(l_r), np.array(l_f)
+    value, g_r, g_f = discriminator_loss(l_r, l_f, loss, smoothing)
+    gv, gg = generator_loss(l_f, loss)
+    assert np.isfinite(value) and np.isfinite(gv)
+    if loss != "wasserstein":
+        assert value >= 0
+    # each row's gradient is at most 1 / (rows of its half) in magnitude
+    assert np.all(np.abs(g_r) <= 1 / len(l_r) + 1e-15)
+    assert np.all(np.abs(g_f) <= 1 / len(l_f) + 1e-15)
+    assert np.all(np.abs(gg) <= 1 / len(l_f) + 1e-15)
 
 
 def test_loss_values_match_definitions():
