@@ -167,7 +167,7 @@ DIGITS_PARAMS = dict(generator_layer_sizes=(128, 128),
                      random_state=0)
 DCGAN_PARAMS = dict(generator_layer_sizes=(32, 16), discriminator_layer_sizes=(16, 32),
                     architecture="dcgan", output_activation="tanh", noise_dim=16,
-                    learning_rate_init=1e-3, max_iter=30, random_state=0)
+                    learning_rate_init=1e-3, max_iter=10, random_state=0)
 
 
 def check_digits(dcgan=False):
