@@ -8,3 +8,11 @@ in ``_``) so they work in ``Pipeline``, ``GridSearchCV``, ``clone`` and pickling
 __version__ = "0.1.0.dev0"
 
 __all__ = []
+
+from sknets.convnet import ConvNetClassifier  # noqa: E402
+
+__all__ += ["ConvNetClassifier"]
+
+from sknets.gan import GANSampler  # noqa: E402
+
+__all__ += ["GANSampler"]
