@@ -27,7 +27,13 @@ from ._mean_shift_kernels import (
     nearest_center,
 )
 
-_LEAF_SIZE = 16
+
+
+def _leaf_size(n_features):
+    # small leaves pay off where whole nodes often fall inside the ball (low
+    # dimension); in higher dimension the boxes rarely do and traversal dominates
+    return 4 if n_features <= 3 else 16
+
 _KERNELS = {"flat": FLAT, "gaussian": GAUSSIAN}
 
 
@@ -366,12 +372,21 @@ class MeanShift(ClusterMixin, BaseEstimator):
 
         t1 = time.perf_counter()
         with numba_threads(self.n_jobs):
-            perm, start, end, left, right, lo, hi, sums = build_kdtree(X, _LEAF_SIZE)
-            Xs = np.ascontiguousarray(X[perm])
-            centers, intensity, n_iter = mean_shift_seeds(
-                seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth,
-                self.max_iter, _KERNELS[self.kernel],
+            perm, start, end, left, right, lo, hi, sums = build_kdtree(
+                X, _leaf_size(X.shape[1])
             )
+            Xs = np.ascontiguousarray(X[perm])
+            # seeds are independent: when every point is a seed, run them in tree
+            # order (neighbouring seeds touch the same nodes) and restore the order
+            seed_order = perm if seeds is X else None
+            centers, intensity, n_iter = mean_shift_seeds(
+                Xs if seed_order is not None else seeds, Xs, start, end, left,
+                right, lo, hi, sums, bandwidth, self.max_iter, _KERNELS[self.kernel],
+            )
+        if seed_order is not None:
+            inv = np.empty_like(seed_order)
+            inv[seed_order] = np.arange(len(seed_order))
+            centers, intensity, n_iter = centers[inv], intensity[inv], n_iter[inv]
         self.n_iter_ = int(n_iter.max())
         self._log(f"hill climbing done in {time.perf_counter() - t1:.2f} s, "
                   f"n_iter_={self.n_iter_}")
