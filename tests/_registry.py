@@ -12,3 +12,8 @@ EXPECTED_FAILED = {}
 
 def expected_failed_checks(estimator):
     return EXPECTED_FAILED.get(type(estimator).__name__, {})
+
+# --- MeanShift (branch meanshift) ---
+from sknets import MeanShift  # noqa: E402
+
+ESTIMATORS.append(MeanShift())

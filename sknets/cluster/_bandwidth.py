@@ -84,6 +84,8 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     if n_samples is not None:
         X = X[rng.permutation(X.shape[0])[:n_samples]]
     X = np.ascontiguousarray(X)
+    if not X.flags.writeable:  # read-only arrays would compile another variant
+        X = X.copy()
     n_neighbors = max(1, int(X.shape[0] * quantile))
     with numba_threads(n_jobs):
         total = kth_neighbor_distance_sum(X, n_neighbors)

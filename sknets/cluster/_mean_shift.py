@@ -37,6 +37,15 @@ def _leaf_size(n_features):
 _KERNELS = {"flat": FLAT, "gaussian": GAUSSIAN}
 
 
+def _writeable(a):
+    """``a`` itself, or a copy if it is read-only (e.g. a joblib memmap).
+
+    Numba types read-only arrays separately, so passing them through would compile
+    every kernel a second time; one copy of the data is much cheaper.
+    """
+    return a if a.flags.writeable else a.copy()
+
+
 def _unique_centers(centers, intensity):
     """Merge seeds that ended at exactly the same point.
 
@@ -345,7 +354,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         self : object
             Fitted instance.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C")
+        X = _writeable(validate_data(self, X, dtype=[np.float64, np.float32],
+                                     order="C"))
         t0 = time.perf_counter()
         bandwidth = self.bandwidth
         if bandwidth is None:
@@ -366,7 +376,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
             seeds = get_bin_seeds(X, bandwidth, self.min_bin_freq)
         else:
             seeds = X
-        seeds = np.ascontiguousarray(seeds, dtype=X.dtype)
+        seeds = _writeable(np.ascontiguousarray(seeds, dtype=X.dtype))
         self._log(f"{len(seeds)} seeds, {X.shape[0]} points, bandwidth "
                   f"{bandwidth:.6g}, kernel {self.kernel!r}")
 
@@ -436,5 +446,6 @@ class MeanShift(ClusterMixin, BaseEstimator):
             X = X.astype(np.float64)
             centers = centers.astype(np.float64)
         with numba_threads(self.n_jobs):
-            labels, _ = nearest_center(X, np.ascontiguousarray(centers))
+            labels, _ = nearest_center(_writeable(X),
+                                       _writeable(np.ascontiguousarray(centers)))
         return labels
