@@ -209,7 +209,7 @@ def _assert_same_as_sklearn(ours, theirs, tol):
     dict(),  # bandwidth estimated
 ])
 def test_same_clusters_as_sklearn(dtype, params):
-    X, _ = _blobs(n=300, seed=5)
+    X, _ = _blobs(n=150, seed=5)
     X = X.astype(dtype)
     ours = MeanShift(**params).fit(X)
     theirs = skc.MeanShift(**params).fit(X)
@@ -219,15 +219,15 @@ def test_same_clusters_as_sklearn(dtype, params):
 
 @pytest.mark.parametrize("d", [3, 6])
 def test_same_clusters_as_sklearn_higher_dimension(d):
-    X, _ = _blobs(n=200, d=d, seed=6, std=1.0)
+    X, _ = _blobs(n=100, d=d, seed=6, std=1.0)
     ours = MeanShift(bandwidth=2.5).fit(X)
     theirs = skc.MeanShift(bandwidth=2.5).fit(X)
     _assert_same_as_sklearn(ours, theirs, 1e-9)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
-    n=st.integers(1, 40),
+    n=st.integers(1, 30),
     d=st.integers(1, 3),
     bandwidth=st.floats(0.2, 3.0),
     seed=st.integers(0, 10_000),
@@ -255,9 +255,8 @@ def test_gaussian_kernel_finds_blob_centres():
     d = np.sqrt(((ms.cluster_centers_[:, None] - true[None]) ** 2).sum(-1)).min(1)
     assert np.all(d < 0.15)
     flat = MeanShift(bandwidth=0.5).fit(X)
-    # a different kernel gives different (weighted) means
-    assert not np.allclose(np.sort(ms.cluster_centers_, axis=0),
-                           np.sort(flat.cluster_centers_, axis=0), atol=1e-6)
+    # the flat kernel at this bandwidth splits the blobs; the smoother Gaussian does not
+    assert len(flat.cluster_centers_) > 3
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
