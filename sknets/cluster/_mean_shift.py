@@ -356,10 +356,15 @@ class MeanShift(ClusterMixin, BaseEstimator):
         """
         X = _writeable(validate_data(self, X, dtype=[np.float64, np.float32],
                                      order="C"))
+        # one thread-limit lookup per fit (threadpoolctl's is not free)
+        with numba_threads(self.n_jobs) as n_threads:
+            return self._fit(X, n_threads)
+
+    def _fit(self, X, n_threads):
         t0 = time.perf_counter()
         bandwidth = self.bandwidth
         if bandwidth is None:
-            bandwidth = estimate_bandwidth(X, n_jobs=self.n_jobs)
+            bandwidth = estimate_bandwidth(X, n_jobs=n_threads)
             self._log(f"estimated bandwidth {float(bandwidth):.6g} "
                       f"({time.perf_counter() - t0:.2f} s)")
         bandwidth = float(bandwidth)
@@ -378,21 +383,20 @@ class MeanShift(ClusterMixin, BaseEstimator):
             seeds = X
         seeds = _writeable(np.ascontiguousarray(seeds, dtype=X.dtype))
         self._log(f"{len(seeds)} seeds, {X.shape[0]} points, bandwidth "
-                  f"{bandwidth:.6g}, kernel {self.kernel!r}")
+                  f"{bandwidth:.6g}, kernel {self.kernel!r}, {n_threads} threads")
 
         t1 = time.perf_counter()
-        with numba_threads(self.n_jobs):
-            perm, start, end, left, right, lo, hi, sums = build_kdtree(
-                X, _leaf_size(X.shape[1])
-            )
-            Xs = np.ascontiguousarray(X[perm])
-            # seeds are independent: when every point is a seed, run them in tree
-            # order (neighbouring seeds touch the same nodes) and restore the order
-            seed_order = perm if seeds is X else None
-            centers, intensity, n_iter = mean_shift_seeds(
-                Xs if seed_order is not None else seeds, Xs, start, end, left,
-                right, lo, hi, sums, bandwidth, self.max_iter, _KERNELS[self.kernel],
-            )
+        perm, start, end, left, right, lo, hi, sums = build_kdtree(
+            X, _leaf_size(X.shape[1])
+        )
+        Xs = np.ascontiguousarray(X[perm])
+        # seeds are independent: when every point is a seed, run them in tree
+        # order (neighbouring seeds touch the same nodes) and restore the order
+        seed_order = perm if seeds is X else None
+        centers, intensity, n_iter = mean_shift_seeds(
+            Xs if seed_order is not None else seeds, Xs, start, end, left,
+            right, lo, hi, sums, bandwidth, self.max_iter, _KERNELS[self.kernel],
+        )
         if seed_order is not None:
             inv = np.empty_like(seed_order)
             inv[seed_order] = np.arange(len(seed_order))
@@ -416,8 +420,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         centers, intensity = _unique_centers(centers[found], intensity[found])
         cluster_centers = _sort_and_suppress(centers, intensity, bandwidth)
 
-        with numba_threads(self.n_jobs):
-            labels, dist2 = nearest_center(X, cluster_centers)
+        labels, dist2 = nearest_center(X, cluster_centers)
         if not self.cluster_all:
             labels[dist2 > bandwidth**2] = -1
         self.cluster_centers_, self.labels_ = cluster_centers, labels
