@@ -405,7 +405,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         self._log(f"hill climbing done in {time.perf_counter() - t1:.2f} s, "
                   f"n_iter_={self.n_iter_}")
 
-        found = intensity > 0
+        found = intensity >= 0
         if not found.any():
             raise ValueError(
                 "No point was within bandwidth=%f of any seed. Try a different seeding"

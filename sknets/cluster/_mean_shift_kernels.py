@@ -231,8 +231,9 @@ def mean_shift_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth
     centers : array (n_seeds, d), dtype of ``Xs``
         Final position of each seed.
     intensity : int64 array (n_seeds,)
-        Points within ``bandwidth`` of the position the final mean was computed from
-        (0 means the seed found no point and is to be discarded).
+        Points within ``bandwidth`` of the position the final mean was computed from;
+        -1 for a seed that found no point within the kernel's radius (to be
+        discarded, as scikit-learn discards seeds with an empty neighbourhood).
     n_iter : int64 array (n_seeds,)
     """
     n_seeds, d = seeds.shape
@@ -260,7 +261,7 @@ def mean_shift_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth
                                            sums, radius, bandwidth, kernel, acc,
                                            stack)
                 if total <= 0.0:
-                    count = 0
+                    count = -1
                     break
                 shift2 = 0.0
                 for j in range(d):
