@@ -10,6 +10,7 @@ scikit-learn's rules exactly.
 import time
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils import check_array
@@ -35,6 +36,16 @@ def _leaf_size(n_features):
     return 4 if n_features <= 3 else 16
 
 _KERNELS = {"flat": FLAT, "gaussian": GAUSSIAN}
+
+
+# below this many elementary steps a kernel runs on one thread: starting and joining
+# the thread team costs more than it saves (and much more on a busy machine)
+_PARALLEL_MIN_WORK = 2_000_000
+
+
+def _set_threads(work, n_threads):
+    """Use ``n_threads`` (already within the process limit) only for enough work."""
+    numba.set_num_threads(n_threads if work >= _PARALLEL_MIN_WORK else 1)
 
 
 def _writeable(a):
@@ -393,6 +404,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         # seeds are independent: when every point is a seed, run them in tree
         # order (neighbouring seeds touch the same nodes) and restore the order
         seed_order = perm if seeds is X else None
+        _set_threads(len(seeds) * X.shape[0], n_threads)
         centers, intensity, n_iter = mean_shift_seeds(
             Xs if seed_order is not None else seeds, Xs, start, end, left,
             right, lo, hi, sums, bandwidth, self.max_iter, _KERNELS[self.kernel],
@@ -420,6 +432,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         centers, intensity = _unique_centers(centers[found], intensity[found])
         cluster_centers = _sort_and_suppress(centers, intensity, bandwidth)
 
+        _set_threads(X.shape[0] * len(cluster_centers) * X.shape[1], n_threads)
         labels, dist2 = nearest_center(X, cluster_centers)
         if not self.cluster_all:
             labels[dist2 > bandwidth**2] = -1
@@ -448,7 +461,8 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if centers.dtype != X.dtype:  # compare in float64 rather than lose precision
             X = X.astype(np.float64)
             centers = centers.astype(np.float64)
-        with numba_threads(self.n_jobs):
+        with numba_threads(self.n_jobs) as n_threads:
+            _set_threads(X.shape[0] * len(centers) * X.shape[1], n_threads)
             labels, _ = nearest_center(_writeable(X),
                                        _writeable(np.ascontiguousarray(centers)))
         return labels
