@@ -77,8 +77,8 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     >>> from sknets.cluster import estimate_bandwidth
     >>> X = np.array([[1, 1], [2, 1], [1, 0],
     ...               [4, 7], [3, 5], [3, 6]])
-    >>> round(float(estimate_bandwidth(X, quantile=0.5)), 2)
-    1.61
+    >>> print(f"{estimate_bandwidth(X, quantile=0.5):.4f}")
+    1.6191
     """
     X = check_array(X, dtype=[np.float64, np.float32])
     rng = check_random_state(random_state)

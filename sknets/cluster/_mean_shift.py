@@ -29,11 +29,12 @@ from ._mean_shift_kernels import (
 )
 
 
-
 def _leaf_size(n_features):
     # small leaves pay off where whole nodes often fall inside the ball (low
     # dimension); in higher dimension the boxes rarely do and traversal dominates
+    # (measured on blobs with 2 to 32 features: 16 is as good or better there)
     return 4 if n_features <= 3 else 16
+
 
 _KERNELS = {"flat": FLAT, "gaussian": GAUSSIAN}
 
@@ -64,11 +65,12 @@ def _unique_centers(centers, intensity):
     center is the one of the last seed that reached it.
     """
     keys = centers + 0  # -0.0 and 0.0 are the same dict key (dtype is kept)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    n_unique = inverse.max() + 1
-    last = np.full(n_unique, -1, dtype=np.int64)
-    last[inverse] = np.arange(len(inverse))  # later seeds overwrite earlier ones
+    # stable lexicographic sort: equal rows are adjacent, in seed order
+    ordering = np.lexsort(keys.T[::-1])
+    rows = keys[ordering]
+    group_end = np.ones(len(rows), dtype=bool)
+    group_end[:-1] = np.any(rows[1:] != rows[:-1], axis=1)
+    last = ordering[group_end]  # the last seed of each group of equal centers
     return keys[last], intensity[last]
 
 
