@@ -505,3 +505,15 @@ def test_docstring_examples():
         failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0
         assert failures == 0, module.__name__
+
+
+def test_thread_count_restored_after_fit_and_predict():
+    import numba
+
+    before = numba.get_num_threads()
+    X, _ = _blobs(n=100)
+    ms = MeanShift(bandwidth=0.8, n_jobs=1).fit(X)
+    assert numba.get_num_threads() == before
+    ms.predict(X)
+    estimate_bandwidth(X, n_jobs=1)
+    assert numba.get_num_threads() == before
