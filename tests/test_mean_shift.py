@@ -412,6 +412,15 @@ def test_overflow_is_reported_not_returned():
         MeanShift(bandwidth=1e300).fit(X)
 
 
+def test_no_bin_seed_is_a_clear_error():
+    X, _ = _blobs(n=50)
+    with pytest.raises(ValueError, match="min_bin_freq=1000"):
+        MeanShift(bandwidth=0.5, bin_seeding=True, min_bin_freq=1000).fit(X)
+    # scikit-learn fails too, with a less helpful ValueError
+    with pytest.raises(ValueError):
+        skc.MeanShift(bandwidth=0.5, bin_seeding=True, min_bin_freq=1000).fit(X)
+
+
 def test_bin_seeding_warning_and_fallback():
     X = np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 0.0]])
     with pytest.warns(UserWarning, match="Binning data failed"):

@@ -392,6 +392,12 @@ class MeanShift(ClusterMixin, BaseEstimator):
                 )
         elif self.bin_seeding:
             seeds = get_bin_seeds(X, bandwidth, self.min_bin_freq)
+            if len(seeds) == 0:  # scikit-learn fails here on max() of no results
+                raise ValueError(
+                    f"No bin holds min_bin_freq={self.min_bin_freq} points with "
+                    f"bandwidth={bandwidth:f}, so there is no seed. Lower "
+                    "min_bin_freq, increase the bandwidth or set bin_seeding=False."
+                )
         else:
             seeds = X
         seeds = _writeable(np.ascontiguousarray(seeds, dtype=X.dtype))
