@@ -226,10 +226,10 @@ class MeanShift(ClusterMixin, BaseEstimator):
         being assigned to the nearest center. If False, orphans get label -1.
 
     n_jobs : int, default=None
-        Number of Numba threads for the hill climbing, bandwidth estimation and
-        labelling. ``None`` means what the process allows (the limits joblib sets in
-        its workers and threadpoolctl's are honoured); ``-1`` all allowed threads;
-        results do not depend on it.
+        Number of Numba threads for the hill climbing and the bandwidth estimation
+        (small problems run on one thread). ``None`` means what the process allows
+        (the limits joblib sets in its workers and threadpoolctl's are honoured);
+        ``-1`` all allowed threads; results do not depend on it.
 
     max_iter : int, default=300
         Maximum number of iterations per seed before the seed stops (for that seed),
@@ -440,7 +440,6 @@ class MeanShift(ClusterMixin, BaseEstimator):
         centers, intensity = _unique_centers(centers[found], intensity[found])
         cluster_centers = _sort_and_suppress(centers, intensity, bandwidth)
 
-        _set_threads(X.shape[0] * len(cluster_centers) * X.shape[1], n_threads)
         labels, dist2 = nearest_center(X, cluster_centers)
         if not self.cluster_all:
             labels[dist2 > bandwidth**2] = -1
@@ -469,8 +468,6 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if centers.dtype != X.dtype:  # compare in float64 rather than lose precision
             X = X.astype(np.float64)
             centers = centers.astype(np.float64)
-        with numba_threads(self.n_jobs) as n_threads:
-            _set_threads(X.shape[0] * len(centers) * X.shape[1], n_threads)
-            labels, _ = nearest_center(_writeable(X),
-                                       _writeable(np.ascontiguousarray(centers)))
+        labels, _ = nearest_center(_writeable(X),
+                                   _writeable(np.ascontiguousarray(centers)))
         return labels
