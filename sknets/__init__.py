@@ -16,3 +16,6 @@ __all__ += ["ConvNetClassifier"]
 from sknets.gan import GANSampler  # noqa: E402
 
 __all__ += ["GANSampler"]
+from .cluster import MeanShift  # noqa: E402
+
+__all__ += ["MeanShift"]

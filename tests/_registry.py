@@ -27,3 +27,7 @@ ESTIMATORS.append(
     GANSampler(generator_layer_sizes=(8,), discriminator_layer_sizes=(8,), noise_dim=2,
                batch_size=16, max_iter=2, random_state=0)
 )
+# --- MeanShift (branch meanshift) ---
+from sknets import MeanShift  # noqa: E402
+
+ESTIMATORS.append(MeanShift())

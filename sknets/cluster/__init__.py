@@ -1,0 +1,11 @@
+"""Clustering estimators: KMeans and MeanShift with Numba kernels."""
+
+from ._bandwidth import estimate_bandwidth, get_bin_seeds
+from ._mean_shift import MeanShift, mean_shift
+
+__all__ = [
+    "MeanShift",
+    "estimate_bandwidth",
+    "get_bin_seeds",
+    "mean_shift",
+]
