@@ -1,0 +1,508 @@
+"""Numba kernels of the spike-and-slab RBM (``SpikeSlabRBM``).
+
+The maths is section 2-4 of ``../shared/specs/ssrbm.md``; ``_ss_reference.py`` states
+the same in plain numpy and the tests compare the two. Kernels know nothing of
+estimators: they take arrays and scalars. All random numbers are drawn outside with
+numpy (the estimator's ``Generator``) and passed in, so the reference replays them:
+
+- per Gibbs sweep and chain row: ``u_h`` (N,) uniforms for the spikes, ``z_s`` (N*K,)
+  normals for the slabs, ``z_v`` (D,) normals for the first visible try;
+- a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
+  and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
+
+When a pool runs out, a kernel stops and says so (status 1 or 2); the caller draws a
+larger pool and calls again. The epoch kernel only commits a minibatch (chains and
+parameters) once it is complete, so it can resume at the minibatch where it stopped.
+
+Parameter storage: ``W2`` (N*K, D) with row ``i*K + k`` = ``w_ik``; ``alpha``, ``mu``
+(N, K); ``lam`` (D,); velocities of ``alpha`` and ``lam`` live in log space.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+STATUS_OK = 0
+STATUS_POOL_EXHAUSTED = 1
+STATUS_FALLBACK_EXHAUSTED = 2
+
+_SQRT2 = math.sqrt(2.0)
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
+def _softplus(x):
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True)
+def _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c_out):
+    """Fill ``U = V W2^T`` (B, N*K), ``P = E[h|v]`` (B, N), ``Rr = E[h s|v]`` (B, N*K).
+
+    ``c_out`` (B, N) receives the logits ``c`` (used by the free energy).
+    """
+    np.dot(V, W2.T, U)
+    B = V.shape[0]
+    N, K = alpha.shape
+    for t in range(B):
+        for i in range(N):
+            c = b[i]
+            for k in range(K):
+                u = U[t, i * K + k]
+                c += u * u / (2.0 * alpha[i, k]) + mu[i, k] * u
+            c_out[t, i] = c
+            p = _sigmoid(c)
+            P[t, i] = p
+            for k in range(K):
+                Rr[t, i * K + k] = p * (mu[i, k] + U[t, i * K + k] / alpha[i, k])
+
+
+@njit(cache=True)
+def ss_conditionals(V, W2, b, alpha, mu):
+    """``(P, Rr)``: ``E[h|v]`` (B, N) and ``E[h s|v]`` (B, N*K) for every row of ``V``."""
+    B = V.shape[0]
+    N, K = alpha.shape
+    U = np.empty((B, N * K), dtype=V.dtype)
+    P = np.empty((B, N), dtype=V.dtype)
+    Rr = np.empty((B, N * K), dtype=V.dtype)
+    c = np.empty((B, N), dtype=V.dtype)
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c)
+    return P, Rr
+
+
+@njit(cache=True)
+def ss_free_energy(V, W2, b, alpha, mu, lam):
+    """Free energy ``F(v)`` (section 3) of every row of ``V``: (B,)."""
+    B, D = V.shape
+    N, K = alpha.shape
+    U = np.empty((B, N * K), dtype=V.dtype)
+    P = np.empty((B, N), dtype=V.dtype)
+    Rr = np.empty((B, N * K), dtype=V.dtype)
+    c = np.empty((B, N), dtype=V.dtype)
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c)
+    const = 0.0
+    for i in range(N):
+        for k in range(K):
+            const += 0.5 * math.log(alpha[i, k] / (2.0 * math.pi))
+    F = np.empty(B, dtype=V.dtype)
+    for t in range(B):
+        f = 0.0
+        for d in range(D):
+            f += 0.5 * lam[d] * V[t, d] * V[t, d]
+        for i in range(N):
+            f -= _softplus(c[t, i])
+        F[t] = f + const
+    return F
+
+
+# --------------------------------------------------------------------------------------
+# Truncated normal (fallback of the ball-truncated visible draw)
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _ndtr(x):
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@njit(cache=True)
+def _ndtri(p):
+    """Inverse of the standard normal CDF: Acklam's rational approximation refined by
+    one Halley step (full double precision for ``|x| < 37``)."""
+    if p <= 0.0:
+        return -np.inf
+    if p >= 1.0:
+        return np.inf
+    plow = 0.02425
+    if p < plow:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = ((((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                 - 2.400758277161838e+00) * q - 2.549732539343734e+00) * q
+               + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+             / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+                  + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0))
+    elif p <= 1.0 - plow:
+        q = p - 0.5
+        r = q * q
+        x = ((((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r
+                 - 2.759285104469687e+02) * r + 1.383577518672690e+02) * r
+               - 3.066479806614716e+01) * r + 2.506628277459239e+00) * q
+             / (((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r
+                   - 1.556989798598866e+02) * r + 6.680131188771972e+01) * r
+                 - 1.328068155288572e+01) * r + 1.0))
+    else:
+        q = math.sqrt(-2.0 * math.log1p(-p))
+        x = -((((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                  - 2.400758277161838e+00) * q - 2.549732539343734e+00) * q
+                + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+              / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+                   + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0))
+    for _ in range(2):
+        if abs(x) < 37.0:
+            if x < 0.0:
+                e = _ndtr(x) - p
+            else:  # refine against the survival function: no cancellation near 1
+                e = (1.0 - p) - _ndtr(-x)
+            u = e * math.sqrt(2.0 * math.pi) * math.exp(0.5 * x * x)
+            x = x - u / (1.0 + 0.5 * x * u)
+    return x
+
+
+@njit(cache=True)
+def _truncnorm_std(lo, hi, u):
+    """Standard normal truncated to ``[lo, hi]``, by inverse CDF of the uniform ``u``.
+
+    Works on the side of the interval away from 0 (mirrors intervals below 0; survival
+    function for intervals above 0); an interval whose mass underflows, or of zero
+    width, gives its endpoint nearest 0.
+    """
+    flip = hi <= 0.0
+    if flip:
+        a, bb = -hi, -lo
+    else:
+        a, bb = lo, hi
+    if bb - a <= 0.0:
+        x = a
+    elif a >= 0.0:
+        qa = _ndtr(-a)
+        qb = _ndtr(-bb)
+        if qa > qb:
+            x = -_ndtri(qa - u * (qa - qb))
+            if not math.isfinite(x):
+                x = a
+        else:
+            x = a
+    else:
+        pa = _ndtr(a)
+        pb = _ndtr(bb)
+        x = _ndtri(pa + u * (pb - pa))
+        if not math.isfinite(x):
+            x = a
+    x = min(max(x, a), bb)
+    return -x if flip else x
+
+
+@njit(cache=True)
+def _fallback_row(v0, m, sd, radius, u, out):
+    """Coordinate-wise truncated-normal Gibbs pass inside the ball, from ``v0``."""
+    D = v0.shape[0]
+    total = 0.0
+    for d in range(D):
+        total += v0[d] * v0[d]
+    norm = math.sqrt(total)
+    scale = radius / norm if norm > radius else 1.0
+    total = 0.0
+    for d in range(D):
+        out[d] = v0[d] * scale
+        total += out[d] * out[d]
+    r2 = radius * radius
+    for d in range(D):
+        old = out[d]
+        rest = r2 - (total - old * old)
+        half = math.sqrt(rest) if rest > 0.0 else 0.0
+        lo = (-half - m[d]) / sd[d]
+        hi = (half - m[d]) / sd[d]
+        new = m[d] + sd[d] * _truncnorm_std(lo, hi, u[d])
+        new = min(max(new, -half), half)
+        total = total + new * new - old * old
+        out[d] = new
+
+
+@njit(cache=True)
+def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
+           max_rejections, fb_u, fb_pos, U, P, Rr, C, HS, Mv, V_out, H_out, S_out,
+           keep_hs):
+    """One block-Gibbs sweep from ``V`` into ``V_out`` (rows in order, see module doc).
+
+    Work arrays ``U``, ``P``, ``Rr``, ``C``, ``HS``, ``Mv`` are preallocated; if
+    ``keep_hs``, the sampled spikes and slabs go to ``H_out`` (B, N), ``S_out`` (B, N*K).
+    Returns ``(status, pool_pos, fb_pos, n_fallback)``.
+    """
+    B, D = V.shape
+    N, K = alpha.shape
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, C)
+    for t in range(B):
+        for i in range(N):
+            on = u_h[t, i] < P[t, i]
+            for k in range(K):
+                j = i * K + k
+                noise = z_s[t, j] / math.sqrt(alpha[i, k])
+                if on:
+                    s = mu[i, k] + U[t, j] / alpha[i, k] + noise
+                    HS[t, j] = s
+                else:
+                    s = noise
+                    HS[t, j] = 0.0
+                if keep_hs:
+                    S_out[t, j] = s
+            if keep_hs:
+                H_out[t, i] = 1.0 if on else 0.0
+    np.dot(HS, W2, Mv)
+    sd = np.empty(D, dtype=V.dtype)
+    for d in range(D):
+        sd[d] = 1.0 / math.sqrt(lam[d])
+    r2 = radius * radius
+    n_fb = 0
+    for t in range(B):
+        sq = 0.0
+        for d in range(D):
+            m = Mv[t, d] / lam[d]
+            Mv[t, d] = m
+            x = m + z_v[t, d] * sd[d]
+            V_out[t, d] = x
+            sq += x * x
+        tries = 0
+        while sq > r2 and tries < max_rejections:
+            if pool_pos >= pool.shape[0]:
+                return STATUS_POOL_EXHAUSTED, pool_pos, fb_pos, n_fb
+            sq = 0.0
+            for d in range(D):
+                x = Mv[t, d] + pool[pool_pos, d] * sd[d]
+                V_out[t, d] = x
+                sq += x * x
+            pool_pos += 1
+            tries += 1
+        if sq > r2:
+            if fb_pos >= fb_u.shape[0]:
+                return STATUS_FALLBACK_EXHAUSTED, pool_pos, fb_pos, n_fb
+            _fallback_row(V[t], Mv[t], sd, radius, fb_u[fb_pos], V_out[t])
+            fb_pos += 1
+            n_fb += 1
+    return STATUS_OK, pool_pos, fb_pos, n_fb
+
+
+@njit(cache=True)
+def ss_gibbs(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
+             max_rejections, fb_u, fb_pos):
+    """One Gibbs sweep from every row of ``V`` (section 2).
+
+    Returns ``(V_new, H, S, status, pool_pos, fb_pos, n_fallback)``; ``S`` is (B, N*K).
+    """
+    B, D = V.shape
+    N, K = alpha.shape
+    dt = V.dtype
+    U = np.empty((B, N * K), dtype=dt)
+    P = np.empty((B, N), dtype=dt)
+    Rr = np.empty((B, N * K), dtype=dt)
+    C = np.empty((B, N), dtype=dt)
+    HS = np.empty((B, N * K), dtype=dt)
+    Mv = np.empty((B, D), dtype=dt)
+    V_out = np.empty((B, D), dtype=dt)
+    H = np.empty((B, N), dtype=dt)
+    S = np.empty((B, N * K), dtype=dt)
+    status, pool_pos, fb_pos, n_fb = _sweep(
+        V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
+        max_rejections, fb_u, fb_pos, U, P, Rr, C, HS, Mv, V_out, H, S, True)
+    return V_out, H, S, status, pool_pos, fb_pos, n_fb
+
+
+# --------------------------------------------------------------------------------------
+# Learning
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
+            Un, Pn, Rn, G, G2, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
+            scalar_alpha, scalar_lambda, log_lo, log_hi):
+    """Momentum step of section 4.2 from the statistics of both phases, in place.
+
+    ``U, P, Rr`` belong to ``V_pos`` (B rows), ``Un, Pn, Rn`` to ``V_neg`` (M rows);
+    ``G``, ``G2`` (N*K, D) are work space; ``Rr`` and ``Rn`` are overwritten.
+    """
+    B, D = V_pos.shape
+    M = V_neg.shape[0]
+    N, K = alpha.shape
+    inv_b = 1.0 / B
+    inv_m = 1.0 / M
+    # dW2 = Rr^T V_pos / B - Rn^T V_neg / M: scale the (small) left factors first
+    for t in range(B):
+        for j in range(N * K):
+            Rr[t, j] *= inv_b
+    for t in range(M):
+        for j in range(N * K):
+            Rn[t, j] *= -inv_m
+    np.dot(Rr.T, V_pos, G)
+    np.dot(Rn.T, V_neg, G2)
+    NK = N * K
+    for j in range(NK):
+        for d in range(D):
+            g = G[j, d] + G2[j, d] - wd * W2[j, d]
+            v = mom * vW2[j, d] + lr * g
+            vW2[j, d] = v
+            W2[j, d] += v
+    # spike biases, slab means and precisions
+    sa = 0.0
+    da = np.zeros((N, K))
+    for i in range(N):
+        pp = 0.0
+        for t in range(B):
+            pp += P[t, i]
+        pn = 0.0
+        for t in range(M):
+            pn += Pn[t, i]
+        v = mom * vb[i] + lr * (pp * inv_b - pn * inv_m)
+        vb[i] = v
+        b[i] += v
+        for k in range(K):
+            j = i * K + k
+            pu = 0.0
+            pu2 = 0.0
+            for t in range(B):
+                x = P[t, i] * U[t, j]
+                pu += x
+                pu2 += x * U[t, j]
+            pun = 0.0
+            pu2n = 0.0
+            for t in range(M):
+                x = Pn[t, i] * Un[t, j]
+                pun += x
+                pu2n += x * Un[t, j]
+            if learn_mu:
+                v = mom * vmu[i, k] + lr * (pu * inv_b - pun * inv_m)
+                vmu[i, k] = v
+                mu[i, k] += v
+            g = (pu2n * inv_m - pu2 * inv_b) / (2.0 * alpha[i, k])
+            da[i, k] = g
+            sa += g
+    if learn_alpha:
+        for i in range(N):
+            for k in range(K):
+                g = sa if scalar_alpha else da[i, k]
+                v = mom * va[i, k] + lr * g
+                va[i, k] = v
+                x = min(max(math.log(alpha[i, k]) + v, log_lo), log_hi)
+                alpha[i, k] = math.exp(x)
+    if learn_lambda:
+        dl = np.empty(D)
+        sl = 0.0
+        for d in range(D):
+            qp = 0.0
+            for t in range(B):
+                qp += V_pos[t, d] * V_pos[t, d]
+            qn = 0.0
+            for t in range(M):
+                qn += V_neg[t, d] * V_neg[t, d]
+            g = lam[d] * 0.5 * (qn * inv_m - qp * inv_b)
+            dl[d] = g
+            sl += g
+        for d in range(D):
+            g = sl if scalar_lambda else dl[d]
+            v = mom * vl[d] + lr * g
+            vl[d] = v
+            x = min(max(math.log(lam[d]) + v, log_lo), log_hi)
+            lam[d] = math.exp(x)
+
+
+@njit(cache=True)
+def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, lr, mom,
+                     wd, learn_alpha, learn_mu, learn_lambda, scalar_alpha,
+                     scalar_lambda, log_lo, log_hi):
+    """One update of section 4.2 from a data batch ``V_pos`` and particles ``V_neg``."""
+    B = V_pos.shape[0]
+    M, D = V_neg.shape
+    N, K = alpha.shape
+    dt = V_pos.dtype
+    U = np.empty((B, N * K), dtype=dt)
+    P = np.empty((B, N), dtype=dt)
+    Rr = np.empty((B, N * K), dtype=dt)
+    C = np.empty((B, N), dtype=dt)
+    Un = np.empty((M, N * K), dtype=dt)
+    Pn = np.empty((M, N), dtype=dt)
+    Rn = np.empty((M, N * K), dtype=dt)
+    Cn = np.empty((M, N), dtype=dt)
+    G = np.empty((N * K, D), dtype=dt)
+    G2 = np.empty((N * K, D), dtype=dt)
+    _spike_stats(V_pos, W2, b, alpha, mu, U, P, Rr, C)
+    _spike_stats(V_neg, W2, b, alpha, mu, Un, Pn, Rn, Cn)
+    _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
+            Un, Pn, Rn, G, G2, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
+            scalar_alpha, scalar_lambda, log_lo, log_hi)
+
+
+@njit(cache=True)
+def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
+             vl, chains, persistent, n_steps, u_h, z_s, z_v, pool, fb_u, radius,
+             max_rejections, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
+             scalar_alpha, scalar_lambda, log_lo, log_hi):
+    """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place.
+
+    Minibatch ``j`` holds rows ``perm[starts[j]:stops[j]]`` of ``X``; its noise is
+    ``u_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
+    ``M = chains.shape[0]`` (persistent) or the batch size (CD, first rows used).
+    The retry and fallback pools start at row 0. Returns ``(status, j, n_fallback,
+    n_draws)``: on a pool running out, ``j`` is the minibatch to resume at (nothing
+    of it was committed).
+    """
+    D = X.shape[1]
+    N, K = alpha.shape
+    NK = N * K
+    dt = X.dtype
+    n_batches = starts.shape[0]
+    bmax = chains.shape[0]
+    for j in range(n_batches):
+        bmax = max(bmax, stops[j] - starts[j])
+    Vp = np.empty((bmax, D), dtype=dt)
+    Vc = np.empty((bmax, D), dtype=dt)
+    Vn = np.empty((bmax, D), dtype=dt)
+    U = np.empty((bmax, NK), dtype=dt)
+    P = np.empty((bmax, N), dtype=dt)
+    Rr = np.empty((bmax, NK), dtype=dt)
+    C = np.empty((bmax, N), dtype=dt)
+    Un = np.empty((bmax, NK), dtype=dt)
+    Pn = np.empty((bmax, N), dtype=dt)
+    Rn = np.empty((bmax, NK), dtype=dt)
+    Cn = np.empty((bmax, N), dtype=dt)
+    HS = np.empty((bmax, NK), dtype=dt)
+    Mv = np.empty((bmax, D), dtype=dt)
+    G = np.empty((NK, D), dtype=dt)
+    G2 = np.empty((NK, D), dtype=dt)
+    dummy = np.empty((0, 0), dtype=dt)
+    pool_pos = 0
+    fb_pos = 0
+    n_fb_total = 0
+    n_draws = 0
+    for j in range(first, n_batches):
+        B = stops[j] - starts[j]
+        for t in range(B):
+            row = perm[starts[j] + t]
+            for d in range(D):
+                Vp[t, d] = X[row, d]
+        if persistent:
+            Mr = chains.shape[0]
+            Vc[:Mr] = chains
+        else:
+            Mr = B
+            Vc[:Mr] = Vp[:B]
+        n_fb_batch = 0
+        for step in range(n_steps):
+            status, pool_pos, fb_pos, n_fb = _sweep(
+                Vc[:Mr], W2, b, alpha, mu, lam, radius, u_h[j, step, :Mr],
+                z_s[j, step, :Mr], z_v[j, step, :Mr], pool, pool_pos, max_rejections,
+                fb_u, fb_pos, Un[:Mr], Pn[:Mr], Rn[:Mr], Cn[:Mr], HS[:Mr], Mv[:Mr],
+                Vn[:Mr], dummy, dummy, False)
+            if status != STATUS_OK:
+                return status, j, n_fb_total, n_draws
+            n_fb_batch += n_fb
+            Vc[:Mr] = Vn[:Mr]
+        _spike_stats(Vp[:B], W2, b, alpha, mu, U[:B], P[:B], Rr[:B], C[:B])
+        _spike_stats(Vc[:Mr], W2, b, alpha, mu, Un[:Mr], Pn[:Mr], Rn[:Mr], Cn[:Mr])
+        _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, Vp[:B], Vc[:Mr], U[:B],
+                P[:B], Rr[:B], Un[:Mr], Pn[:Mr], Rn[:Mr], G, G2, lr, mom, wd,
+                learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda,
+                log_lo, log_hi)
+        if persistent:
+            chains[:, :] = Vc[:Mr]
+        n_fb_total += n_fb_batch
+        n_draws += Mr * n_steps
+    return STATUS_OK, n_batches, n_fb_total, n_draws
