@@ -23,6 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._kernels import momentum_step
+
 STATUS_OK = 0
 STATUS_POOL_EXHAUSTED = 1
 STATUS_FALLBACK_EXHAUSTED = 2
@@ -337,13 +339,14 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
     NK = N * K
     for j in range(NK):
         for d in range(D):
-            g = G[j, d] + G2[j, d] - wd * W2[j, d]
-            v = mom * vW2[j, d] + lr * g
-            vW2[j, d] = v
-            W2[j, d] += v
-    # spike biases, slab means and precisions
+            G[j, d] += G2[j, d]
+    momentum_step(W2, G, vW2, lr, mom, wd)
+    # statistics of the spike biases, slab means and log slab precisions
+    dt = W2.dtype
+    gb = np.empty(N, dtype=dt)
+    gmu = np.empty((N, K), dtype=dt)
+    ga = np.empty((N, K), dtype=dt)
     sa = 0.0
-    da = np.zeros((N, K))
     for i in range(N):
         pp = 0.0
         for t in range(B):
@@ -351,9 +354,7 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
         pn = 0.0
         for t in range(M):
             pn += Pn[t, i]
-        v = mom * vb[i] + lr * (pp * inv_b - pn * inv_m)
-        vb[i] = v
-        b[i] += v
+        gb[i] = pp * inv_b - pn * inv_m
         for k in range(K):
             j = i * K + k
             pu = 0.0
@@ -368,23 +369,23 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
                 x = Pn[t, i] * Un[t, j]
                 pun += x
                 pu2n += x * Un[t, j]
-            if learn_mu:
-                v = mom * vmu[i, k] + lr * (pu * inv_b - pun * inv_m)
-                vmu[i, k] = v
-                mu[i, k] += v
+            gmu[i, k] = pu * inv_b - pun * inv_m
             g = (pu2n * inv_m - pu2 * inv_b) / (2.0 * alpha[i, k])
-            da[i, k] = g
+            ga[i, k] = g
             sa += g
+    momentum_step(b, gb, vb, lr, mom, 0.0)
+    if learn_mu:
+        momentum_step(mu, gmu, vmu, lr, mom, 0.0)
     if learn_alpha:
+        if scalar_alpha:
+            ga[:, :] = sa
+        log_alpha = np.log(alpha)
+        momentum_step(log_alpha, ga, va, lr, mom, 0.0)
         for i in range(N):
             for k in range(K):
-                g = sa if scalar_alpha else da[i, k]
-                v = mom * va[i, k] + lr * g
-                va[i, k] = v
-                x = min(max(math.log(alpha[i, k]) + v, log_lo), log_hi)
-                alpha[i, k] = math.exp(x)
+                alpha[i, k] = math.exp(min(max(log_alpha[i, k], log_lo), log_hi))
     if learn_lambda:
-        dl = np.empty(D)
+        gl = np.empty(D, dtype=dt)
         sl = 0.0
         for d in range(D):
             qp = 0.0
@@ -394,14 +395,14 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
             for t in range(M):
                 qn += V_neg[t, d] * V_neg[t, d]
             g = lam[d] * 0.5 * (qn * inv_m - qp * inv_b)
-            dl[d] = g
+            gl[d] = g
             sl += g
+        if scalar_lambda:
+            gl[:] = sl
+        log_lam = np.log(lam)
+        momentum_step(log_lam, gl, vl, lr, mom, 0.0)
         for d in range(D):
-            g = sl if scalar_lambda else dl[d]
-            v = mom * vl[d] + lr * g
-            vl[d] = v
-            x = min(max(math.log(lam[d]) + v, log_lo), log_hi)
-            lam[d] = math.exp(x)
+            lam[d] = math.exp(min(max(log_lam[d], log_lo), log_hi))
 
 
 @njit(cache=True)
