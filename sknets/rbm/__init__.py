@@ -1,1 +1,2 @@
 """Restricted Boltzmann machines."""
+from ._spike_slab import SpikeSlabRBM  # noqa: F401

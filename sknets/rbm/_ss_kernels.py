@@ -5,8 +5,10 @@ the same in plain numpy and the tests compare the two. Kernels know nothing of
 estimators: they take arrays and scalars. All random numbers are drawn outside with
 numpy (the estimator's ``Generator``) and passed in, so the reference replays them:
 
-- per Gibbs sweep and chain row: ``u_h`` (N,) uniforms for the spikes, ``z_s`` (N*K,)
-  normals for the slabs, ``z_v`` (D,) normals for the first visible try;
+- per Gibbs sweep and chain row: ``l_h`` (N,) standard logistic variates for the
+  spikes (``h_i = 1`` iff ``c_i(v) > l_h[i]``, which has probability ``sigmoid(c_i)``
+  and needs no exponential in the kernel), ``z_s`` (N*K,) normals for the slabs,
+  ``z_v`` (D,) normals for the first visible try;
 - a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
   and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
 
@@ -48,6 +50,25 @@ def _softplus(x):
 
 
 @njit(cache=True)
+def _spike_logits(V, W2, b, alpha, mu, U, c_out):
+    """Fill ``U = V W2^T`` (B, N*K) and the spike logits ``c`` (B, N) of section 2."""
+    np.dot(V, W2.T, U)
+    B = V.shape[0]
+    N, K = alpha.shape
+    half_inv_a = np.empty(N * K, dtype=alpha.dtype)
+    for i in range(N):
+        for k in range(K):
+            half_inv_a[i * K + k] = 0.5 / alpha[i, k]
+    for t in range(B):
+        for i in range(N):
+            c = b[i]
+            for k in range(K):
+                u = U[t, i * K + k]
+                c += u * (u * half_inv_a[i * K + k] + mu[i, k])
+            c_out[t, i] = c
+
+
+@njit(cache=True)
 def _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c_out):
     """Fill ``U = V W2^T`` (B, N*K), ``P = E[h|v]`` (B, N), ``Rr = E[h s|v]`` (B, N*K).
 
@@ -56,17 +77,21 @@ def _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c_out):
     np.dot(V, W2.T, U)
     B = V.shape[0]
     N, K = alpha.shape
+    inv_a = np.empty(N * K, dtype=alpha.dtype)
+    for i in range(N):
+        for k in range(K):
+            inv_a[i * K + k] = 1.0 / alpha[i, k]
     for t in range(B):
         for i in range(N):
             c = b[i]
             for k in range(K):
                 u = U[t, i * K + k]
-                c += u * u / (2.0 * alpha[i, k]) + mu[i, k] * u
+                c += u * (0.5 * u * inv_a[i * K + k] + mu[i, k])
             c_out[t, i] = c
             p = _sigmoid(c)
             P[t, i] = p
             for k in range(K):
-                Rr[t, i * K + k] = p * (mu[i, k] + U[t, i * K + k] / alpha[i, k])
+                Rr[t, i * K + k] = p * (mu[i, k] + U[t, i * K + k] * inv_a[i * K + k])
 
 
 @njit(cache=True)
@@ -221,24 +246,27 @@ def _fallback_row(v0, m, sd, radius, u, out):
 
 
 @njit(cache=True)
-def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
-           max_rejections, fb_u, fb_pos, U, P, Rr, C, HS, Mv, V_out, H_out, S_out,
-           keep_hs):
+def _sweep(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+           max_rejections, fb_u, fb_pos, U, C, HS, Mv, V_out, H_out, S_out, keep_hs):
     """One block-Gibbs sweep from ``V`` into ``V_out`` (rows in order, see module doc).
 
-    Work arrays ``U``, ``P``, ``Rr``, ``C``, ``HS``, ``Mv`` are preallocated; if
+    Work arrays ``U``, ``C``, ``HS``, ``Mv`` are preallocated; if
     ``keep_hs``, the sampled spikes and slabs go to ``H_out`` (B, N), ``S_out`` (B, N*K).
     Returns ``(status, pool_pos, fb_pos, n_fallback)``.
     """
     B, D = V.shape
     N, K = alpha.shape
-    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, C)
+    _spike_logits(V, W2, b, alpha, mu, U, C)
+    sd_s = np.empty(N * K, dtype=alpha.dtype)
+    for i in range(N):
+        for k in range(K):
+            sd_s[i * K + k] = 1.0 / math.sqrt(alpha[i, k])
     for t in range(B):
         for i in range(N):
-            on = u_h[t, i] < P[t, i]
+            on = C[t, i] > l_h[t, i]
             for k in range(K):
                 j = i * K + k
-                noise = z_s[t, j] / math.sqrt(alpha[i, k])
+                noise = z_s[t, j] * sd_s[j]
                 if on:
                     s = mu[i, k] + U[t, j] / alpha[i, k] + noise
                     HS[t, j] = s
@@ -284,7 +312,7 @@ def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
 
 
 @njit(cache=True)
-def ss_gibbs(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
+def ss_gibbs(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
              max_rejections, fb_u, fb_pos):
     """One Gibbs sweep from every row of ``V`` (section 2).
 
@@ -294,8 +322,6 @@ def ss_gibbs(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
     N, K = alpha.shape
     dt = V.dtype
     U = np.empty((B, N * K), dtype=dt)
-    P = np.empty((B, N), dtype=dt)
-    Rr = np.empty((B, N * K), dtype=dt)
     C = np.empty((B, N), dtype=dt)
     HS = np.empty((B, N * K), dtype=dt)
     Mv = np.empty((B, D), dtype=dt)
@@ -303,8 +329,8 @@ def ss_gibbs(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
     H = np.empty((B, N), dtype=dt)
     S = np.empty((B, N * K), dtype=dt)
     status, pool_pos, fb_pos, n_fb = _sweep(
-        V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
-        max_rejections, fb_u, fb_pos, U, P, Rr, C, HS, Mv, V_out, H, S, True)
+        V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+        max_rejections, fb_u, fb_pos, U, C, HS, Mv, V_out, H, S, True)
     return V_out, H, S, status, pool_pos, fb_pos, n_fb
 
 
@@ -314,65 +340,47 @@ def ss_gibbs(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
 
 
 @njit(cache=True)
-def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
-            Un, Pn, Rn, G, G2, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
-            scalar_alpha, scalar_lambda, log_lo, log_hi):
+def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, mom, wd,
+            learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
+            log_hi):
     """Momentum step of section 4.2 from the statistics of both phases, in place.
 
-    ``U, P, Rr`` belong to ``V_pos`` (B rows), ``Un, Pn, Rn`` to ``V_neg`` (M rows);
-    ``G``, ``G2`` (N*K, D) are work space; ``Rr`` and ``Rn`` are overwritten.
+    ``V`` stacks the data batch (rows ``:B``) over the negative particles (rows
+    ``B:``); ``U, P, Rr`` are their statistics (``_spike_stats``); ``Rr`` is
+    overwritten. ``G`` (N*K, D) is work space.
     """
-    B, D = V_pos.shape
-    M = V_neg.shape[0]
+    n_rows, D = V.shape
+    M = n_rows - B
     N, K = alpha.shape
+    NK = N * K
     inv_b = 1.0 / B
     inv_m = 1.0 / M
-    # dW2 = Rr^T V_pos / B - Rn^T V_neg / M: scale the (small) left factors first
-    for t in range(B):
-        for j in range(N * K):
-            Rr[t, j] *= inv_b
-    for t in range(M):
-        for j in range(N * K):
-            Rn[t, j] *= -inv_m
-    np.dot(Rr.T, V_pos, G)
-    np.dot(Rn.T, V_neg, G2)
-    NK = N * K
-    for j in range(NK):
-        for d in range(D):
-            G[j, d] += G2[j, d]
+    # dW2 = Rr_pos^T V_pos / B - Rr_neg^T V_neg / M as one product: scale the rows first
+    for t in range(n_rows):
+        scale = inv_b if t < B else -inv_m
+        for j in range(NK):
+            Rr[t, j] *= scale
+    np.dot(Rr.T, V, G)
     momentum_step(W2, G, vW2, lr, mom, wd)
     # statistics of the spike biases, slab means and log slab precisions
     dt = W2.dtype
-    gb = np.empty(N, dtype=dt)
-    gmu = np.empty((N, K), dtype=dt)
-    ga = np.empty((N, K), dtype=dt)
+    gb = np.zeros(N, dtype=dt)
+    gmu = np.zeros((N, K), dtype=dt)
+    ga = np.zeros((N, K), dtype=dt)
+    for t in range(n_rows):
+        w = inv_b if t < B else -inv_m
+        for i in range(N):
+            p = P[t, i] * w
+            gb[i] += p
+            for k in range(K):
+                u = U[t, i * K + k]
+                gmu[i, k] += p * u
+                ga[i, k] -= p * u * u
     sa = 0.0
     for i in range(N):
-        pp = 0.0
-        for t in range(B):
-            pp += P[t, i]
-        pn = 0.0
-        for t in range(M):
-            pn += Pn[t, i]
-        gb[i] = pp * inv_b - pn * inv_m
         for k in range(K):
-            j = i * K + k
-            pu = 0.0
-            pu2 = 0.0
-            for t in range(B):
-                x = P[t, i] * U[t, j]
-                pu += x
-                pu2 += x * U[t, j]
-            pun = 0.0
-            pu2n = 0.0
-            for t in range(M):
-                x = Pn[t, i] * Un[t, j]
-                pun += x
-                pu2n += x * Un[t, j]
-            gmu[i, k] = pu * inv_b - pun * inv_m
-            g = (pu2n * inv_m - pu2 * inv_b) / (2.0 * alpha[i, k])
-            ga[i, k] = g
-            sa += g
+            ga[i, k] /= 2.0 * alpha[i, k]
+            sa += ga[i, k]
     momentum_step(b, gb, vb, lr, mom, 0.0)
     if learn_mu:
         momentum_step(mu, gmu, vmu, lr, mom, 0.0)
@@ -385,18 +393,15 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
             for k in range(K):
                 alpha[i, k] = math.exp(min(max(log_alpha[i, k], log_lo), log_hi))
     if learn_lambda:
-        gl = np.empty(D, dtype=dt)
+        gl = np.zeros(D, dtype=dt)
+        for t in range(n_rows):
+            w = -0.5 * inv_b if t < B else 0.5 * inv_m
+            for d in range(D):
+                gl[d] += w * V[t, d] * V[t, d]
         sl = 0.0
         for d in range(D):
-            qp = 0.0
-            for t in range(B):
-                qp += V_pos[t, d] * V_pos[t, d]
-            qn = 0.0
-            for t in range(M):
-                qn += V_neg[t, d] * V_neg[t, d]
-            g = lam[d] * 0.5 * (qn * inv_m - qp * inv_b)
-            gl[d] = g
-            sl += g
+            gl[d] *= lam[d]
+            sl += gl[d]
         if scalar_lambda:
             gl[:] = sl
         log_lam = np.log(lam)
@@ -414,32 +419,29 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
     M, D = V_neg.shape
     N, K = alpha.shape
     dt = V_pos.dtype
-    U = np.empty((B, N * K), dtype=dt)
-    P = np.empty((B, N), dtype=dt)
-    Rr = np.empty((B, N * K), dtype=dt)
-    C = np.empty((B, N), dtype=dt)
-    Un = np.empty((M, N * K), dtype=dt)
-    Pn = np.empty((M, N), dtype=dt)
-    Rn = np.empty((M, N * K), dtype=dt)
-    Cn = np.empty((M, N), dtype=dt)
+    V = np.empty((B + M, D), dtype=dt)
+    V[:B] = V_pos
+    V[B:] = V_neg
+    U = np.empty((B + M, N * K), dtype=dt)
+    P = np.empty((B + M, N), dtype=dt)
+    Rr = np.empty((B + M, N * K), dtype=dt)
+    C = np.empty((B + M, N), dtype=dt)
     G = np.empty((N * K, D), dtype=dt)
-    G2 = np.empty((N * K, D), dtype=dt)
-    _spike_stats(V_pos, W2, b, alpha, mu, U, P, Rr, C)
-    _spike_stats(V_neg, W2, b, alpha, mu, Un, Pn, Rn, Cn)
-    _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V_pos, V_neg, U, P, Rr,
-            Un, Pn, Rn, G, G2, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
-            scalar_alpha, scalar_lambda, log_lo, log_hi)
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, C)
+    _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, mom, wd,
+            learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
+            log_hi)
 
 
 @njit(cache=True)
 def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
-             vl, chains, persistent, n_steps, u_h, z_s, z_v, pool, fb_u, radius,
+             vl, chains, persistent, n_steps, l_h, z_s, z_v, pool, fb_u, radius,
              max_rejections, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
              scalar_alpha, scalar_lambda, log_lo, log_hi):
     """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place.
 
     Minibatch ``j`` holds rows ``perm[starts[j]:stops[j]]`` of ``X``; its noise is
-    ``u_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
+    ``l_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
     ``M = chains.shape[0]`` (persistent) or the batch size (CD, first rows used).
     The retry and fallback pools start at row 0. Returns ``(status, j, n_fallback,
     n_draws)``: on a pool running out, ``j`` is the minibatch to resume at (nothing
@@ -450,24 +452,20 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     NK = N * K
     dt = X.dtype
     n_batches = starts.shape[0]
-    bmax = chains.shape[0]
+    bmax = 1
     for j in range(n_batches):
         bmax = max(bmax, stops[j] - starts[j])
-    Vp = np.empty((bmax, D), dtype=dt)
-    Vc = np.empty((bmax, D), dtype=dt)
-    Vn = np.empty((bmax, D), dtype=dt)
-    U = np.empty((bmax, NK), dtype=dt)
-    P = np.empty((bmax, N), dtype=dt)
-    Rr = np.empty((bmax, NK), dtype=dt)
-    C = np.empty((bmax, N), dtype=dt)
-    Un = np.empty((bmax, NK), dtype=dt)
-    Pn = np.empty((bmax, N), dtype=dt)
-    Rn = np.empty((bmax, NK), dtype=dt)
-    Cn = np.empty((bmax, N), dtype=dt)
-    HS = np.empty((bmax, NK), dtype=dt)
-    Mv = np.empty((bmax, D), dtype=dt)
+    mmax = max(bmax, chains.shape[0])
+    V = np.empty((bmax + mmax, D), dtype=dt)  # data rows, then negative particles
+    Vc = np.empty((mmax, D), dtype=dt)
+    Vn = np.empty((mmax, D), dtype=dt)
+    U = np.empty((bmax + mmax, NK), dtype=dt)
+    P = np.empty((bmax + mmax, N), dtype=dt)
+    Rr = np.empty((bmax + mmax, NK), dtype=dt)
+    C = np.empty((bmax + mmax, N), dtype=dt)
+    HS = np.empty((mmax, NK), dtype=dt)
+    Mv = np.empty((mmax, D), dtype=dt)
     G = np.empty((NK, D), dtype=dt)
-    G2 = np.empty((NK, D), dtype=dt)
     dummy = np.empty((0, 0), dtype=dt)
     pool_pos = 0
     fb_pos = 0
@@ -478,30 +476,30 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
         for t in range(B):
             row = perm[starts[j] + t]
             for d in range(D):
-                Vp[t, d] = X[row, d]
+                V[t, d] = X[row, d]
         if persistent:
             Mr = chains.shape[0]
             Vc[:Mr] = chains
         else:
             Mr = B
-            Vc[:Mr] = Vp[:B]
+            Vc[:Mr] = V[:B]
         n_fb_batch = 0
         for step in range(n_steps):
             status, pool_pos, fb_pos, n_fb = _sweep(
-                Vc[:Mr], W2, b, alpha, mu, lam, radius, u_h[j, step, :Mr],
+                Vc[:Mr], W2, b, alpha, mu, lam, radius, l_h[j, step, :Mr],
                 z_s[j, step, :Mr], z_v[j, step, :Mr], pool, pool_pos, max_rejections,
-                fb_u, fb_pos, Un[:Mr], Pn[:Mr], Rn[:Mr], Cn[:Mr], HS[:Mr], Mv[:Mr],
-                Vn[:Mr], dummy, dummy, False)
+                fb_u, fb_pos, U[:Mr], C[:Mr], HS[:Mr], Mv[:Mr], Vn[:Mr], dummy, dummy,
+                False)
             if status != STATUS_OK:
                 return status, j, n_fb_total, n_draws
             n_fb_batch += n_fb
             Vc[:Mr] = Vn[:Mr]
-        _spike_stats(Vp[:B], W2, b, alpha, mu, U[:B], P[:B], Rr[:B], C[:B])
-        _spike_stats(Vc[:Mr], W2, b, alpha, mu, Un[:Mr], Pn[:Mr], Rn[:Mr], Cn[:Mr])
-        _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, Vp[:B], Vc[:Mr], U[:B],
-                P[:B], Rr[:B], Un[:Mr], Pn[:Mr], Rn[:Mr], G, G2, lr, mom, wd,
-                learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda,
-                log_lo, log_hi)
+        n = B + Mr
+        V[B:n] = Vc[:Mr]
+        _spike_stats(V[:n], W2, b, alpha, mu, U[:n], P[:n], Rr[:n], C[:n])
+        _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V[:n], B, U[:n], P[:n],
+                Rr[:n], G, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
+                scalar_alpha, scalar_lambda, log_lo, log_hi)
         if persistent:
             chains[:, :] = Vc[:Mr]
         n_fb_total += n_fb_batch
