@@ -145,7 +145,7 @@ def _ndtr(x):
 @njit(cache=True)
 def _ndtri(p):
     """Inverse of the standard normal CDF: Acklam's rational approximation refined by
-    one Halley step (full double precision for ``|x| < 37``)."""
+    Halley steps (double precision down to ``p = 1e-300``)."""
     if p <= 0.0:
         return -np.inf
     if p >= 1.0:
@@ -175,13 +175,16 @@ def _ndtri(p):
               / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
                    + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0))
     for _ in range(2):
-        if abs(x) < 37.0:
-            if x < 0.0:
-                e = _ndtr(x) - p
-            else:  # refine against the survival function: no cancellation near 1
-                e = (1.0 - p) - _ndtr(-x)
-            u = e * math.sqrt(2.0 * math.pi) * math.exp(0.5 * x * x)
-            x = x - u / (1.0 + 0.5 * x * u)
+        if x < 0.0:
+            e = _ndtr(x) - p
+        else:  # refine against the survival function: no cancellation near 1
+            e = (1.0 - p) - _ndtr(-x)
+        if e == 0.0 or not math.isfinite(x):
+            break
+        # u = e * sqrt(2 pi) * exp(x^2 / 2), formed in log space (no overflow in tails)
+        u = math.copysign(math.exp(math.log(abs(e)) + 0.5 * x * x
+                                   + 0.5 * math.log(2.0 * math.pi)), e)
+        x = x - u / (1.0 + 0.5 * x * u)
     return x
 
 
