@@ -512,14 +512,19 @@ class SpikeSlabRBM(BaseRBM):
         l_h = gen.logistic(size=(B, N)).astype(V.dtype)
         z_s = gen.standard_normal((B, N * K)).astype(V.dtype, copy=False)
         z_v = gen.standard_normal((B, D)).astype(V.dtype, copy=False)
-        pool_rows, fb_rows = max(16, 8 * B), max(4, B // 4)
+        # start from the pool sizes the last call needed (repeated sweeps of the same
+        # chains, e.g. sampling, then redraw nothing twice)
+        hint = getattr(self, "_gibbs_pool_rows", (0.0, 0.0))
+        pool_rows = max(16, 2 * B, int(hint[0] * B))
+        fb_rows = max(4, B // 16, int(hint[1] * B))
         while True:
             pool = gen.standard_normal((pool_rows, D)).astype(V.dtype, copy=False)
             fb_u = gen.random((fb_rows, D)).astype(V.dtype, copy=False)
-            V_new, _, _, status, _, _, _ = _k.ss_gibbs(
+            V_new, _, _, status, pool_pos, fb_pos, _ = _k.ss_gibbs(
                 V, W2, b, alpha, mu, lam, float(self.radius_), l_h, z_s, z_v, pool, 0,
                 int(self.max_rejections), fb_u, 0)
             if status == _k.STATUS_OK:
+                self._gibbs_pool_rows = (1.25 * pool_pos / B, 1.25 * fb_pos / B)
                 return V_new
             if status == _k.STATUS_POOL_EXHAUSTED:
                 pool_rows *= 2

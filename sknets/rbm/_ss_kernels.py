@@ -343,6 +343,14 @@ def ss_gibbs(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
 
 
 @njit(cache=True)
+def _copy_rows(src, src_start, dst, dst_start, n_rows):
+    """``dst[dst_start:dst_start + n] = src[src_start:src_start + n]`` as a loop."""
+    for t in range(n_rows):
+        for d in range(src.shape[1]):
+            dst[dst_start + t, d] = src[src_start + t, d]
+
+
+@njit(cache=True)
 def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, mom, wd,
             learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
             log_hi):
@@ -364,7 +372,7 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, 
         for j in range(NK):
             Rr[t, j] *= scale
     np.dot(Rr.T, V, G)
-    momentum_step(W2, G, vW2, lr, mom, wd)
+    momentum_step(W2.reshape(-1), G.reshape(-1), vW2.reshape(-1), lr, mom, wd)
     # statistics of the spike biases, slab means and log slab precisions
     dt = W2.dtype
     gb = np.zeros(N, dtype=dt)
@@ -386,15 +394,18 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, 
             sa += ga[i, k]
     momentum_step(b, gb, vb, lr, mom, 0.0)
     if learn_mu:
-        momentum_step(mu, gmu, vmu, lr, mom, 0.0)
+        momentum_step(mu.reshape(-1), gmu.reshape(-1), vmu.reshape(-1), lr, mom, 0.0)
     if learn_alpha:
-        if scalar_alpha:
-            ga[:, :] = sa
-        log_alpha = np.log(alpha)
-        momentum_step(log_alpha, ga, va, lr, mom, 0.0)
-        for i in range(N):
-            for k in range(K):
-                alpha[i, k] = math.exp(min(max(log_alpha[i, k], log_lo), log_hi))
+        ga1 = ga.reshape(-1)
+        log_alpha = np.empty(NK, dtype=dt)
+        a1 = alpha.reshape(-1)
+        for j in range(NK):
+            log_alpha[j] = math.log(a1[j])
+            if scalar_alpha:
+                ga1[j] = sa
+        momentum_step(log_alpha, ga1, va.reshape(-1), lr, mom, 0.0)
+        for j in range(NK):
+            a1[j] = math.exp(min(max(log_alpha[j], log_lo), log_hi))
     if learn_lambda:
         gl = np.zeros(D, dtype=dt)
         for t in range(n_rows):
@@ -405,9 +416,11 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, 
         for d in range(D):
             gl[d] *= lam[d]
             sl += gl[d]
-        if scalar_lambda:
-            gl[:] = sl
-        log_lam = np.log(lam)
+        log_lam = np.empty(D, dtype=dt)
+        for d in range(D):
+            log_lam[d] = math.log(lam[d])
+            if scalar_lambda:
+                gl[d] = sl
         momentum_step(log_lam, gl, vl, lr, mom, 0.0)
         for d in range(D):
             lam[d] = math.exp(min(max(log_lam[d], log_lo), log_hi))
@@ -423,8 +436,8 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
     N, K = alpha.shape
     dt = V_pos.dtype
     V = np.empty((B + M, D), dtype=dt)
-    V[:B] = V_pos
-    V[B:] = V_neg
+    _copy_rows(V_pos, 0, V, 0, B)
+    _copy_rows(V_neg, 0, V, B, M)
     U = np.empty((B + M, N * K), dtype=dt)
     P = np.empty((B + M, N), dtype=dt)
     Rr = np.empty((B + M, N * K), dtype=dt)
@@ -482,10 +495,10 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
                 V[t, d] = X[row, d]
         if persistent:
             Mr = chains.shape[0]
-            Vc[:Mr] = chains
+            _copy_rows(chains, 0, Vc, 0, Mr)
         else:
             Mr = B
-            Vc[:Mr] = V[:B]
+            _copy_rows(V, 0, Vc, 0, Mr)
         n_fb_batch = 0
         for step in range(n_steps):
             status, pool_pos, fb_pos, n_fb = _sweep(
@@ -496,15 +509,15 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
             if status != STATUS_OK:
                 return status, j, n_fb_total, n_draws
             n_fb_batch += n_fb
-            Vc[:Mr] = Vn[:Mr]
+            _copy_rows(Vn, 0, Vc, 0, Mr)
         n = B + Mr
-        V[B:n] = Vc[:Mr]
+        _copy_rows(Vc, 0, V, B, Mr)
         _spike_stats(V[:n], W2, b, alpha, mu, U[:n], P[:n], Rr[:n], C[:n])
         _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V[:n], B, U[:n], P[:n],
                 Rr[:n], G, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
                 scalar_alpha, scalar_lambda, log_lo, log_hi)
         if persistent:
-            chains[:, :] = Vc[:Mr]
+            _copy_rows(Vc, 0, chains, 0, Mr)
         n_fb_total += n_fb_batch
         n_draws += Mr * n_steps
     return STATUS_OK, n_batches, n_fb_total, n_draws
