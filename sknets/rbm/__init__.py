@@ -1,1 +1,5 @@
-"""Restricted Boltzmann machines."""
+"""Restricted Boltzmann machines: ``BernoulliRBM`` (and the shared base in ``_base``)."""
+
+from ._bernoulli import BernoulliRBM
+
+__all__ = ["BernoulliRBM"]
