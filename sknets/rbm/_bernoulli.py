@@ -280,11 +280,10 @@ class BernoulliRBM(BaseRBM):
         m = max(max_nb, self.batch_size)
         nc = self.batch_size if self.persistent else max_nb
         gaussian = self.visible_unit == "gaussian"
-        n_draws = minibatch_draws(max_nb, nc, V, H, self.n_gibbs_steps,
+        n_draws = minibatch_draws.py_func(max_nb, nc, V, H, self.n_gibbs_steps,
                                   self.persistent, gaussian)
         work_h = np.empty((3, m, H), dtype)
         work_v = np.empty((2, m, V), dtype)
-        act = np.empty((m, V), np.int64)
         rand = np.empty(max(n_draws, 1))
         words = np.empty(2 * rand.shape[0], np.uint32)
         grad_v = np.empty((2, max(V, H)), dtype)
@@ -296,7 +295,7 @@ class BernoulliRBM(BaseRBM):
                 self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
                 key, int(state[2]), float(self.learning_rate), float(self.momentum),
                 float(self.weight_decay), int(self.n_gibbs_steps),
-                bool(self.persistent), gaussian, work_h, work_v, act, rand, words,
+                bool(self.persistent), gaussian, work_h, work_v, rand, words,
                 grad_v, np.empty((H, V), dtype),
                 np.empty(max(V, H), np.int32 if dtype == np.float32 else np.int64),
             )

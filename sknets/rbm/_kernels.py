@@ -130,7 +130,7 @@ def minibatch_draws(nb, nc, n_features, n_components, n_gibbs, persistent, gauss
     return n + n_gibbs * (nv + nc * n_components)
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def sigmoid_row(a, ibuf):
     """In place ``a = 1 / (1 + exp(-a))`` on a 1-D row, vectorisable.
 
@@ -181,54 +181,68 @@ def sigmoid_row(a, ibuf):
         q = q * r + one
         a[j] = q * r + one
         ibuf[j] = (I(k) + bias) << shift
-    scale = ibuf[:n].view(a.dtype)
+    scale = ibuf.view(a.dtype)
     for j in range(n):
         a[j] = one / (one + a[j] * scale[j])
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _hidden_from_csr(indices, data, start, stop, Wt, bh, out, ibuf):
-    """out = sigmoid(bh + x @ Wt) for one CSR row x."""
-    out[:] = bh
-    for p in range(start, stop):
-        x = data[p]
-        w = Wt[indices[p]]
-        for j in range(out.shape[0]):
-            out[j] += x * w[j]
-    sigmoid_row(out, ibuf)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def accumulate_rows(out, M, idx, coef, n):
+    """out += sum_a coef[a] * M[idx[a]] for a < n.
+
+    Rows are taken four at a time so that ``out`` is loaded and stored once per four
+    multiply-adds (short rows are otherwise bound by loads and stores, not
+    arithmetic).
+    """
+    L = out.shape[0]
+    a = 0
+    while a + 4 <= n:
+        c0 = coef[a]
+        c1 = coef[a + 1]
+        c2 = coef[a + 2]
+        c3 = coef[a + 3]
+        m0 = M[idx[a]]
+        m1 = M[idx[a + 1]]
+        m2 = M[idx[a + 2]]
+        m3 = M[idx[a + 3]]
+        for j in range(L):
+            out[j] += (c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j])
+        a += 4
+    while a < n:
+        c0 = coef[a]
+        m0 = M[idx[a]]
+        for j in range(L):
+            out[j] += c0 * m0[j]
+        a += 1
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _hidden_from_active(vrow, act, nact, Wt, bh, out, ibuf):
-    """out = sigmoid(bh + v @ Wt) where v is non-zero only at act[:nact]."""
-    out[:] = bh
-    for a in range(nact):
-        i = act[a]
-        x = vrow[i]
-        w = Wt[i]
-        for j in range(out.shape[0]):
-            out[j] += x * w[j]
-    sigmoid_row(out, ibuf)
+@njit(cache=True)
+def _nonzeros(row, idx, coef):
+    """Indices and values of the non-zeros of ``row``; returns their number."""
+    n = 0
+    for i in range(row.shape[0]):
+        if row[i] != 0:
+            idx[n] = i
+            coef[n] = row[i]
+            n += 1
+    return n
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, act, ibuf):
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, idx, coef, ibuf):
     """Sample one visible row given the binary hidden row ``hrow``.
 
     ``W`` is (n_components, n_features) C-contiguous; the pre-activation is the sum of
     the rows of ``W`` where ``hrow`` is 1. Bernoulli: v_i = [u_i < sigmoid(s_i)];
     Gaussian: v_i = s_i + z_i, with ``rand[offset + i]`` holding u_i or z_i. Writes
-    ``vrow`` and the active (non-zero) indices ``act``; returns their number.
+    ``vrow`` (``idx``/``coef`` are scratch).
     """
     zero = W.dtype.type(0)
     one = W.dtype.type(1)
     V = vrow.shape[0]
     vrow[:] = bv
-    for j in range(hrow.shape[0]):
-        if hrow[j] != zero:
-            w = W[j]
-            for i in range(V):
-                vrow[i] += w[i]
+    nh = _nonzeros(hrow, idx, coef)
+    accumulate_rows(vrow, W, idx, coef, nh)
     if gaussian:
         for i in range(V):
             vrow[i] += rand[offset + i]
@@ -236,12 +250,6 @@ def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, act, ibuf):
         sigmoid_row(vrow, ibuf)
         for i in range(V):
             vrow[i] = one if rand[offset + i] < vrow[i] else zero
-    nact = 0
-    for i in range(V):
-        if vrow[i] != zero:
-            act[nact] = i
-            nact += 1
-    return nact
 
 
 @njit(cache=True)
@@ -264,51 +272,42 @@ def _box_muller(rand, start, n):
         rand[start + 2 * t + 1] = r * np.sin(two_pi * u2)
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _update_row(i, Wt, vel, vpos, hpos, nb, vneg, hneg, nc, lr, decay, momentum,
-                plain):
-    """Row i of the weight step: Wt_i += lr * (sum_b vpos_bi hpos_b - sum_c vneg_ci hneg_c)
-    (plain), or through the velocity with momentum and weight decay."""
-    w = Wt[i]
-    H = w.shape[0]
-    if plain:
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_step(Wt, vel, vpos, hpos, nb, vneg, hneg, nc, lr, decay, momentum, plain,
+                 idx, coef):
+    """Wt_i += lr * (sum_b vpos_bi hpos_b - sum_c vneg_ci hneg_c) for every row i
+    (plain), or the same step through the velocity with momentum and weight decay."""
+    H = Wt.shape[1]
+    for i in range(Wt.shape[0]):
+        w = Wt[i]
+        if plain:
+            g = w
+        else:
+            g = vel[i]
+            for j in range(H):
+                g[j] = momentum * g[j] - decay * w[j]
+        n = 0
         for b in range(nb):
             x = vpos[b, i]
             if x != 0:
-                c = lr * x
-                h = hpos[b]
-                for j in range(H):
-                    w[j] += c * h[j]
+                idx[n] = b
+                coef[n] = lr * x
+                n += 1
+        accumulate_rows(g, hpos, idx, coef, n)
+        n = 0
         for b in range(nc):
             x = vneg[b, i]
             if x != 0:
-                c = lr * x
-                h = hneg[b]
-                for j in range(H):
-                    w[j] -= c * h[j]
-    else:
-        g = vel[i]
-        for j in range(H):
-            g[j] = momentum * g[j] - decay * w[j]
-        for b in range(nb):
-            x = vpos[b, i]
-            if x != 0:
-                c = lr * x
-                h = hpos[b]
-                for j in range(H):
-                    g[j] += c * h[j]
-        for b in range(nc):
-            x = vneg[b, i]
-            if x != 0:
-                c = lr * x
-                h = hneg[b]
-                for j in range(H):
-                    g[j] -= c * h[j]
-        for j in range(H):
-            w[j] += g[j]
+                idx[n] = b
+                coef[n] = -lr * x
+                n += 1
+        accumulate_rows(g, hneg, idx, coef, n)
+        if not plain:
+            for j in range(H):
+                w[j] += g[j]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _bias_step(b, vel, grad, lr, momentum, plain):
     for j in range(b.shape[0]):
         if plain:
@@ -318,17 +317,16 @@ def _bias_step(b, vel, grad, lr, momentum, plain):
             b[j] += vel[j]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel_bh,
                     vel_bv, key, pos, learning_rate, momentum, weight_decay, n_gibbs,
-                    persistent, gaussian, work_h, work_v, act, rand, words, grad_v,
+                    persistent, gaussian, work_h, work_v, rand, words, grad_v,
                     W, ibuf):
     """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of a CSR matrix.
 
     Parameters are updated in place; returns the new MT19937 position. Work arrays:
     ``work_h`` (3, m, H) for hpos / hneg / CD chains, ``work_v`` (2, m, V) for the
-    dense positive minibatch and the negative visibles, ``act`` (m, V) int64 active
-    indices, ``rand``/``words`` the random block (``minibatch_draws`` doubles and
+    dense positive minibatch and the negative visibles, ``rand``/``words`` the random block (``minibatch_draws`` doubles and
     twice as many uint32), ``grad_v`` (2, max(V, H)) bias gradients, ``W`` (H, V) for
     the transposed weights, ``ibuf`` int scratch of length max(V, H) (int32 for
     float32, int64 for float64); m >= max(batch rows, chain rows).
@@ -343,7 +341,9 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
     vneg = work_v[1]
     g_h = grad_v[0, :H]
     g_v = grad_v[1, :V]
-    nact = np.zeros(act.shape[0], dtype=np.int64)
+    L = max(max(V, H), work_h.shape[1])
+    idx = np.empty(L, dtype=np.int64)
+    coef = np.empty(L, dtype=Wt.dtype)
     for k in range(bounds.shape[0] - 1):
         r0 = bounds[k]
         nb = bounds[k + 1] - r0
@@ -366,8 +366,11 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
             for p in range(indptr[r], indptr[r + 1]):
                 vpos[b, indices[p]] = data[p]
                 g_v[indices[p]] += data[p]
-            _hidden_from_csr(indices, data, indptr[r], indptr[r + 1], Wt, bh, hpos[b],
-                             ibuf)
+            hpos[b, :] = bh
+            start = indptr[r]
+            accumulate_rows(hpos[b], Wt, indices[start:], data[start:],
+                            indptr[r + 1] - start)
+            sigmoid_row(hpos[b], ibuf)
             for j in range(H):
                 g_h[j] += hpos[b, j]
         if not persistent:
@@ -380,23 +383,25 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
             if gaussian:
                 _box_muller(rand, off, nc * V)
             for c in range(nc):
-                nact[c] = _visible_row(hc[c], W, bv, rand, off + c * V, gaussian,
-                                       vneg[c], act[c], ibuf)
+                _visible_row(hc[c], W, bv, rand, off + c * V, gaussian, vneg[c],
+                             idx, coef, ibuf)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
             for c in range(nc):
-                _hidden_from_active(vneg[c], act[c], nact[c], Wt, bh, hneg[c], ibuf)
+                n_act = _nonzeros(vneg[c], idx, coef)
+                hneg[c, :] = bh
+                accumulate_rows(hneg[c], Wt, idx, coef, n_act)
+                sigmoid_row(hneg[c], ibuf)
             for c in range(nc):
                 _sample_binary(hneg[c], rand, off + c * H, hc[c])
             off += nc * H
         for c in range(nc):
-            for a in range(nact[c]):
-                g_v[act[c, a]] -= vneg[c, act[c, a]]
+            for i in range(V):
+                g_v[i] -= vneg[c, i]
             for j in range(H):
                 g_h[j] -= hneg[c, j]
         # parameter step
-        for i in range(V):
-            _update_row(i, Wt, vel_w, vpos, hpos, nb, vneg, hneg, nc, lr, decay,
-                        momentum, plain)
+        _weight_step(Wt, vel_w, vpos, hpos, nb, vneg, hneg, nc, lr, decay, momentum,
+                     plain, idx, coef)
         _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
         _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
     return pos
