@@ -9,6 +9,10 @@ __version__ = "0.1.0.dev0"
 
 __all__ = []
 
+from .rbm import BernoulliRBM  # noqa: E402
+
+__all__ += ["BernoulliRBM"]
+
 from .rbm import SpikeSlabRBM  # noqa: E402
 
 __all__ += ["SpikeSlabRBM"]

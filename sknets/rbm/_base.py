@@ -32,7 +32,8 @@ How a subclass uses it
             return ("weights_", "bias_")
 
         def _run_epoch(self, X, bounds, rng):
-            # one pass over the minibatches X[bounds[k]:bounds[k + 1]] (see
+            # X is what ``_prepare_data(X)`` returned (default: the validated X).
+            # One pass over the minibatches X[bounds[k]:bounds[k + 1]] (see
             # ``batch_bounds``), updating the fitted arrays in place. Ideally one
             # kernel call per epoch: draw the epoch's random numbers in bulk from
             # ``rng`` (or pass a seed) and hand them to the kernel.
@@ -178,6 +179,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _check_input_values(self, X):
         """Hook: extra checks on validated training input (default: none)."""
 
+    def _prepare_data(self, X):
+        """Hook: convert validated X once per fit into what ``_run_epoch`` receives
+        (e.g. CSR arrays for a kernel). Default: X unchanged."""
+        return X
+
     # --------------------------------------------------------------- helpers
     @property
     def _n_features_out(self):
@@ -218,10 +224,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Returns the number of epochs completed with finite parameters.
         """
         verbose = self.verbose
+        data = self._prepare_data(X) if n_epochs > 0 else None
         begin = time.time()
         for iteration in range(1, n_epochs + 1):
             snapshot = self._snapshot()
-            self._run_epoch(X, bounds, rng)
+            self._run_epoch(data, bounds, rng)
             if not self._all_finite():
                 self._restore(snapshot)
                 warnings.warn(
