@@ -57,7 +57,7 @@ def numpy_epoch(X, est, state, gen):
     nb = len(bounds) - 1
     M = est.batch_size
     perm = gen.permutation(n)
-    noise = dict(l_h=gen.logistic(size=(nb, 1, M, N)),
+    noise = dict(u_h=gen.random((nb, 1, M, N)),
                  z_s=gen.standard_normal((nb, 1, M, N * K)),
                  z_v=gen.standard_normal((nb, 1, M, D)),
                  pool=gen.standard_normal((max(16, M), D)),

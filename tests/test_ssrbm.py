@@ -142,7 +142,7 @@ def test_4_slab_conditional_moments():
     rng = np.random.default_rng(6)
     _, H, S, status, _, _, _ = K.ss_gibbs(
         V, m["W2"], m["b"], m["alpha"], m["mu"], m["lam"], 1e6,
-        rng.logistic(size=(n, N)), rng.standard_normal((n, N * K_)),
+        rng.random((n, N)), rng.standard_normal((n, N * K_)),
         rng.standard_normal((n, D)), np.zeros((1, D)), 0, 100, np.zeros((1, D)), 0)
     assert status == K.STATUS_OK
     assert H[:, 0].min() == 1.0 and H[:, 1].max() == 0.0
@@ -412,7 +412,7 @@ def test_11_gibbs_kernel_with_rejection_and_fallback(radius, max_rej):
     rng = np.random.default_rng(15)
     V = rng.normal(size=(B, D))
     V[0] *= 10  # a start outside the ball: projected before the fallback
-    noise = (rng.logistic(size=(B, N)), rng.normal(size=(B, N * K_)),
+    noise = (rng.random((B, N)), rng.normal(size=(B, N * K_)),
              rng.normal(size=(B, D)))
     pool, fb = rng.normal(size=(400, D)), rng.random((B, D))
     out = K.ss_gibbs(V, m["W2"], m["b"], m["alpha"], m["mu"], m["lam"], radius,
@@ -512,7 +512,7 @@ def test_11_epoch_kernel(persistent):
     starts, stops = bounds[:-1], bounds[1:]
     nb = len(starts)
     perm = rng.permutation(n)
-    noise = dict(l_h=rng.logistic(size=(nb, steps, M, N)),
+    noise = dict(u_h=rng.random((nb, steps, M, N)),
                  z_s=rng.normal(size=(nb, steps, M, N * K_)),
                  z_v=rng.normal(size=(nb, steps, M, D)),
                  pool=rng.normal(size=(400, D)), fb_u=rng.random((100, D)))
@@ -528,7 +528,7 @@ def test_11_epoch_kernel(persistent):
     c_k = chains.copy()
     status, j, nfb, nd = K.ss_epoch(
         X, perm, starts, stops, 0, *_kernel_args(p_k, v_k), c_k, persistent, steps,
-        noise["l_h"], noise["z_s"], noise["z_v"], noise["pool"], noise["fb_u"], 2.0, 3,
+        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"], noise["fb_u"], 2.0, 3,
         0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
     assert (status, j, nfb, nd) == (K.STATUS_OK, nb, nfb_ref, nd_ref)
     for key in p_ref:
@@ -540,7 +540,7 @@ def test_11_epoch_kernel(persistent):
     c_s = chains.copy()
     status, j, _, _ = K.ss_epoch(
         X, perm, starts, stops, 0, *_kernel_args(p_s, v_s), c_s, persistent, steps,
-        noise["l_h"], noise["z_s"], noise["z_v"], noise["pool"][:1], noise["fb_u"], 2.0,
+        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"][:1], noise["fb_u"], 2.0,
         3, 0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
     assert status == K.STATUS_POOL_EXHAUSTED and j < nb
     assert np.all(np.isfinite(p_s["W2"]))

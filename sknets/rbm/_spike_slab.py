@@ -11,7 +11,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._random import make_generator
-from ..utils._threads import numba_threads
 from . import _ss_kernels as _k
 from ._base import BASE_PARAMETER_CONSTRAINTS, BaseRBM, chains_from_rows
 
@@ -384,37 +383,37 @@ class SpikeSlabRBM(BaseRBM):
         pool_rows = max(16, M * steps)
         fb_rows = max(4, M // 4)
         n_fb = n_draws = 0
-        with numba_threads():
-            for c0 in range(0, n_batches, chunk):
-                c1 = min(n_batches, c0 + chunk)
-                nb = c1 - c0
-                l_h = gen.logistic(size=(nb, steps, M, N)).astype(dtype)
-                z_s = gen.standard_normal((nb, steps, M, N * K)).astype(dtype, copy=False)
-                z_v = gen.standard_normal((nb, steps, M, D)).astype(dtype, copy=False)
-                first = 0
-                while True:
-                    pool = gen.standard_normal((pool_rows, D)).astype(dtype, copy=False)
-                    fb_u = gen.random((fb_rows, D)).astype(dtype, copy=False)
-                    status, first, nf, nd = _k.ss_epoch(
-                        X, perm, starts[c0:c1], stops[c0:c1], first, W2,
-                        self.spike_bias_, self.slab_precision_, self.slab_mean_,
-                        self.visible_precision_, vW2, vel["spike_bias_"],
-                        vel["slab_precision_"], vel["slab_mean_"],
-                        vel["visible_precision_"], self.chains_, persistent, steps,
-                        l_h, z_s, z_v, pool, fb_u, float(self.radius_),
-                        int(self.max_rejections), float(self.learning_rate),
-                        float(self.momentum), float(self.weight_decay),
-                        bool(self.learn_alpha), bool(self.learn_mu),
-                        bool(self.learn_lambda), bool(self.scalar_alpha),
-                        bool(self.scalar_lambda), math.log(lo), math.log(hi))
-                    n_fb += nf
-                    n_draws += nd
-                    if status == _k.STATUS_OK:
-                        break
-                    if status == _k.STATUS_POOL_EXHAUSTED:
-                        pool_rows *= 2
-                    else:
-                        fb_rows *= 2
+        # (the kernels are serial: no Numba thread pool to limit; BLAS keeps its own)
+        for c0 in range(0, n_batches, chunk):
+            c1 = min(n_batches, c0 + chunk)
+            nb = c1 - c0
+            u_h = gen.random((nb, steps, M, N)).astype(dtype, copy=False)
+            z_s = gen.standard_normal((nb, steps, M, N * K)).astype(dtype, copy=False)
+            z_v = gen.standard_normal((nb, steps, M, D)).astype(dtype, copy=False)
+            first = 0
+            while True:
+                pool = gen.standard_normal((pool_rows, D)).astype(dtype, copy=False)
+                fb_u = gen.random((fb_rows, D)).astype(dtype, copy=False)
+                status, first, nf, nd = _k.ss_epoch(
+                    X, perm, starts[c0:c1], stops[c0:c1], first, W2,
+                    self.spike_bias_, self.slab_precision_, self.slab_mean_,
+                    self.visible_precision_, vW2, vel["spike_bias_"],
+                    vel["slab_precision_"], vel["slab_mean_"],
+                    vel["visible_precision_"], self.chains_, persistent, steps,
+                    u_h, z_s, z_v, pool, fb_u, float(self.radius_),
+                    int(self.max_rejections), float(self.learning_rate),
+                    float(self.momentum), float(self.weight_decay),
+                    bool(self.learn_alpha), bool(self.learn_mu),
+                    bool(self.learn_lambda), bool(self.scalar_alpha),
+                    bool(self.scalar_lambda), math.log(lo), math.log(hi))
+                n_fb += nf
+                n_draws += nd
+                if status == _k.STATUS_OK:
+                    break
+                if status == _k.STATUS_POOL_EXHAUSTED:
+                    pool_rows *= 2
+                else:
+                    fb_rows *= 2
         self.fallback_rate_ = n_fb / max(n_draws, 1)
         if self.fallback_rate_ > 0.01:
             warnings.warn(
@@ -509,7 +508,7 @@ class SpikeSlabRBM(BaseRBM):
         W2, b, alpha, mu, lam = self._params_as(V.dtype)
         B, D = V.shape
         N, K = alpha.shape
-        l_h = gen.logistic(size=(B, N)).astype(V.dtype)
+        u_h = gen.random((B, N)).astype(V.dtype, copy=False)
         z_s = gen.standard_normal((B, N * K)).astype(V.dtype, copy=False)
         z_v = gen.standard_normal((B, D)).astype(V.dtype, copy=False)
         # start from the pool sizes the last call needed (repeated sweeps of the same
@@ -521,7 +520,7 @@ class SpikeSlabRBM(BaseRBM):
             pool = gen.standard_normal((pool_rows, D)).astype(V.dtype, copy=False)
             fb_u = gen.random((fb_rows, D)).astype(V.dtype, copy=False)
             V_new, _, _, status, pool_pos, fb_pos, _ = _k.ss_gibbs(
-                V, W2, b, alpha, mu, lam, float(self.radius_), l_h, z_s, z_v, pool, 0,
+                V, W2, b, alpha, mu, lam, float(self.radius_), u_h, z_s, z_v, pool, 0,
                 int(self.max_rejections), fb_u, 0)
             if status == _k.STATUS_OK:
                 self._gibbs_pool_rows = (1.25 * pool_pos / B, 1.25 * fb_pos / B)

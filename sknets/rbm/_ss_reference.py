@@ -188,19 +188,18 @@ def draw_visible(V0, M, prec, radius, z_first, pool, pool_pos, max_rejections,
     return V, pool_pos, fb_pos, n_fb
 
 
-def gibbs_sweep(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+def gibbs_sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
                 max_rejections, fb_u, fb_pos):
     """One block-Gibbs sweep ``h ~ p(h|v)``, ``s ~ p(s|v,h)``, ``v ~ p(v|s,h)``.
 
-    ``l_h`` (B, N) standard logistic variates (``h_i = 1`` iff ``c_i > l_h[i]``, an
-    event of probability ``sigmoid(c_i)``), ``z_s`` (B, N*K) and ``z_v`` (B, D) standard
-    normals.
+    ``u_h`` (B, N) uniforms (``h_i = 1`` iff ``u_h[i] < p(h_i=1|v)``), ``z_s`` (B, N*K)
+    and ``z_v`` (B, D) standard normals.
     Returns ``(V_new, h, s, pool_pos, fb_pos, n_fallback)`` with ``s`` (B, N, K).
     """
     B = V.shape[0]
     N, K = alpha.shape
-    c, U = spike_logits(V, W2, b, alpha, mu)
-    h = (c > l_h).astype(np.float64)
+    p, _, U = conditionals(V, W2, b, alpha, mu)
+    h = (u_h < p).astype(np.float64)
     s = h[:, :, None] * (mu + U / alpha) + z_s.reshape(B, N, K) / np.sqrt(alpha)
     M = ((h[:, :, None] * s).reshape(B, N * K) @ W2) / lam
     V_new, pool_pos, fb_pos, n_fb = draw_visible(
@@ -266,7 +265,7 @@ def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_
 
 
 def train_epoch(X, perm, starts, stops, params, vel, chains, *, persistent, n_steps,
-                l_h, z_s, z_v, pool, fb_u, radius, max_rejections, **step_kwargs):
+                u_h, z_s, z_v, pool, fb_u, radius, max_rejections, **step_kwargs):
     """Plain-numpy replay of ``_ss_kernels.ss_epoch`` (one full epoch from batch 0).
 
     Same noise layout as the kernel; ``step_kwargs`` go to :func:`gradient_step`.
@@ -281,7 +280,7 @@ def train_epoch(X, perm, starts, stops, params, vel, chains, *, persistent, n_st
         for step in range(n_steps):
             Vc, _, _, pool_pos, fb_pos, n_fb = gibbs_sweep(
                 Vc, params["W2"], params["b"], params["alpha"], params["mu"],
-                params["lam"], radius, l_h[j, step, :m], z_s[j, step, :m],
+                params["lam"], radius, u_h[j, step, :m], z_s[j, step, :m],
                 z_v[j, step, :m], pool, pool_pos, max_rejections, fb_u, fb_pos)
             n_fb_total += n_fb
         gradient_step(V_pos, Vc, params, vel, **step_kwargs)
