@@ -21,7 +21,6 @@ _IMPROPER_REMEDY = (
 
 # Noise drawn per kernel call is capped at about this many numbers (chunks of batches).
 _NOISE_BUDGET = 1 << 21
-_SHUFFLE = True
 
 
 class SpikeSlabRBM(BaseRBM):
@@ -179,6 +178,14 @@ class SpikeSlabRBM(BaseRBM):
 
     Notes
     -----
+    Minibatches are drawn in a fresh random order every epoch (``BernoulliRBM`` keeps
+    data order). Each epoch runs in one Numba kernel; the random numbers are drawn
+    with numpy from a generator seeded by ``random_state`` and passed in, so a fixed
+    ``random_state`` gives bit-identical models. Visible draws are restricted to the
+    ball by rejection; a row whose proposals keep leaving it gets an exact
+    coordinate-wise truncated-normal update instead, and the fraction of such rows is
+    ``fallback_rate_``.
+
     :meth:`score_samples` returns minus the free energy, an unnormalised
     log-density: it ranks samples under one fitted model but must not be used to
     compare models (their partition functions differ). There is therefore no
@@ -367,7 +374,7 @@ class SpikeSlabRBM(BaseRBM):
         self.radius_ = max(self.radius_, self.radius_factor * max_norm)
 
         n_batches = len(bounds) - 1
-        perm = (gen.permutation(n_samples) if n_batches > 1 and _SHUFFLE
+        perm = (gen.permutation(n_samples) if n_batches > 1
                 else np.arange(n_samples)).astype(np.int64)
         starts = np.ascontiguousarray(bounds[:-1], dtype=np.int64)
         stops = np.ascontiguousarray(bounds[1:], dtype=np.int64)
