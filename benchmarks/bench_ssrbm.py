@@ -26,6 +26,7 @@ import time
 import warnings
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -39,6 +40,7 @@ from sknets.rbm._base import batch_bounds
 
 
 def pipeline_accuracy(rbm, scaler, Xtr, Xte, ytr, yte):
+    """Test accuracy, pipeline fit time, and the fit time of the RBM step alone."""
     pipe = Pipeline([("scale", scaler), ("rbm", rbm),
                      ("clf", LogisticRegression(max_iter=1000))])
     t0 = time.perf_counter()
@@ -46,7 +48,11 @@ def pipeline_accuracy(rbm, scaler, Xtr, Xte, ytr, yte):
         warnings.simplefilter("ignore")  # lbfgs iteration warnings of the baseline
         pipe.fit(Xtr, ytr)
     fit_time = time.perf_counter() - t0
-    return pipe.score(Xte, yte), fit_time
+    Xs = clone(scaler).fit_transform(Xtr)
+    t0 = time.perf_counter()
+    clone(rbm).fit(Xs)
+    rbm_time = time.perf_counter() - t0
+    return pipe.score(Xte, yte), fit_time, rbm_time
 
 
 def numpy_epoch(X, est, state, gen):
@@ -122,8 +128,9 @@ def main():
     ]
     SpikeSlabRBM(n_iter=1, random_state=0).fit(StandardScaler().fit_transform(Xtr))
     for label, rbm, scaler in rows:
-        acc, fit_time = pipeline_accuracy(rbm, scaler, Xtr, Xte, ytr, yte)
-        print(f"  {label:72s} accuracy {acc:.4f}  fit {fit_time:6.2f} s")
+        acc, fit_time, rbm_time = pipeline_accuracy(rbm, scaler, Xtr, Xte, ytr, yte)
+        print(f"  {label:72s} accuracy {acc:.4f}  fit: pipeline {fit_time:6.2f} s, "
+              f"RBM step {rbm_time:5.2f} s")
     raw = Pipeline([("scale", StandardScaler()),
                     ("clf", LogisticRegression(max_iter=1000))]).fit(Xtr, ytr)
     print(f"  {'raw standardised pixels':72s} accuracy {raw.score(Xte, yte):.4f}")
