@@ -58,7 +58,7 @@ def _tour_bernoulli_rbm(quick=False):
     return "accuracy", pipe.score(X_test, y_test)
 
 
-@register("SpikeSlabRBM", "spike-and-slab RBM features + logistic regression")
+@register("SpikeSlabRBM", "ssRBM features + logistic reg.")
 def _tour_spike_slab_rbm(quick=False):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
