@@ -5,8 +5,8 @@ Spike-and-slab RBM features for digit classification
 
 A :class:`sknets.SpikeSlabRBM` models standardised 8x8 digits (real-valued inputs, no
 binarisation); a logistic regression classifies its features. A small
-``GridSearchCV`` (``n_jobs=2``) picks the feature set (spikes ``E[h|v]`` alone, or spikes
-and slabs ``E[h s|v]`` together) and the number of epochs, scoring the downstream
+``GridSearchCV`` (``n_jobs=2``) picks the feature set (spikes ``E[h|v]`` alone, or
+spikes and slabs ``E[h s|v]`` together) and the number of epochs, scoring the downstream
 classifier (``SpikeSlabRBM`` has no ``score`` of its own: its ``score_samples`` is an
 unnormalised log-density that ranks samples within one model only). The figure shows
 the first filter of the first spikes of the best model. Bundled data, headless.

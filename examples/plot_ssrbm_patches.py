@@ -33,7 +33,8 @@ X = StandardScaler().fit_transform(X)
 rbm = SpikeSlabRBM(n_components=64, n_slabs=2, learning_rate=0.01, n_iter=20,
                    random_state=0, verbose=1)
 rbm.fit(X)
-print(f"visible draws that needed the fallback sampler: {100 * rbm.fallback_rate_:.2f}%")
+print("visible draws that needed the fallback sampler: "
+      f"{100 * rbm.fallback_rate_:.2f}%")
 
 # order the spikes by how often they are on across the patches
 usage = rbm.transform(X).mean(axis=0)

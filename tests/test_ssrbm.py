@@ -27,7 +27,7 @@ LOG_BOUNDS = (np.log(1e-2), np.log(1e3))
 
 
 def random_model(D, N, K_, seed=0, phi=False, dtype=np.float64):
-    """A "tiny model" of the spec: random W, b, mu; alpha in [1.5, 3]; Lambda in [2, 4]."""
+    """The spec's "tiny model": random W, b, mu; alpha in [1.5, 3]; Lambda in [2, 4]."""
     rng = np.random.default_rng(seed)
     m = {
         "W": rng.normal(size=(N, K_, D)),
@@ -346,7 +346,8 @@ def test_7_divergence_restores_finite_parameters(digits):
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         est.fit(Xtr)
-    messages = [str(w.message) for w in rec if issubclass(w.category, ConvergenceWarning)]
+    messages = [str(w.message) for w in rec
+                if issubclass(w.category, ConvergenceWarning)]
     assert any("diverged" in msg and "learning_rate" in msg for msg in messages)
     for name in est._parameter_names():
         assert np.all(np.isfinite(getattr(est, name))), name
@@ -398,7 +399,8 @@ def test_10_spike_features_learn_something(digits, digits_models):
         sc = StandardScaler().fit(Ftr)
         brbm = LogisticRegression(max_iter=2000).fit(sc.transform(Ftr), ytr).score(
             sc.transform(Fte), yte)
-    print(f"baselines: raw standardised pixels {raw:.3f}, sklearn BernoulliRBM {brbm:.3f}")
+    print(f"baselines: raw standardised pixels {raw:.3f}, "
+          f"sklearn BernoulliRBM {brbm:.3f}")
 
 
 # ----------------------------------------------------- 11. kernels vs reference
@@ -483,7 +485,8 @@ FLAG_SETS = [
 def _copies(m, dtype):
     params = {k: np.array(m[k], dtype=dtype) for k in ("W2", "b", "alpha", "mu", "lam")}
     rng = np.random.default_rng(17)
-    vel = {k: (rng.normal(size=v.shape) * 0.01).astype(dtype) for k, v in params.items()}
+    vel = {k: (rng.normal(size=v.shape) * 0.01).astype(dtype)
+           for k, v in params.items()}
     return params, vel
 
 
@@ -503,15 +506,18 @@ def test_11_gradient_step_kernel(flags, dtype):
     R.gradient_step(V_pos, V_neg, p_ref, v_ref, learning_rate=0.05, momentum=0.5,
                     weight_decay=0.01, precision_bounds=(0.5, 3.0), **flags)
     p_k, v_k = _copies(m, dtype)
-    K.ss_gradient_step(V_pos.astype(dtype), V_neg.astype(dtype), *_kernel_args(p_k, v_k),
+    K.ss_gradient_step(V_pos.astype(dtype), V_neg.astype(dtype),
+                       *_kernel_args(p_k, v_k),
                        0.05, 0.5, 0.01, flags["learn_alpha"], flags["learn_mu"],
                        flags["learn_lambda"], flags["scalar_alpha"],
                        flags["scalar_lambda"], np.log(0.5), np.log(3.0))
     tol = 1e-12 if dtype == np.float64 else 1e-5
     for key in p_ref:
         assert p_k[key].dtype == dtype
-        np.testing.assert_allclose(p_k[key], p_ref[key], rtol=tol, atol=tol, err_msg=key)
-        np.testing.assert_allclose(v_k[key], v_ref[key], rtol=tol, atol=tol, err_msg=key)
+        np.testing.assert_allclose(p_k[key], p_ref[key], rtol=tol, atol=tol,
+                                   err_msg=key)
+        np.testing.assert_allclose(v_k[key], v_ref[key], rtol=tol, atol=tol,
+                                   err_msg=key)
     if not flags["learn_alpha"]:  # frozen parameters are untouched, bit for bit
         np.testing.assert_array_equal(p_k["alpha"], m["alpha"].astype(dtype))
 

@@ -300,7 +300,8 @@ class SpikeSlabRBM(BaseRBM):
         ok = len(bounds) == 2 and all(isinstance(x, Real) for x in bounds)
         if not ok or not (0 < bounds[0] < bounds[1] < np.inf):
             raise ValueError(
-                "precision_bounds must be a tuple (low, high) with 0 < low < high < inf; "
+                "precision_bounds must be a tuple (low, high) with "
+                "0 < low < high < inf; "
                 f"got {self.precision_bounds!r}."
             )
         return float(bounds[0]), float(bounds[1])

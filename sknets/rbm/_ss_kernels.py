@@ -131,7 +131,7 @@ def _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c_out):
 
 @njit(cache=True, error_model="numpy")
 def ss_conditionals(V, W2, b, alpha, mu):
-    """``(P, Rr)``: ``E[h|v]`` (B, N) and ``E[h s|v]`` (B, N*K) for every row of ``V``."""
+    """``(P, Rr)``: ``E[h|v]`` (B, N) and ``E[h s|v]`` (B, N*K) of the rows of ``V``."""
     B = V.shape[0]
     N, K = alpha.shape
     U = np.empty((B, N * K), dtype=V.dtype)
@@ -290,7 +290,8 @@ def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
     """One block-Gibbs sweep from ``V`` into ``V_out`` (rows in order, see module doc).
 
     Work arrays ``U``, ``P``, ``Rr``, ``C``, ``HS``, ``Mv`` are preallocated; if
-    ``keep_hs``, the sampled spikes and slabs go to ``H_out`` (B, N), ``S_out`` (B, N*K).
+    ``keep_hs``, the sampled spikes and slabs go to ``H_out`` (B, N) and ``S_out``
+    (B, N*K).
     Returns ``(status, pool_pos, fb_pos, n_fallback)``.
     """
     B, D = V.shape

@@ -3,12 +3,13 @@
 Nothing here is used by the estimator at fit or transform time: these functions are the
 readable statement of the model that the Numba kernels of ``_ss_kernels`` are tested
 against, and the "plain numpy implementation of the same update" that
-``benchmarks/bench_ssrbm.py`` times. They replay the same pre-drawn random numbers as the
-kernels, so for equal inputs the outputs agree to rounding.
+``benchmarks/bench_ssrbm.py`` times. They replay the same pre-drawn random numbers as
+the kernels, so for equal inputs the outputs agree to rounding.
 
 Shapes: ``V`` (B, D) visibles; ``W`` (N, K, D) filters, stored for the kernels as
 ``W2 = W.reshape(N * K, D)``; ``b`` (N,); ``alpha``, ``mu`` (N, K); ``lam`` (D,);
-optional ``phi`` (N, D) (the ICML-2011 spike-gated precision; reference only, off in v1).
+optional ``phi`` (N, D) (the ICML-2011 spike-gated precision; reference only, off in
+v1).
 """
 
 import numpy as np
@@ -84,7 +85,8 @@ def free_energy_grads(V, W2, b, alpha, mu, lam):
     g["W"] = -np.einsum("tik,td->ikd", r, V) / B
     g["b"] = -p.mean(axis=0)
     g["mu"] = -np.mean(p[:, :, None] * U, axis=0)
-    g["alpha"] = np.mean(p[:, :, None] * U**2, axis=0) / (2 * alpha**2) + 1 / (2 * alpha)
+    g["alpha"] = (np.mean(p[:, :, None] * U**2, axis=0) / (2 * alpha**2)
+                  + 1 / (2 * alpha))
     g["lam"] = 0.5 * np.mean(V**2, axis=0)
     g["log_alpha"] = alpha * g["alpha"]
     g["log_lam"] = lam * g["lam"]
@@ -99,13 +101,14 @@ def free_energy_grads(V, W2, b, alpha, mu, lam):
 
 
 def truncnorm_std(lo, hi, u):
-    """Inverse-CDF draw of a standard normal truncated to ``[lo, hi]`` from uniforms ``u``.
+    """Inverse-CDF draw of a standard normal truncated to ``[lo, hi]`` (uniforms ``u``).
 
     Elementwise over arrays. Works on the tail side away from the mean (survival
     function for ``lo >= 0``, mirrored for ``hi <= 0``); when the interval's mass
     underflows, or it has zero width, the nearest endpoint to 0 is returned.
     """
-    lo, hi, u = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (lo, hi, u)))
+    lo, hi, u = np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (lo, hi, u)))
     out = np.empty(lo.shape)
     flip = hi <= 0.0  # interval entirely below 0: mirror
     a = np.where(flip, -hi, lo)
@@ -233,11 +236,12 @@ def ascent_direction(V_pos, V_neg, W2, b, alpha, mu, lam):
 
 def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_decay,
                   learn_alpha=True, learn_mu=True, learn_lambda=True,
-                  scalar_alpha=False, scalar_lambda=False, precision_bounds=(1e-2, 1e3)):
+                  scalar_alpha=False, scalar_lambda=False,
+                  precision_bounds=(1e-2, 1e3)):
     """One SGD-with-momentum update (section 4.2), in place on ``params`` and ``vel``.
 
-    ``params``: dict with ``W2``, ``b``, ``alpha``, ``mu``, ``lam``; ``vel``: dict with the
-    same keys (velocities of ``alpha``/``lam`` are in log space).
+    ``params``: dict with ``W2``, ``b``, ``alpha``, ``mu``, ``lam``; ``vel``: dict with
+    the same keys (velocities of ``alpha``/``lam`` are in log space).
     """
     dW2, db, dmu, da, dl = ascent_direction(
         V_pos, V_neg, params["W2"], params["b"], params["alpha"], params["mu"],
@@ -255,7 +259,8 @@ def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_
         if scalar_alpha:
             da = np.full_like(da, da.sum())
         vel["alpha"][...] = m * vel["alpha"] + lr * da
-        params["alpha"][...] = np.exp(np.clip(np.log(params["alpha"]) + vel["alpha"], lo, hi))
+        log_alpha = np.log(params["alpha"]) + vel["alpha"]
+        params["alpha"][...] = np.exp(np.clip(log_alpha, lo, hi))
     if learn_lambda:
         if scalar_lambda:
             dl = np.full_like(dl, dl.sum())
