@@ -19,3 +19,10 @@ __all__ += ["GANSampler"]
 from .cluster import MeanShift  # noqa: E402
 
 __all__ += ["MeanShift"]
+from .rbm import BernoulliRBM  # noqa: E402
+
+__all__ += ["BernoulliRBM"]
+
+from .rbm import SpikeSlabRBM  # noqa: E402
+
+__all__ += ["SpikeSlabRBM"]

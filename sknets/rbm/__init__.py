@@ -1,0 +1,6 @@
+"""Restricted Boltzmann machines: ``BernoulliRBM`` (and the shared base in ``_base``)."""
+
+from ._bernoulli import BernoulliRBM
+
+__all__ = ["BernoulliRBM"]
+from ._spike_slab import SpikeSlabRBM  # noqa: E402,F401
