@@ -93,10 +93,14 @@ def mt_fill_random(key, pos, words, out):
             words[k + t] = a
         k += m
         pos += m
+    # pairs of words read as one uint64 (little-endian: the first word is the low
+    # half), so that the loop reads contiguous memory and vectorises
+    pairs = words.view(np.uint64)  # (sknets targets little-endian machines)
+    low = np.uint64(0xFFFFFFFF)
     for t in range(n):
-        # 27 + 26 random bits; signed int32 casts let the conversion vectorise
-        a = np.int32(words[2 * t] >> np.uint32(5))
-        b = np.int32(words[2 * t + 1] >> np.uint32(6))
+        w = pairs[t]
+        a = np.int32((w & low) >> np.uint64(5))  # 27 random bits
+        b = np.int32(w >> np.uint64(38))  # 26 random bits
         out[t] = (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
     return pos
 
@@ -135,8 +139,8 @@ def minibatch_draws(nb, nc, n_features, n_components, n_gibbs, persistent, gauss
 def sigmoid_row(a, ibuf):
     """In place ``a = 1 / (1 + exp(-a))`` on a 1-D row, vectorisable.
 
-    exp is computed as ``2**k * p(r)`` (Cody-Waite reduction, degree-12 Taylor
-    polynomial, ``2**k`` built in the exponent bits of ``ibuf``, an int32 scratch for
+    exp is computed as ``2**k * p(r)`` (Cody-Waite reduction, Taylor polynomial of
+    degree 7 for float32 and 12 for float64, ``2**k`` built in the exponent bits of ``ibuf``, an int32 scratch for
     float32 rows and int64 for float64): within a few ulp of ``np.exp``. Arguments
     are clamped to about +-87 (float32) / +-708 (float64), far beyond the point
     where the logistic function saturates.
@@ -164,24 +168,39 @@ def sigmoid_row(a, ibuf):
     c11 = T(1.0 / 39916800)
     c12 = T(1.0 / 479001600)
     n = a.shape[0]
-    for j in range(n):
-        t = -a[j]
-        t = min(max(t, -lim), lim)
-        k = np.floor(t * log2e + half)
-        r = t - k * ln2_hi - k * ln2_lo
-        q = c12 * r + c11
-        q = q * r + c10
-        q = q * r + c9
-        q = q * r + c8
-        q = q * r + c7
-        q = q * r + c6
-        q = q * r + c5
-        q = q * r + c4
-        q = q * r + c3
-        q = q * r + c2
-        q = q * r + one
-        a[j] = q * r + one
-        ibuf[j] = (I(k) + bias) << shift
+    if f32:  # degree 7 is exact to float32 rounding (|r| <= ln2 / 2)
+        for j in range(n):
+            t = -a[j]
+            t = min(max(t, -lim), lim)
+            k = np.floor(t * log2e + half)
+            r = t - k * ln2_hi - k * ln2_lo
+            q = c7 * r + c6
+            q = q * r + c5
+            q = q * r + c4
+            q = q * r + c3
+            q = q * r + c2
+            q = q * r + one
+            a[j] = q * r + one
+            ibuf[j] = (I(k) + bias) << shift
+    else:
+        for j in range(n):
+            t = -a[j]
+            t = min(max(t, -lim), lim)
+            k = np.floor(t * log2e + half)
+            r = t - k * ln2_hi - k * ln2_lo
+            q = c12 * r + c11
+            q = q * r + c10
+            q = q * r + c9
+            q = q * r + c8
+            q = q * r + c7
+            q = q * r + c6
+            q = q * r + c5
+            q = q * r + c4
+            q = q * r + c3
+            q = q * r + c2
+            q = q * r + one
+            a[j] = q * r + one
+            ibuf[j] = (I(k) + bias) << shift
     scale = ibuf.view(a.dtype)
     for j in range(n):
         a[j] = one / (one + a[j] * scale[j])
