@@ -204,6 +204,10 @@ class BernoulliRBM(BaseRBM):
 
     # ------------------------------------------------------------ base hooks
     @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    @property
     def _verbose_score_name(self):
         if self.visible_unit == "gaussian":
             return "negative free energy"
@@ -267,9 +271,9 @@ class BernoulliRBM(BaseRBM):
         if not self.components_.flags.f_contiguous:
             self.components_ = np.asfortranarray(self.components_)
         Wt = self.components_.T
-        H = self.n_components
-        V = Wt.shape[0]
-        if self.h_samples_.shape != (self.batch_size, H) or self.h_samples_.dtype != dtype:
+        V, H = Wt.shape
+        h = self.h_samples_
+        if h.shape != (self.batch_size, H) or h.dtype != dtype:
             # batch_size changed through set_params between partial_fit calls
             self.h_samples_ = np.zeros((self.batch_size, H), dtype=dtype)
         plain = self.momentum == 0.0 and self.weight_decay == 0.0
