@@ -10,12 +10,19 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
     newton-cg with its default tolerance).
 (b) 784 visible x 500 hidden, 20,000 binary-ish samples (synthetic 28x28 strokes,
     about 20 % ones plus some gray pixels), ``batch_size=100``, float64 and float32,
-    ``--n-iter-b`` epochs (default 2; the ratio is per epoch).
+    ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
+    ``--repeat-b`` (default 1). scikit-learn runs its products through a
+    multithreaded BLAS while the sknets epoch kernel is sequential; on a loaded
+    machine oversubscribed BLAS threads slow scikit-learn down a lot, so (b) is also
+    printed with scikit-learn's BLAS limited to one thread (threadpoolctl).
 
-and the compile overhead: the first fit in a new process with Numba's cache already
-warm, minus the same fit once compiled.
+and the compile overhead: the first fits (float64 and float32) in a new process with
+Numba's cache already warm, minus the same fits once loaded; split into Numba's own
+one-time start-up (paid by the first call of any cached Numba function, measured on a
+trivial sknets kernel) and the loading of the BernoulliRBM kernels.
 
-Usage: python benchmarks/bench_rbm.py [--repeat 3] [--n-iter-b 2] [--quick]
+Usage: python benchmarks/bench_rbm.py [--repeat 3] [--n-iter-b 1] [--repeat-b 1]
+       [--quick]
 Absolute times on a shared machine mean little; compare the ratios.
 """
 
@@ -106,6 +113,10 @@ COMPILE_SNIPPET = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import numpy as np
     from sknets import BernoulliRBM
+    from sknets.rbm._kernels import minibatch_draws
+    t = time.perf_counter()
+    minibatch_draws(1, 1, 1, 1, 1, True, False)  # Numba start-up + a tiny cached kernel
+    startup = time.perf_counter() - t
     X64 = np.random.RandomState(0).rand(200, 64)
     first = 0.0
     for X in (X64, X64.astype(np.float32)):
@@ -117,7 +128,7 @@ COMPILE_SNIPPET = textwrap.dedent("""
         t = time.perf_counter()
         BernoulliRBM(n_components=32, n_iter=1, random_state=0).fit(X)
         again += time.perf_counter() - t
-    print(first, again)
+    print(startup, first, again)
 """)
 
 
@@ -127,14 +138,15 @@ def compile_overhead():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", code], check=True,
                          capture_output=True, text=True).stdout.split()
-    first, again = float(out[0]), float(out[1])
-    return first - again, first
+    startup, first, again = (float(v) for v in out)
+    return startup + first - again, startup, first - again
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--n-iter-b", type=int, default=2)
+    parser.add_argument("--n-iter-b", type=int, default=1)
+    parser.add_argument("--repeat-b", type=int, default=1)
     parser.add_argument("--quick", action="store_true",
                         help="1 repeat, 5,000 samples in (b)")
     args = parser.parse_args()
@@ -142,9 +154,10 @@ def main():
 
     print("BernoulliRBM: sknets vs scikit-learn (same process, best of "
           f"{repeat}; ratio = sklearn / sknets)")
-    overhead, first = compile_overhead()
-    print(f"compile overhead, first fits in a new process, warm cache: "
-          f"{overhead:.3f} s (first float64 + float32 fits took {first:.3f} s)")
+    overhead, startup, kernels = compile_overhead()
+    print(f"compile overhead, first float64 + float32 fits in a new process, warm "
+          f"cache: {overhead:.3f} s = Numba start-up {startup:.3f} s + loading the "
+          f"RBM kernels {kernels:.3f} s")
 
     # warm both up (imports, caches) outside the timings
     Xw = np.random.RandomState(0).rand(50, 8)
@@ -177,11 +190,19 @@ def main():
     params_b = dict(n_components=500, learning_rate=0.05, batch_size=100,
                     n_iter=args.n_iter_b, random_state=0)
     ratios_b = {}
+    repeat_b = 1 if args.quick else args.repeat_b
     for dt in (np.float64, np.float32):
         ratios_b[dt.__name__] = compare(
             f"(b) 784x500 batch 100, {dt.__name__}",
             lambda: BernoulliRBM(**params_b), lambda: SkRBM(**params_b),
-            Xb.astype(dt), repeat)
+            Xb.astype(dt), repeat_b)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        for dt in (np.float64, np.float32):
+            compare(f"(b) {dt.__name__}, sklearn BLAS 1 thread",
+                    lambda: BernoulliRBM(**params_b), lambda: SkRBM(**params_b),
+                    Xb.astype(dt), repeat_b)
 
     print("summary: (a) {:.2f}x (target >= 5)   (b) float64 {:.2f}x (target >= 2)   "
           "(b) float32 {:.2f}x (target >= 4)   compile {:.3f} s (target < 1)".format(

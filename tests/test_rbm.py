@@ -226,7 +226,8 @@ def test_gaussian_visible_units_learn_density():
     untrained = clone(est).set_params(n_iter=0).fit(X_train)
     est.fit(X_train)
     gap = est.score_samples(X_test).mean() - est.score_samples(noise).mean()
-    gap0 = untrained.score_samples(X_test).mean() - untrained.score_samples(noise).mean()
+    gap0 = (untrained.score_samples(X_test).mean()
+            - untrained.score_samples(noise).mean())
     assert gap > gap0 + 5
     # score is the negative free energy: 0.5||v - b||^2 - sum softplus(...)
     v = X_test[:3]

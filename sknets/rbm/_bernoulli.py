@@ -10,7 +10,6 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._threads import numba_threads
 from ._base import BaseRBM
 from ._kernels import bernoulli_epoch, minibatch_draws
 
@@ -205,6 +204,10 @@ class BernoulliRBM(BaseRBM):
 
     # ------------------------------------------------------------ base hooks
     @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    @property
     def _verbose_score_name(self):
         if self.visible_unit == "gaussian":
             return "negative free energy"
@@ -247,12 +250,17 @@ class BernoulliRBM(BaseRBM):
         return ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_")
 
     def _prepare_data(self, X):
-        X = sp.csr_matrix(X)
-        return (
-            np.asarray(X.indptr, dtype=np.int64),
-            np.asarray(X.indices, dtype=np.int64),
-            np.ascontiguousarray(X.data, dtype=self.components_.dtype),
-        )
+        dtype = self.components_.dtype
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+            return (
+                np.asarray(X.indptr, dtype=np.int64),
+                np.asarray(X.indices, dtype=np.int64),
+                np.ascontiguousarray(X.data, dtype=dtype),
+            )
+        # dense: the kernel reads C-ordered rows (an empty indptr says so)
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.ascontiguousarray(X, dtype=dtype).ravel()
 
     def _on_divergence(self):
         self._velocities = None
@@ -263,9 +271,9 @@ class BernoulliRBM(BaseRBM):
         if not self.components_.flags.f_contiguous:
             self.components_ = np.asfortranarray(self.components_)
         Wt = self.components_.T
-        H = self.n_components
-        V = Wt.shape[0]
-        if self.h_samples_.shape != (self.batch_size, H) or self.h_samples_.dtype != dtype:
+        V, H = Wt.shape
+        h = self.h_samples_
+        if h.shape != (self.batch_size, H) or h.dtype != dtype:
             # batch_size changed through set_params between partial_fit calls
             self.h_samples_ = np.zeros((self.batch_size, H), dtype=dtype)
         plain = self.momentum == 0.0 and self.weight_decay == 0.0
@@ -289,16 +297,17 @@ class BernoulliRBM(BaseRBM):
         grad_v = np.empty((2, max(V, H)), dtype)
         state = rng.get_state(legacy=True)
         key = np.array(state[1], dtype=np.uint32)
-        with numba_threads(None):
-            pos = bernoulli_epoch(
-                indptr, indices, values, bounds, Wt, self.intercept_hidden_,
-                self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
-                key, int(state[2]), float(self.learning_rate), float(self.momentum),
-                float(self.weight_decay), int(self.n_gibbs_steps),
-                bool(self.persistent), gaussian, work_h, work_v, rand, words,
-                grad_v, np.empty((H, V), dtype),
-                np.empty(max(V, H), np.int32 if dtype == np.float32 else np.int64),
-            )
+        # the epoch kernel is sequential (one minibatch depends on the previous one;
+        # minibatches are too small to share out), so no Numba thread pool is used
+        pos = bernoulli_epoch(
+            indptr, indices, values, bounds, Wt, self.intercept_hidden_,
+            self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
+            key, int(state[2]), float(self.learning_rate), float(self.momentum),
+            float(self.weight_decay), int(self.n_gibbs_steps),
+            bool(self.persistent), gaussian, work_h, work_v, rand, words,
+            grad_v, np.empty((H, V), dtype),
+            np.empty(max(V, H), np.int32 if dtype == np.float32 else np.int64),
+        )
         rng.set_state((state[0], key, int(pos), state[3], state[4]))
 
     # ------------------------------------------------------------ public API
