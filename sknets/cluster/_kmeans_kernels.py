@@ -76,7 +76,7 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = sums.shape[0]
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
@@ -220,7 +220,7 @@ def assigned_sqdist(X, data, indices, indptr, x_sq, sparse, sample_weight, cente
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = partial.shape[0]
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
@@ -247,7 +247,7 @@ def sqdist_matrix(X, data, indices, indptr, x_sq, sparse, centers, out):
     """``out[i, j] = ||x_i - c_j||^2`` for all samples and the given centers."""
     n = out.shape[0]
     k, d = centers.shape
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
@@ -260,38 +260,9 @@ def sqdist_matrix(X, data, indices, indptr, x_sq, sparse, centers, out):
 
 
 @njit(parallel=True, cache=True)
-def elkan_init_bounds(X, data, indices, indptr, x_sq, sparse, centers, half_dist,
-                      labels, upper, lower):
-    """First assignment of Elkan's algorithm, skipping centers the triangle rules out."""
-    n = labels.shape[0]
-    k, d = centers.shape
-    c_sq = np.zeros(k, dtype=centers.dtype)
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j, f] * centers[j, f]
-        c_sq[j] = s
-    for i in prange(n):
-        lab = 0
-        best = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq, sparse, i, centers,
-                                   0, c_sq))
-        lower[i, 0] = best
-        for j in range(1, k):
-            if best > half_dist[lab, j]:
-                dist = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
-                                           centers, j, c_sq))
-                lower[i, j] = dist
-                if dist < best:
-                    best = dist
-                    lab = j
-        labels[i] = lab
-        upper[i] = best
-
-
-@njit(parallel=True, cache=True)
 def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
-               half_dist, next_half, labels, upper, lower, sums, wsums, changed,
-               update_centers):
+               half_dist, next_half, center_shift, labels, upper, lower, sums, wsums,
+               changed, update_centers):
     """One E-step (plus M-step sums) of Elkan's algorithm.
 
     ``upper[i]`` bounds the distance of sample ``i`` to its center from above,
@@ -299,11 +270,16 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     only when the bounds and the half distances between centers (``half_dist``,
     ``next_half[j]`` = half the distance of center ``j`` to its nearest other center)
     cannot rule the center out.
+
+    The bounds are first loosened by ``center_shift`` (how far each center moved
+    since the bounds were set; zeros on the first pass). The initial assignment is
+    this same pass with ``labels = 0``, ``upper = inf``, ``lower = 0`` and
+    ``update_centers=False``.
     """
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = sums.shape[0]
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
@@ -320,8 +296,11 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                 for f in range(d):
                     sums_p[j, f] = 0.0
         for i in range(i0, i1):
-            ub = upper[i]
             lab0 = labels[i]
+            ub = upper[i] + center_shift[lab0]
+            for j in range(k):
+                v = lower[i, j] - center_shift[j]
+                lower[i, j] = v if v > 0.0 else 0.0
             lab = lab0
             tight = False
             if next_half[lab] < ub:
@@ -348,14 +327,3 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                 wsums[p, lab] += w
                 _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab)
         changed[p] = n_changed
-
-
-@njit(parallel=True, cache=True)
-def elkan_shift_bounds(labels, center_shift, upper, lower):
-    """Loosen the bounds after the centers moved by ``center_shift``."""
-    n, k = lower.shape
-    for i in prange(n):
-        upper[i] += center_shift[labels[i]]
-        for j in range(k):
-            v = lower[i, j] - center_shift[j]
-            lower[i, j] = v if v > 0.0 else 0.0
