@@ -36,7 +36,8 @@ def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     if sparse:
         dot = 0.0
         for p in range(indptr[i], indptr[i + 1]):
-            dot += data[p] * C[j, indices[p]]
+            # products in float64: float32 rounding here would not cancel
+            dot += np.float64(data[p]) * np.float64(C[j, indices[p]])
         d = x_sq[i] - 2.0 * dot + c_sq[j]
         if d < 0.0:
             d = 0.0
