@@ -26,7 +26,7 @@ from numba import njit, prange
 CHUNK = 512
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     """Squared distance between sample ``i`` and row ``j`` of ``C``.
 
@@ -49,7 +49,7 @@ def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     return d
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab):
     if sparse:
         for p in range(indptr[i], indptr[i + 1]):
@@ -141,6 +141,26 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                         wsums[p, lab] += w
                         sums_p[lab, 0] += x0 * w
                         sums_p[lab, 1] += x1 * w
+            elif not sparse:
+                for i in range(s0, s1):
+                    best = np.inf
+                    lab = 0
+                    for j in range(k):
+                        v = 0.0
+                        for f in range(d):
+                            t = X[i, f] - centers[j, f]
+                            v += t * t
+                        if v < best:
+                            best = v
+                            lab = j
+                    if labels[i] != lab:
+                        n_changed += 1
+                        labels[i] = lab
+                    if update_centers:
+                        w = sample_weight[i]
+                        wsums[p, lab] += w
+                        for f in range(d):
+                            sums_p[lab, f] += X[i, f] * w
             else:
                 for i in range(s0, s1):
                     best = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
