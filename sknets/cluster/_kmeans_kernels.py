@@ -83,13 +83,15 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
         for f in range(d):
             s += centers[j, f] * centers[j, f]
         c_sq[j] = s
-    half_c_sq = 0.5 * c_sq
+    half_c_sq = (0.5 * c_sq).astype(centers.dtype)
     centers_t = np.ascontiguousarray(centers.T)
+    gemm_rows = CHUNK if use_gemm and not sparse else 1
     n_chunks = (n + CHUNK - 1) // CHUNK
     for p in prange(n_parts):
         ch0 = p * n_chunks // n_parts
         ch1 = (p + 1) * n_chunks // n_parts
         n_changed = 0
+        dots_buf = np.empty((gemm_rows, k), dtype=X.dtype)
         sums_p = sums[p]
         if update_centers:
             for j in range(k):
@@ -100,7 +102,8 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
             s0 = ch * CHUNK
             s1 = min(s0 + CHUNK, n)
             if use_gemm and not sparse:
-                dots = np.dot(X[s0:s1], centers_t)
+                dots = dots_buf[: s1 - s0]
+                np.dot(X[s0:s1], centers_t, dots)
                 for ii in range(s1 - s0):
                     i = s0 + ii
                     best = half_c_sq[0] - dots[ii, 0]
