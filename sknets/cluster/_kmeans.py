@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 import numba
 from threadpoolctl import ThreadpoolController
 
-from ..utils._threads import numba_threads
+from ..utils._threads import _env_limit, numba_threads
 from . import _kmeans_kernels as _k
 
 # Below this many features the direct-loop kernel beats a BLAS product per block.
@@ -31,6 +31,35 @@ _GEMM_MIN_FEATURES = 12
 # Threads
 
 _CONTROLLER = []
+
+
+def _controller():
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+def _fit_n_threads():
+    """The rule of :func:`sknets.utils._threads.effective_n_threads` (``n_jobs=None``),
+    without re-scanning the loaded libraries at every call.
+
+    ``effective_n_threads`` asks threadpoolctl for ``threadpool_info()``, which scans
+    the process's shared libraries (~10-20 ms); a cached ``ThreadpoolController``
+    reads the same current limits in microseconds.
+    """
+    allowed = numba.config.NUMBA_NUM_THREADS
+    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        limit = _env_limit(name)
+        if limit is not None:
+            allowed = min(allowed, limit)
+    limits = [
+        info["num_threads"]
+        for info in _controller().info()
+        if info.get("user_api") in ("blas", "openmp") and info.get("num_threads")
+    ]
+    if limits:
+        allowed = min(allowed, min(limits))
+    return int(max(1, allowed))
 
 
 @contextmanager
@@ -47,9 +76,7 @@ def _thread_scope(n_threads, blas_single=False):
     limiter = None
     try:
         if blas_single:
-            if not _CONTROLLER:
-                _CONTROLLER.append(ThreadpoolController())
-            limiter = _CONTROLLER[0].limit(limits=1, user_api="blas")
+            limiter = _controller().limit(limits=1, user_api="blas")
         yield n
     finally:
         if limiter is not None:
@@ -664,9 +691,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         if not np.all(np.isfinite(sample_weight)):
             raise ValueError("Input sample_weight contains NaN or infinity.")
-        with numba_threads() as n_threads:
-            # the limit in force now (OMP/NUMBA_NUM_THREADS, threadpoolctl)
-            self._n_threads = n_threads
+        # the limit in force now (OMP/NUMBA_NUM_THREADS, threadpoolctl limits)
+        self._n_threads = _fit_n_threads()
 
         init = self.init
         init_is_array_like = _is_arraylike_not_scalar(init)
@@ -716,7 +742,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         if not sp.issparse(X):
             best_centers += X_mean
 
-        distinct_clusters = len(np.unique(best_labels))
+        distinct_clusters = int(
+            np.count_nonzero(np.bincount(best_labels, minlength=self.n_clusters)))
         if distinct_clusters < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct_clusters}) found smaller than "

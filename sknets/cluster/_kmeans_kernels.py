@@ -110,9 +110,9 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                     lab = 0
                     for j in range(1, k):
                         v = half_c_sq[j] - dots[ii, j]
-                        if v < best:
-                            best = v
-                            lab = j
+                        less = v < best
+                        lab = j if less else lab
+                        best = v if less else best
                     if labels[i] != lab:
                         n_changed += 1
                         labels[i] = lab
@@ -133,9 +133,10 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                         t0 = x0 - centers[j, 0]
                         t1 = x1 - centers[j, 1]
                         v = t0 * t0 + t1 * t1
-                        if v < best:
-                            best = v
-                            lab = j
+                        # branch-free running minimum (select, no mispredictions)
+                        less = v < best
+                        lab = j if less else lab
+                        best = v if less else best
                     if labels[i] != lab:
                         n_changed += 1
                         labels[i] = lab
