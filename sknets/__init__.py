@@ -26,3 +26,6 @@ __all__ += ["BernoulliRBM"]
 from .rbm import SpikeSlabRBM  # noqa: E402
 
 __all__ += ["SpikeSlabRBM"]
+from .cluster import KMeans  # noqa: E402
+
+__all__ += ["KMeans"]

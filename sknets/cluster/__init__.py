@@ -8,4 +8,12 @@ __all__ = [
     "estimate_bandwidth",
     "get_bin_seeds",
     "mean_shift",
+"""Clustering estimators: KMeans (and MeanShift) with Numba kernels."""
+
+from ._kmeans import KMeans, k_means, kmeans_plusplus
+
+__all__ = [
+    "KMeans",
+    "k_means",
+    "kmeans_plusplus",
 ]
