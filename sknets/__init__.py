@@ -7,25 +7,16 @@ in ``_``) so they work in ``Pipeline``, ``GridSearchCV``, ``clone`` and pickling
 
 __version__ = "0.1.0.dev0"
 
-__all__ = []
+from sknets.cluster import KMeans, MeanShift
+from sknets.convnet import ConvNetClassifier
+from sknets.gan import GANSampler
+from sknets.rbm import BernoulliRBM, SpikeSlabRBM
 
-from sknets.convnet import ConvNetClassifier  # noqa: E402
-
-__all__ += ["ConvNetClassifier"]
-
-from sknets.gan import GANSampler  # noqa: E402
-
-__all__ += ["GANSampler"]
-from .cluster import MeanShift  # noqa: E402
-
-__all__ += ["MeanShift"]
-from .rbm import BernoulliRBM  # noqa: E402
-
-__all__ += ["BernoulliRBM"]
-
-from .rbm import SpikeSlabRBM  # noqa: E402
-
-__all__ += ["SpikeSlabRBM"]
-from .cluster import KMeans  # noqa: E402
-
-__all__ += ["KMeans"]
+__all__ = [
+    "BernoulliRBM",
+    "ConvNetClassifier",
+    "GANSampler",
+    "KMeans",
+    "MeanShift",
+    "SpikeSlabRBM",
+]

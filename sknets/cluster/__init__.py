@@ -1,19 +1,15 @@
 """Clustering estimators: KMeans and MeanShift with Numba kernels."""
 
 from ._bandwidth import estimate_bandwidth, get_bin_seeds
+from ._kmeans import KMeans, k_means, kmeans_plusplus
 from ._mean_shift import MeanShift, mean_shift
 
 __all__ = [
+    "KMeans",
     "MeanShift",
     "estimate_bandwidth",
     "get_bin_seeds",
-    "mean_shift",
-"""Clustering estimators: KMeans (and MeanShift) with Numba kernels."""
-
-from ._kmeans import KMeans, k_means, kmeans_plusplus
-
-__all__ = [
-    "KMeans",
     "k_means",
     "kmeans_plusplus",
+    "mean_shift",
 ]
