@@ -37,3 +37,27 @@ def register(name, task):
         return fn
 
     return deco
+
+
+@register("ConvNetClassifier", "classification (CNN, digits 8x8)")
+def _tour_convnet(quick):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sknets import ConvNetClassifier
+
+    X_train, X_test, y_train, y_test = digits_split()
+    if quick:
+        clf = ConvNetClassifier(filters=(8, 16), hidden_layer_sizes=(32,), max_iter=3,
+                                random_state=0)
+    else:
+        clf = ConvNetClassifier(filters=(16, 32), hidden_layer_sizes=(64,), max_iter=15,
+                                random_state=0)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(MinMaxScaler(), clf).fit(X_train, y_train)
+    return "accuracy", pipe.score(X_test, y_test)

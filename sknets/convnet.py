@@ -2,9 +2,11 @@
 
 import time
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -88,7 +90,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         Activation of the hidden layers (leaky relu has slope 0.01).
     batch_norm : bool, default=False
         Batch normalization after every convolution and hidden dense layer.
-    dropout : float, default=0.25
+    dropout : float, default=0.5
         Dropout rate after each dense hidden layer (0 disables it).
     architecture : {"custom", "lenet5"}, default="custom"
         ``"lenet5"``: LeNet-5's layout (conv 6@5x5 padding 2, pool, conv 16@5x5, pool,
@@ -254,7 +256,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         hidden_layer_sizes=(128,),
         activation="relu",
         batch_norm=False,
-        dropout=0.25,
+        dropout=0.5,
         architecture="custom",
         image_shape=None,
         solver="adam",
@@ -546,8 +548,8 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _train(self, images, targets, batch_size, epochs, incremental, early,
                images_val, targets_val, n):
-        with numba_threads(self.n_jobs), np.errstate(over="ignore", invalid="ignore",
-                                                     divide="ignore"):
+        with self._thread_limits(), np.errstate(over="ignore", invalid="ignore",
+                                                divide="ignore"):
             for _ in range(epochs):
                 t0 = time.perf_counter()
                 loss = self._run_epoch(images, targets, batch_size)
@@ -663,6 +665,13 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ prediction
 
+    @contextmanager
+    def _thread_limits(self):
+        """Numba threads from n_jobs; BLAS on one thread: the matrix products of a step
+        are small, and BLAS threads next to Numba's only contend for the cores."""
+        with threadpool_limits(1, user_api="blas"), numba_threads(self.n_jobs):
+            yield
+
     def _inference_network(self):
         # predictions run in float64 from the trained weights: a row's prediction then
         # does not depend on the other rows of the batch (float32 BLAS rounding does)
@@ -679,7 +688,7 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
         else:
             net = self._inference_network()
             images = images.astype(np.float64)
-        with numba_threads(self.n_jobs):
+        with self._thread_limits():
             for start in range(0, images.shape[0], chunk):
                 out.append(net.forward(images[start:start + chunk], training=False))
         return np.concatenate(out) if out else np.empty((0, self.n_outputs_))
