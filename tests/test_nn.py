@@ -391,6 +391,7 @@ def test_pool_kernels_match_numpy_reference(dtype):
             x.reshape(2, 3, -1), am.reshape(2, 3, -1), axis=2).reshape(out.shape), out)
         g = rng.normal(size=out.shape).astype(dtype)
         dx = np.empty_like(x)
+        dx[...] = np.nan  # every entry must be written
         _kernels.maxpool_backward(g, am, dx)
         ref_dx = np.zeros_like(x)
         for n in range(2):
