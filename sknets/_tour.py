@@ -41,22 +41,19 @@ def register(name, task):
 
 @register("ConvNetClassifier", "classification (CNN, digits 8x8)")
 def _tour_convnet(quick):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler
 
     from sknets import ConvNetClassifier
 
     X_train, X_test, y_train, y_test = digits_split()
-    if quick:
-        clf = ConvNetClassifier(filters=(8, 16), hidden_layer_sizes=(32,), max_iter=3,
-                                random_state=0)
-    else:
-        clf = ConvNetClassifier(filters=(16, 32), hidden_layer_sizes=(64,), max_iter=15,
-                                random_state=0)
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
+    # a smaller net than the defaults (which reach ~0.99 in 30 epochs) to stay quick
+    clf = ConvNetClassifier(filters=(16, 32), hidden_layer_sizes=(64,), dropout=0.25,
+                            learning_rate_init=3e-3, max_iter=3 if quick else 15,
+                            random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipe = make_pipeline(MinMaxScaler(), clf).fit(X_train, y_train)
