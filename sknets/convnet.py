@@ -45,13 +45,15 @@ _LENET5_CONVS = ((6, 5, 2), (16, 5, 0))
 _LENET5_HIDDEN = (120, 84)
 
 
-def _as_tuple(value, name):
+def _as_tuple(value, name, allow_empty=False):
     if isinstance(value, Integral):
         return (int(value),)
     try:
-        out = tuple(int(v) for v in value)
-    except TypeError:
+        out = tuple(int(v) for v in np.ravel(value))
+    except (TypeError, ValueError):
         raise ValueError(f"{name} must be an int or a sequence of ints, got {value!r}")
+    if not out and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
     if any(v < 1 for v in out):
         raise ValueError(f"{name} must contain positive ints, got {value!r}")
     return out
@@ -382,8 +384,8 @@ class ConvNetClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"kernel_size has {len(kernels)} values for "
                                  f"{len(filters)} filters")
             convs = tuple((f, k, "same") for f, k in zip(filters, kernels))
-            hidden = (() if self.hidden_layer_sizes in ((), [])
-                      else _as_tuple(self.hidden_layer_sizes, "hidden_layer_sizes"))
+            hidden = _as_tuple(self.hidden_layer_sizes, "hidden_layer_sizes",
+                               allow_empty=True)
         layers = []
         he = self.activation in ("relu", "leaky_relu")
         # relu is fused into the convolution unless batch norm comes in between
