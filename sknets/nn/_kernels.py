@@ -15,7 +15,6 @@ while turning the (F, N*OH*OW) product into (N, F, OH, OW); backward mirrors it
 (``conv_grad_input``, two GEMMs, ``col2im`` scattering the input gradient back).
 """
 
-import numpy as np
 from numba import njit, prange
 
 
