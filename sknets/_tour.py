@@ -39,52 +39,6 @@ def register(name, task):
     return deco
 
 
-@register("GANSampler", "generate digits (500 samples)")
-def _tour_gan(quick):
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from sknets import GANSampler
-
-    X_train, X_test, y_train, y_test = digits_split()
-    pipe = make_pipeline(GANSampler(generator_layer_sizes=(64, 64),
-                                    discriminator_layer_sizes=(64, 64),
-                                    output_activation="tanh", noise_dim=16,
-                                    learning_rate_init=1e-3,
-                                    max_iter=10 if quick else 60, random_state=0))
-    pipe.fit(X_train)
-    samples = pipe[-1].sample(500, random_state=1)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    clf.fit(X_train, y_train)
-    hist = np.bincount(clf.predict(samples), minlength=10) / 500
-    hist = hist[hist > 0]
-    # entropy of the predicted-class histogram of the samples (log 10 = 2.303 is ideal)
-    return "class entropy", float(-np.sum(hist * np.log(hist)))
-@register("MeanShift", "cluster digits (PCA-2), ARI")
-def _tour_mean_shift(quick):
-    """MeanShift on a 2-D PCA of standardized digits; adjusted Rand index vs digits.
-
-    Clustering digits in two PCA dimensions is hard: the score is the agreement of
-    the clusters found on the test split with the true digits (ARI, 0 = chance).
-    """
-    from sklearn.decomposition import PCA
-@register("KMeans", "cluster digits (k=10)")
-def _tour_kmeans(quick):
-    """KMeans on standardized digits; score: adjusted Rand index of the test-set
-    cluster assignments against the true digit labels (1 = perfect, 0 = chance)."""
-    from sklearn.metrics import adjusted_rand_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from sknets import MeanShift
-
-    X_train, X_test, y_train, y_test = digits_split()
-    pipe = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0),
-                         MeanShift(bandwidth=1.0, bin_seeding=quick))
-    pipe.fit(X_train)
-    return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
 @register("BernoulliRBM", "RBM features + logistic regression")
 def _tour_bernoulli_rbm(quick=False):
     from sklearn.linear_model import LogisticRegression
@@ -121,13 +75,8 @@ def _tour_spike_slab_rbm(quick=False):
     ])
     pipe.fit(X_train, y_train)
     return "accuracy", pipe.score(X_test, y_test)
-    from sknets import KMeans
 
-    X_train, X_test, y_train, y_test = digits_split()
-    pipe = make_pipeline(StandardScaler(),
-                         KMeans(n_clusters=10, n_init=2 if quick else 10, random_state=0))
-    pipe.fit(X_train)
-    return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
+
 @register("ConvNetClassifier", "classification (CNN, digits 8x8)")
 def _tour_convnet(quick):
     import warnings
@@ -147,3 +96,66 @@ def _tour_convnet(quick):
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipe = make_pipeline(MinMaxScaler(), clf).fit(X_train, y_train)
     return "accuracy", pipe.score(X_test, y_test)
+
+
+@register("GANSampler", "generate digits (500 samples)")
+def _tour_gan(quick):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sknets import GANSampler
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = make_pipeline(GANSampler(generator_layer_sizes=(64, 64),
+                                    discriminator_layer_sizes=(64, 64),
+                                    output_activation="tanh", noise_dim=16,
+                                    learning_rate_init=1e-3,
+                                    max_iter=10 if quick else 60, random_state=0))
+    pipe.fit(X_train)
+    samples = pipe[-1].sample(500, random_state=1)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf.fit(X_train, y_train)
+    hist = np.bincount(clf.predict(samples), minlength=10) / 500
+    hist = hist[hist > 0]
+    # entropy of the predicted-class histogram of the samples (log 10 = 2.303 is ideal)
+    return "class entropy", float(-np.sum(hist * np.log(hist)))
+
+
+@register("KMeans", "cluster digits (k=10)")
+def _tour_kmeans(quick):
+    """KMeans on standardized digits; score: adjusted Rand index of the test-set
+    cluster assignments against the true digit labels (1 = perfect, 0 = chance)."""
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sknets import KMeans
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = make_pipeline(StandardScaler(),
+                         KMeans(n_clusters=10, n_init=2 if quick else 10, random_state=0))
+    pipe.fit(X_train)
+    return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
+
+
+@register("MeanShift", "cluster digits (PCA-2), ARI")
+def _tour_mean_shift(quick):
+    """MeanShift on a 2-D PCA of standardized digits; adjusted Rand index vs digits.
+
+    Clustering digits in two PCA dimensions is hard: the score is the agreement of
+    the clusters found on the test split with the true digits (ARI, 0 = chance).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sknets import MeanShift
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0),
+                         MeanShift(bandwidth=1.0, bin_seeding=quick))
+    pipe.fit(X_train)
+    return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
