@@ -8,3 +8,7 @@ in ``_``) so they work in ``Pipeline``, ``GridSearchCV``, ``clone`` and pickling
 __version__ = "0.1.0.dev0"
 
 __all__ = []
+
+from sknets.gan import GANSampler  # noqa: E402
+
+__all__ += ["GANSampler"]
