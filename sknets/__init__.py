@@ -12,3 +12,7 @@ __all__ = []
 from sknets.gan import GANSampler  # noqa: E402
 
 __all__ += ["GANSampler"]
+
+from .cluster import KMeans  # noqa: E402
+
+__all__ += ["KMeans"]
