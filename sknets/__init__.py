@@ -16,3 +16,7 @@ __all__ += ["GANSampler"]
 from .cluster import KMeans  # noqa: E402
 
 __all__ += ["KMeans"]
+
+from .cluster import MeanShift  # noqa: E402
+
+__all__ += ["MeanShift"]
