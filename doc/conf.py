@@ -35,6 +35,8 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
+# No intersphinx: the build must not need the network. References to scikit-learn,
+# NumPy and Python objects render as code without links (nitpicky is off).
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
@@ -50,8 +52,32 @@ autodoc_typehints = "none"
 # methods itself, so numpydoc must not add a second, stub-generating member table.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
-numpydoc_attributes_as_param_list = True
-numpydoc_xref_param_type = False
+numpydoc_attributes_as_param_list = False
+# Types such as "ndarray of shape (n_features_in_,)" are cross-referenced token by token:
+# English words stay text, every other token becomes an :obj: reference (rendered as code,
+# linked when it resolves). A bare "n_features_in_" would otherwise be read as a reST
+# hyperlink reference and fail the build.
+numpydoc_xref_param_type = True
+numpydoc_xref_ignore = {
+    "of", "or", "and", "shape", "default", "optional", "the", "a", "an", "in", "to",
+    "with", "if", "is", "instance", "not", "for", "per", "each", "any", "type",
+}
+# numpydoc's default aliases point at the Python and NumPy docs through intersphinx, which
+# needs the network at build time; the build must work offline, so the few terms that are
+# not plain classes point at this site's glossary instead.
+numpydoc_xref_aliases = {
+    "estimator": "sklearn.base.BaseEstimator",
+    "Generator": "numpy.random.Generator",
+    "RandomState": "numpy.random.RandomState",
+    "bool": ":class:`bool`",
+    "boolean": ":class:`bool`",
+    "array-like": ":term:`array-like`",
+    "array_like": ":term:`array-like`",
+    "iterable": ":term:`iterable`",
+    "sequence": ":term:`sequence`",
+    "generator": ":term:`generator`",
+    "scalar": ":term:`scalar`",
+}
 
 # -- Gallery ---------------------------------------------------------------------------
 sphinx_gallery_conf = {
@@ -83,3 +109,25 @@ html_theme_options = {
 }
 html_static_path = []
 html_show_sourcelink = False
+
+
+# -- Docstring hygiene -------------------------------------------------------------------
+# In a numpydoc entry such as ``feature_names_in_ : ndarray of shape (n_features_in_,)``
+# the bare ``n_features_in_`` in the *type* is a reST hyperlink reference ("Unknown
+# target name" under -W). scikit-learn writes such names in backticks; we quote them here
+# for any docstring that does not, before numpydoc parses it.
+import re  # noqa: E402
+
+_ENTRY = re.compile(r"^(\s*[\w*][\w*, ]* : )(.*)$")
+_BARE_ATTR = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?![`\w])")
+
+
+def _quote_trailing_underscores(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        match = _ENTRY.match(line)
+        if match:
+            lines[i] = match.group(1) + _BARE_ATTR.sub(r"`\1`", match.group(2))
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _quote_trailing_underscores, priority=100)
