@@ -20,3 +20,7 @@ __all__ += ["KMeans"]
 from .cluster import MeanShift  # noqa: E402
 
 __all__ += ["MeanShift"]
+
+from .rbm import BernoulliRBM  # noqa: E402
+
+__all__ += ["BernoulliRBM"]

@@ -1,0 +1,5 @@
+"""Restricted Boltzmann machines: ``BernoulliRBM`` (and the shared base in ``_base``)."""
+
+from ._bernoulli import BernoulliRBM
+
+__all__ = ["BernoulliRBM"]
