@@ -35,14 +35,34 @@ def _env_limit(name):
     return n if n > 0 else None
 
 
+_CONTROLLER = {"key": None, "controller": None}
+
+
+def _controller():
+    """A cached ``threadpoolctl.ThreadpoolController``.
+
+    Building one scans every loaded shared library (about 20 ms, far more than a small
+    fit's kernels), while asking an existing one for the current thread counts is cheap
+    and still sees ``threadpool_limits`` blocks. The cache is rebuilt when new modules
+    have been imported, since they may have loaded a new BLAS or OpenMP runtime.
+    """
+    key = len(sys.modules)
+    if _CONTROLLER["key"] != key:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER["controller"] = ThreadpoolController()
+        _CONTROLLER["key"] = key
+    return _CONTROLLER["controller"]
+
+
 def _blas_limit():
     try:
-        from threadpoolctl import threadpool_info
+        controller = _controller()
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         return None
     limits = [
         info["num_threads"]
-        for info in threadpool_info()
+        for info in controller.info()
         if info.get("user_api") in ("blas", "openmp") and info.get("num_threads")
     ]
     return min(limits) if limits else None
