@@ -34,7 +34,7 @@ def blobs():
 def _kmeans_search(**kwargs):
     return GridSearchCV(
         KMeans(n_init=1, random_state=0),
-        {"n_clusters": [2, 3, 4, 6], "init": ["k-means++", "random"]},
+        {"n_clusters": [3, 4, 5], "init": ["k-means++", "random"]},
         scoring="adjusted_rand_score", cv=KFold(3, shuffle=True, random_state=0),
         **kwargs,
     )
