@@ -185,3 +185,24 @@ def test_incremental_trains_rbm_over_chunks(binary_dask_array):
     features = inc.transform(dX)
     assert features.numblocks[0] == 4
     np.testing.assert_allclose(features.compute(), fitted.transform(X))
+
+
+def test_minibatch_loop_over_blocks_equals_fit(binary_dask_array):
+    # The documented loop for the RBMs (whose partial_fit is one gradient step): for
+    # each block, partial_fit on minibatches of batch_size rows. With blocks that are a
+    # multiple of batch_size it makes exactly the updates fit makes, in the same order
+    # and with the same random draws, holding one block in memory at a time.
+    from sklearn.utils import gen_batches
+
+    X, dX = binary_dask_array
+    params = dict(n_components=8, learning_rate=0.05, batch_size=10, random_state=0)
+    in_memory = BernoulliRBM(n_iter=2, **params).fit(X)
+    looped = BernoulliRBM(**params)
+    for _ in range(2):
+        for block in dX.to_delayed().ravel():
+            block = block.compute()
+            for batch in gen_batches(block.shape[0], looped.batch_size):
+                looped.partial_fit(block[batch])
+    np.testing.assert_allclose(looped.components_, in_memory.components_)
+    np.testing.assert_allclose(looped.intercept_visible_, in_memory.intercept_visible_)
+    np.testing.assert_allclose(looped.intercept_hidden_, in_memory.intercept_hidden_)
