@@ -12,3 +12,24 @@ EXPECTED_FAILED = {}
 
 def expected_failed_checks(estimator):
     return EXPECTED_FAILED.get(type(estimator).__name__, {})
+
+# --- BernoulliRBM (branch rbm) ---
+from sknets import BernoulliRBM  # noqa: E402
+
+ESTIMATORS += [
+    BernoulliRBM(n_components=8, n_iter=3, random_state=0),
+    BernoulliRBM(n_components=8, n_iter=3, learning_rate=0.01, visible_unit="gaussian",
+                 momentum=0.5, weight_decay=1e-4, random_state=0),
+]
+EXPECTED_FAILED["BernoulliRBM"] = {
+    # As scikit-learn's own BernoulliRBM (its test suite xfails the same two checks):
+    # with Bernoulli visible units, score_samples is the stochastic pseudo-likelihood,
+    # which corrupts one random feature per row drawn from random_state in row order,
+    # so a row's score depends on its position in X. We keep scikit-learn's
+    # definition and random stream so that scores match scikit-learn's exactly.
+    # (With visible_unit='gaussian' score_samples is deterministic and both pass.)
+    "check_methods_subset_invariance": "score_samples corrupts a random feature per "
+    "row, drawn in row order (as scikit-learn's BernoulliRBM)",
+    "check_methods_sample_order_invariance": "score_samples corrupts a random feature "
+    "per row, drawn in row order (as scikit-learn's BernoulliRBM)",
+}

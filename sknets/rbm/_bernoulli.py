@@ -297,7 +297,8 @@ class BernoulliRBM(BaseRBM):
                 key, int(state[2]), float(self.learning_rate), float(self.momentum),
                 float(self.weight_decay), int(self.n_gibbs_steps),
                 bool(self.persistent), gaussian, work_h, work_v, act, rand, words,
-                grad_v,
+                grad_v, np.empty((H, V), dtype),
+                np.empty(max(V, H), np.int32 if dtype == np.float32 else np.int64),
             )
         rng.set_state((state[0], key, int(pos), state[3], state[4]))
 

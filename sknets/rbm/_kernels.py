@@ -131,14 +131,63 @@ def minibatch_draws(nb, nc, n_features, n_components, n_gibbs, persistent, gauss
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _sigmoid_row(a):
-    one = a.dtype.type(1)
-    for j in range(a.shape[0]):
-        a[j] = one / (one + np.exp(-a[j]))
+def sigmoid_row(a, ibuf):
+    """In place ``a = 1 / (1 + exp(-a))`` on a 1-D row, vectorisable.
+
+    exp is computed as ``2**k * p(r)`` (Cody-Waite reduction, degree-12 Taylor
+    polynomial, ``2**k`` built in the exponent bits of ``ibuf``, an int32 scratch for
+    float32 rows and int64 for float64): within a few ulp of ``np.exp``. Arguments
+    are clamped to about +-87 (float32) / +-708 (float64), far beyond the point
+    where the logistic function saturates.
+    """
+    T = a.dtype.type
+    I = ibuf.dtype.type
+    f32 = a.itemsize == 4
+    shift = I(23) if f32 else I(52)
+    bias = I(127) if f32 else I(1023)
+    lim = T(87.0) if f32 else T(707.0)
+    log2e = T(1.4426950408889634)
+    ln2_hi = T(0.693359375)
+    ln2_lo = T(-2.12194440054690583e-4)
+    one = T(1.0)
+    half = T(0.5)
+    c2 = T(1.0 / 2)
+    c3 = T(1.0 / 6)
+    c4 = T(1.0 / 24)
+    c5 = T(1.0 / 120)
+    c6 = T(1.0 / 720)
+    c7 = T(1.0 / 5040)
+    c8 = T(1.0 / 40320)
+    c9 = T(1.0 / 362880)
+    c10 = T(1.0 / 3628800)
+    c11 = T(1.0 / 39916800)
+    c12 = T(1.0 / 479001600)
+    n = a.shape[0]
+    for j in range(n):
+        t = -a[j]
+        t = min(max(t, -lim), lim)
+        k = np.floor(t * log2e + half)
+        r = t - k * ln2_hi - k * ln2_lo
+        q = c12 * r + c11
+        q = q * r + c10
+        q = q * r + c9
+        q = q * r + c8
+        q = q * r + c7
+        q = q * r + c6
+        q = q * r + c5
+        q = q * r + c4
+        q = q * r + c3
+        q = q * r + c2
+        q = q * r + one
+        a[j] = q * r + one
+        ibuf[j] = (I(k) + bias) << shift
+    scale = ibuf[:n].view(a.dtype)
+    for j in range(n):
+        a[j] = one / (one + a[j] * scale[j])
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _hidden_from_csr(indices, data, start, stop, Wt, bh, out):
+def _hidden_from_csr(indices, data, start, stop, Wt, bh, out, ibuf):
     """out = sigmoid(bh + x @ Wt) for one CSR row x."""
     out[:] = bh
     for p in range(start, stop):
@@ -146,11 +195,11 @@ def _hidden_from_csr(indices, data, start, stop, Wt, bh, out):
         w = Wt[indices[p]]
         for j in range(out.shape[0]):
             out[j] += x * w[j]
-    _sigmoid_row(out)
+    sigmoid_row(out, ibuf)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _hidden_from_active(vrow, act, nact, Wt, bh, out):
+def _hidden_from_active(vrow, act, nact, Wt, bh, out, ibuf):
     """out = sigmoid(bh + v @ Wt) where v is non-zero only at act[:nact]."""
     out[:] = bh
     for a in range(nact):
@@ -159,32 +208,37 @@ def _hidden_from_active(vrow, act, nact, Wt, bh, out):
         w = Wt[i]
         for j in range(out.shape[0]):
             out[j] += x * w[j]
-    _sigmoid_row(out)
+    sigmoid_row(out, ibuf)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _visible_row(hrow, Wt, bv, rand, offset, gaussian, vrow, act):
-    """Sample one visible row from the hidden row ``hrow``; returns the active count.
+def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, act, ibuf):
+    """Sample one visible row given the binary hidden row ``hrow``.
 
-    Bernoulli: v_i = [u_i < sigmoid(bv_i + Wt_i . h)]; Gaussian: v_i = bv_i + Wt_i . h
-    + z_i. ``rand[offset + i]`` holds u_i or z_i.
+    ``W`` is (n_components, n_features) C-contiguous; the pre-activation is the sum of
+    the rows of ``W`` where ``hrow`` is 1. Bernoulli: v_i = [u_i < sigmoid(s_i)];
+    Gaussian: v_i = s_i + z_i, with ``rand[offset + i]`` holding u_i or z_i. Writes
+    ``vrow`` and the active (non-zero) indices ``act``; returns their number.
     """
-    one = Wt.dtype.type(1)
-    zero = Wt.dtype.type(0)
-    H = hrow.shape[0]
+    zero = W.dtype.type(0)
+    one = W.dtype.type(1)
+    V = vrow.shape[0]
+    vrow[:] = bv
+    for j in range(hrow.shape[0]):
+        if hrow[j] != zero:
+            w = W[j]
+            for i in range(V):
+                vrow[i] += w[i]
+    if gaussian:
+        for i in range(V):
+            vrow[i] += rand[offset + i]
+    else:
+        sigmoid_row(vrow, ibuf)
+        for i in range(V):
+            vrow[i] = one if rand[offset + i] < vrow[i] else zero
     nact = 0
-    for i in range(Wt.shape[0]):
-        w = Wt[i]
-        s = bv[i]
-        for j in range(H):
-            s += hrow[j] * w[j]
-        if gaussian:
-            v = s + rand[offset + i]
-        else:
-            p = one / (one + np.exp(-s))
-            v = one if rand[offset + i] < p else zero
-        vrow[i] = v
-        if v != zero:
+    for i in range(V):
+        if vrow[i] != zero:
             act[nact] = i
             nact += 1
     return nact
@@ -267,15 +321,17 @@ def _bias_step(b, vel, grad, lr, momentum, plain):
 @njit(cache=True, fastmath=_FASTMATH)
 def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel_bh,
                     vel_bv, key, pos, learning_rate, momentum, weight_decay, n_gibbs,
-                    persistent, gaussian, work_h, work_v, act, rand, words, grad_v):
+                    persistent, gaussian, work_h, work_v, act, rand, words, grad_v,
+                    W, ibuf):
     """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of a CSR matrix.
 
     Parameters are updated in place; returns the new MT19937 position. Work arrays:
     ``work_h`` (3, m, H) for hpos / hneg / CD chains, ``work_v`` (2, m, V) for the
     dense positive minibatch and the negative visibles, ``act`` (m, V) int64 active
     indices, ``rand``/``words`` the random block (``minibatch_draws`` doubles and
-    twice as many uint32), ``grad_v`` (2, max(V, H)) bias gradients; m >= max(batch
-    rows, chain rows).
+    twice as many uint32), ``grad_v`` (2, max(V, H)) bias gradients, ``W`` (H, V) for
+    the transposed weights, ``ibuf`` int scratch of length max(V, H) (int32 for
+    float32, int64 for float64); m >= max(batch rows, chain rows).
     """
     V = Wt.shape[0]
     H = Wt.shape[1]
@@ -310,7 +366,8 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
             for p in range(indptr[r], indptr[r + 1]):
                 vpos[b, indices[p]] = data[p]
                 g_v[indices[p]] += data[p]
-            _hidden_from_csr(indices, data, indptr[r], indptr[r + 1], Wt, bh, hpos[b])
+            _hidden_from_csr(indices, data, indptr[r], indptr[r + 1], Wt, bh, hpos[b],
+                             ibuf)
             for j in range(H):
                 g_h[j] += hpos[b, j]
         if not persistent:
@@ -319,14 +376,15 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
             off += nb * H
         # negative phase: n_gibbs steps of h -> v -> h
         for step in range(n_gibbs):
+            W[:, :] = Wt.T
             if gaussian:
                 _box_muller(rand, off, nc * V)
             for c in range(nc):
-                nact[c] = _visible_row(hc[c], Wt, bv, rand, off + c * V, gaussian,
-                                       vneg[c], act[c])
+                nact[c] = _visible_row(hc[c], W, bv, rand, off + c * V, gaussian,
+                                       vneg[c], act[c], ibuf)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
             for c in range(nc):
-                _hidden_from_active(vneg[c], act[c], nact[c], Wt, bh, hneg[c])
+                _hidden_from_active(vneg[c], act[c], nact[c], Wt, bh, hneg[c], ibuf)
             for c in range(nc):
                 _sample_binary(hneg[c], rand, off + c * H, hc[c])
             off += nc * H
