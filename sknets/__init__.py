@@ -24,3 +24,7 @@ __all__ += ["MeanShift"]
 from .rbm import BernoulliRBM  # noqa: E402
 
 __all__ += ["BernoulliRBM"]
+
+from .rbm import SpikeSlabRBM  # noqa: E402
+
+__all__ += ["SpikeSlabRBM"]

@@ -33,3 +33,9 @@ EXPECTED_FAILED["BernoulliRBM"] = {
     "check_methods_sample_order_invariance": "score_samples corrupts a random feature "
     "per row, drawn in row order (as scikit-learn's BernoulliRBM)",
 }
+
+# SpikeSlabRBM (issue 4)
+from sknets import SpikeSlabRBM  # noqa: E402
+
+ESTIMATORS.append(SpikeSlabRBM(n_components=4, n_slabs=2, n_iter=2, batch_size=10,
+                               random_state=0))

@@ -3,3 +3,6 @@
 from ._bernoulli import BernoulliRBM
 
 __all__ = ["BernoulliRBM"]
+
+"""Restricted Boltzmann machines."""
+from ._spike_slab import SpikeSlabRBM  # noqa: F401

@@ -1,0 +1,510 @@
+"""Numba kernels of the spike-and-slab RBM (``SpikeSlabRBM``).
+
+The maths is section 2-4 of ``../shared/specs/ssrbm.md``; ``_ss_reference.py`` states
+the same in plain numpy and the tests compare the two. Kernels know nothing of
+estimators: they take arrays and scalars. All random numbers are drawn outside with
+numpy (the estimator's ``Generator``) and passed in, so the reference replays them:
+
+- per Gibbs sweep and chain row: ``l_h`` (N,) standard logistic variates for the
+  spikes (``h_i = 1`` iff ``c_i(v) > l_h[i]``, which has probability ``sigmoid(c_i)``
+  and needs no exponential in the kernel), ``z_s`` (N*K,) normals for the slabs,
+  ``z_v`` (D,) normals for the first visible try;
+- a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
+  and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
+
+When a pool runs out, a kernel stops and says so (status 1 or 2); the caller draws a
+larger pool and calls again. The epoch kernel only commits a minibatch (chains and
+parameters) once it is complete, so it can resume at the minibatch where it stopped.
+
+Parameter storage: ``W2`` (N*K, D) with row ``i*K + k`` = ``w_ik``; ``alpha``, ``mu``
+(N, K); ``lam`` (D,); velocities of ``alpha`` and ``lam`` live in log space.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._kernels import momentum_step
+
+STATUS_OK = 0
+STATUS_POOL_EXHAUSTED = 1
+STATUS_FALLBACK_EXHAUSTED = 2
+
+_SQRT2 = math.sqrt(2.0)
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
+def _softplus(x):
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True)
+def _spike_logits(V, W2, b, alpha, mu, U, c_out):
+    """Fill ``U = V W2^T`` (B, N*K) and the spike logits ``c`` (B, N) of section 2."""
+    np.dot(V, W2.T, U)
+    B = V.shape[0]
+    N, K = alpha.shape
+    half_inv_a = np.empty(N * K, dtype=alpha.dtype)
+    for i in range(N):
+        for k in range(K):
+            half_inv_a[i * K + k] = 0.5 / alpha[i, k]
+    for t in range(B):
+        for i in range(N):
+            c = b[i]
+            for k in range(K):
+                u = U[t, i * K + k]
+                c += u * (u * half_inv_a[i * K + k] + mu[i, k])
+            c_out[t, i] = c
+
+
+@njit(cache=True)
+def _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c_out):
+    """Fill ``U = V W2^T`` (B, N*K), ``P = E[h|v]`` (B, N), ``Rr = E[h s|v]`` (B, N*K).
+
+    ``c_out`` (B, N) receives the logits ``c`` (used by the free energy).
+    """
+    np.dot(V, W2.T, U)
+    B = V.shape[0]
+    N, K = alpha.shape
+    inv_a = np.empty(N * K, dtype=alpha.dtype)
+    for i in range(N):
+        for k in range(K):
+            inv_a[i * K + k] = 1.0 / alpha[i, k]
+    for t in range(B):
+        for i in range(N):
+            c = b[i]
+            for k in range(K):
+                u = U[t, i * K + k]
+                c += u * (0.5 * u * inv_a[i * K + k] + mu[i, k])
+            c_out[t, i] = c
+            p = _sigmoid(c)
+            P[t, i] = p
+            for k in range(K):
+                Rr[t, i * K + k] = p * (mu[i, k] + U[t, i * K + k] * inv_a[i * K + k])
+
+
+@njit(cache=True)
+def ss_conditionals(V, W2, b, alpha, mu):
+    """``(P, Rr)``: ``E[h|v]`` (B, N) and ``E[h s|v]`` (B, N*K) for every row of ``V``."""
+    B = V.shape[0]
+    N, K = alpha.shape
+    U = np.empty((B, N * K), dtype=V.dtype)
+    P = np.empty((B, N), dtype=V.dtype)
+    Rr = np.empty((B, N * K), dtype=V.dtype)
+    c = np.empty((B, N), dtype=V.dtype)
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c)
+    return P, Rr
+
+
+@njit(cache=True)
+def ss_free_energy(V, W2, b, alpha, mu, lam):
+    """Free energy ``F(v)`` (section 3) of every row of ``V``: (B,)."""
+    B, D = V.shape
+    N, K = alpha.shape
+    U = np.empty((B, N * K), dtype=V.dtype)
+    P = np.empty((B, N), dtype=V.dtype)
+    Rr = np.empty((B, N * K), dtype=V.dtype)
+    c = np.empty((B, N), dtype=V.dtype)
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c)
+    const = 0.0
+    for i in range(N):
+        for k in range(K):
+            const += 0.5 * math.log(alpha[i, k] / (2.0 * math.pi))
+    F = np.empty(B, dtype=V.dtype)
+    for t in range(B):
+        f = 0.0
+        for d in range(D):
+            f += 0.5 * lam[d] * V[t, d] * V[t, d]
+        for i in range(N):
+            f -= _softplus(c[t, i])
+        F[t] = f + const
+    return F
+
+
+# --------------------------------------------------------------------------------------
+# Truncated normal (fallback of the ball-truncated visible draw)
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _ndtr(x):
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@njit(cache=True)
+def _ndtri(p):
+    """Inverse of the standard normal CDF: Acklam's rational approximation refined by
+    Halley steps (double precision down to ``p = 1e-300``)."""
+    if p <= 0.0:
+        return -np.inf
+    if p >= 1.0:
+        return np.inf
+    plow = 0.02425
+    if p < plow:
+        q = math.sqrt(-2.0 * math.log(p))
+        x = ((((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                 - 2.400758277161838e+00) * q - 2.549732539343734e+00) * q
+               + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+             / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+                  + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0))
+    elif p <= 1.0 - plow:
+        q = p - 0.5
+        r = q * q
+        x = ((((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r
+                 - 2.759285104469687e+02) * r + 1.383577518672690e+02) * r
+               - 3.066479806614716e+01) * r + 2.506628277459239e+00) * q
+             / (((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r
+                   - 1.556989798598866e+02) * r + 6.680131188771972e+01) * r
+                 - 1.328068155288572e+01) * r + 1.0))
+    else:
+        q = math.sqrt(-2.0 * math.log1p(-p))
+        x = -((((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                  - 2.400758277161838e+00) * q - 2.549732539343734e+00) * q
+                + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+              / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+                   + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0))
+    for _ in range(2):
+        if x < 0.0:
+            e = _ndtr(x) - p
+        else:  # refine against the survival function: no cancellation near 1
+            e = (1.0 - p) - _ndtr(-x)
+        if e == 0.0 or not math.isfinite(x):
+            break
+        # u = e * sqrt(2 pi) * exp(x^2 / 2), formed in log space (no overflow in tails)
+        u = math.copysign(math.exp(math.log(abs(e)) + 0.5 * x * x
+                                   + 0.5 * math.log(2.0 * math.pi)), e)
+        x = x - u / (1.0 + 0.5 * x * u)
+    return x
+
+
+@njit(cache=True)
+def _truncnorm_std(lo, hi, u):
+    """Standard normal truncated to ``[lo, hi]``, by inverse CDF of the uniform ``u``.
+
+    Works on the side of the interval away from 0 (mirrors intervals below 0; survival
+    function for intervals above 0); an interval whose mass underflows, or of zero
+    width, gives its endpoint nearest 0.
+    """
+    flip = hi <= 0.0
+    if flip:
+        a, bb = -hi, -lo
+    else:
+        a, bb = lo, hi
+    if bb - a <= 0.0:
+        x = a
+    elif a >= 0.0:
+        qa = _ndtr(-a)
+        qb = _ndtr(-bb)
+        if qa > qb:
+            x = -_ndtri(qa - u * (qa - qb))
+            if not math.isfinite(x):
+                x = a
+        else:
+            x = a
+    else:
+        pa = _ndtr(a)
+        pb = _ndtr(bb)
+        x = _ndtri(pa + u * (pb - pa))
+        if not math.isfinite(x):
+            x = a
+    x = min(max(x, a), bb)
+    return -x if flip else x
+
+
+@njit(cache=True)
+def _fallback_row(v0, m, sd, radius, u, out):
+    """Coordinate-wise truncated-normal Gibbs pass inside the ball, from ``v0``."""
+    D = v0.shape[0]
+    total = 0.0
+    for d in range(D):
+        total += v0[d] * v0[d]
+    norm = math.sqrt(total)
+    scale = radius / norm if norm > radius else 1.0
+    total = 0.0
+    for d in range(D):
+        out[d] = v0[d] * scale
+        total += out[d] * out[d]
+    r2 = radius * radius
+    for d in range(D):
+        old = out[d]
+        rest = r2 - (total - old * old)
+        half = math.sqrt(rest) if rest > 0.0 else 0.0
+        lo = (-half - m[d]) / sd[d]
+        hi = (half - m[d]) / sd[d]
+        new = m[d] + sd[d] * _truncnorm_std(lo, hi, u[d])
+        new = min(max(new, -half), half)
+        total = total + new * new - old * old
+        out[d] = new
+
+
+@njit(cache=True)
+def _sweep(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+           max_rejections, fb_u, fb_pos, U, C, HS, Mv, V_out, H_out, S_out, keep_hs):
+    """One block-Gibbs sweep from ``V`` into ``V_out`` (rows in order, see module doc).
+
+    Work arrays ``U``, ``C``, ``HS``, ``Mv`` are preallocated; if
+    ``keep_hs``, the sampled spikes and slabs go to ``H_out`` (B, N), ``S_out`` (B, N*K).
+    Returns ``(status, pool_pos, fb_pos, n_fallback)``.
+    """
+    B, D = V.shape
+    N, K = alpha.shape
+    _spike_logits(V, W2, b, alpha, mu, U, C)
+    sd_s = np.empty(N * K, dtype=alpha.dtype)
+    for i in range(N):
+        for k in range(K):
+            sd_s[i * K + k] = 1.0 / math.sqrt(alpha[i, k])
+    for t in range(B):
+        for i in range(N):
+            on = C[t, i] > l_h[t, i]
+            for k in range(K):
+                j = i * K + k
+                noise = z_s[t, j] * sd_s[j]
+                if on:
+                    s = mu[i, k] + U[t, j] / alpha[i, k] + noise
+                    HS[t, j] = s
+                else:
+                    s = noise
+                    HS[t, j] = 0.0
+                if keep_hs:
+                    S_out[t, j] = s
+            if keep_hs:
+                H_out[t, i] = 1.0 if on else 0.0
+    np.dot(HS, W2, Mv)
+    sd = np.empty(D, dtype=V.dtype)
+    for d in range(D):
+        sd[d] = 1.0 / math.sqrt(lam[d])
+    r2 = radius * radius
+    n_fb = 0
+    for t in range(B):
+        sq = 0.0
+        for d in range(D):
+            m = Mv[t, d] / lam[d]
+            Mv[t, d] = m
+            x = m + z_v[t, d] * sd[d]
+            V_out[t, d] = x
+            sq += x * x
+        tries = 0
+        while sq > r2 and tries < max_rejections:
+            if pool_pos >= pool.shape[0]:
+                return STATUS_POOL_EXHAUSTED, pool_pos, fb_pos, n_fb
+            sq = 0.0
+            for d in range(D):
+                x = Mv[t, d] + pool[pool_pos, d] * sd[d]
+                V_out[t, d] = x
+                sq += x * x
+            pool_pos += 1
+            tries += 1
+        if sq > r2:
+            if fb_pos >= fb_u.shape[0]:
+                return STATUS_FALLBACK_EXHAUSTED, pool_pos, fb_pos, n_fb
+            _fallback_row(V[t], Mv[t], sd, radius, fb_u[fb_pos], V_out[t])
+            fb_pos += 1
+            n_fb += 1
+    return STATUS_OK, pool_pos, fb_pos, n_fb
+
+
+@njit(cache=True)
+def ss_gibbs(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+             max_rejections, fb_u, fb_pos):
+    """One Gibbs sweep from every row of ``V`` (section 2).
+
+    Returns ``(V_new, H, S, status, pool_pos, fb_pos, n_fallback)``; ``S`` is (B, N*K).
+    """
+    B, D = V.shape
+    N, K = alpha.shape
+    dt = V.dtype
+    U = np.empty((B, N * K), dtype=dt)
+    C = np.empty((B, N), dtype=dt)
+    HS = np.empty((B, N * K), dtype=dt)
+    Mv = np.empty((B, D), dtype=dt)
+    V_out = np.empty((B, D), dtype=dt)
+    H = np.empty((B, N), dtype=dt)
+    S = np.empty((B, N * K), dtype=dt)
+    status, pool_pos, fb_pos, n_fb = _sweep(
+        V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+        max_rejections, fb_u, fb_pos, U, C, HS, Mv, V_out, H, S, True)
+    return V_out, H, S, status, pool_pos, fb_pos, n_fb
+
+
+# --------------------------------------------------------------------------------------
+# Learning
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, mom, wd,
+            learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
+            log_hi):
+    """Momentum step of section 4.2 from the statistics of both phases, in place.
+
+    ``V`` stacks the data batch (rows ``:B``) over the negative particles (rows
+    ``B:``); ``U, P, Rr`` are their statistics (``_spike_stats``); ``Rr`` is
+    overwritten. ``G`` (N*K, D) is work space.
+    """
+    n_rows, D = V.shape
+    M = n_rows - B
+    N, K = alpha.shape
+    NK = N * K
+    inv_b = 1.0 / B
+    inv_m = 1.0 / M
+    # dW2 = Rr_pos^T V_pos / B - Rr_neg^T V_neg / M as one product: scale the rows first
+    for t in range(n_rows):
+        scale = inv_b if t < B else -inv_m
+        for j in range(NK):
+            Rr[t, j] *= scale
+    np.dot(Rr.T, V, G)
+    momentum_step(W2, G, vW2, lr, mom, wd)
+    # statistics of the spike biases, slab means and log slab precisions
+    dt = W2.dtype
+    gb = np.zeros(N, dtype=dt)
+    gmu = np.zeros((N, K), dtype=dt)
+    ga = np.zeros((N, K), dtype=dt)
+    for t in range(n_rows):
+        w = inv_b if t < B else -inv_m
+        for i in range(N):
+            p = P[t, i] * w
+            gb[i] += p
+            for k in range(K):
+                u = U[t, i * K + k]
+                gmu[i, k] += p * u
+                ga[i, k] -= p * u * u
+    sa = 0.0
+    for i in range(N):
+        for k in range(K):
+            ga[i, k] /= 2.0 * alpha[i, k]
+            sa += ga[i, k]
+    momentum_step(b, gb, vb, lr, mom, 0.0)
+    if learn_mu:
+        momentum_step(mu, gmu, vmu, lr, mom, 0.0)
+    if learn_alpha:
+        if scalar_alpha:
+            ga[:, :] = sa
+        log_alpha = np.log(alpha)
+        momentum_step(log_alpha, ga, va, lr, mom, 0.0)
+        for i in range(N):
+            for k in range(K):
+                alpha[i, k] = math.exp(min(max(log_alpha[i, k], log_lo), log_hi))
+    if learn_lambda:
+        gl = np.zeros(D, dtype=dt)
+        for t in range(n_rows):
+            w = -0.5 * inv_b if t < B else 0.5 * inv_m
+            for d in range(D):
+                gl[d] += w * V[t, d] * V[t, d]
+        sl = 0.0
+        for d in range(D):
+            gl[d] *= lam[d]
+            sl += gl[d]
+        if scalar_lambda:
+            gl[:] = sl
+        log_lam = np.log(lam)
+        momentum_step(log_lam, gl, vl, lr, mom, 0.0)
+        for d in range(D):
+            lam[d] = math.exp(min(max(log_lam[d], log_lo), log_hi))
+
+
+@njit(cache=True)
+def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, lr, mom,
+                     wd, learn_alpha, learn_mu, learn_lambda, scalar_alpha,
+                     scalar_lambda, log_lo, log_hi):
+    """One update of section 4.2 from a data batch ``V_pos`` and particles ``V_neg``."""
+    B = V_pos.shape[0]
+    M, D = V_neg.shape
+    N, K = alpha.shape
+    dt = V_pos.dtype
+    V = np.empty((B + M, D), dtype=dt)
+    V[:B] = V_pos
+    V[B:] = V_neg
+    U = np.empty((B + M, N * K), dtype=dt)
+    P = np.empty((B + M, N), dtype=dt)
+    Rr = np.empty((B + M, N * K), dtype=dt)
+    C = np.empty((B + M, N), dtype=dt)
+    G = np.empty((N * K, D), dtype=dt)
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, C)
+    _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, mom, wd,
+            learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
+            log_hi)
+
+
+@njit(cache=True)
+def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
+             vl, chains, persistent, n_steps, l_h, z_s, z_v, pool, fb_u, radius,
+             max_rejections, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
+             scalar_alpha, scalar_lambda, log_lo, log_hi):
+    """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place.
+
+    Minibatch ``j`` holds rows ``perm[starts[j]:stops[j]]`` of ``X``; its noise is
+    ``l_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
+    ``M = chains.shape[0]`` (persistent) or the batch size (CD, first rows used).
+    The retry and fallback pools start at row 0. Returns ``(status, j, n_fallback,
+    n_draws)``: on a pool running out, ``j`` is the minibatch to resume at (nothing
+    of it was committed).
+    """
+    D = X.shape[1]
+    N, K = alpha.shape
+    NK = N * K
+    dt = X.dtype
+    n_batches = starts.shape[0]
+    bmax = 1
+    for j in range(n_batches):
+        bmax = max(bmax, stops[j] - starts[j])
+    mmax = max(bmax, chains.shape[0])
+    V = np.empty((bmax + mmax, D), dtype=dt)  # data rows, then negative particles
+    Vc = np.empty((mmax, D), dtype=dt)
+    Vn = np.empty((mmax, D), dtype=dt)
+    U = np.empty((bmax + mmax, NK), dtype=dt)
+    P = np.empty((bmax + mmax, N), dtype=dt)
+    Rr = np.empty((bmax + mmax, NK), dtype=dt)
+    C = np.empty((bmax + mmax, N), dtype=dt)
+    HS = np.empty((mmax, NK), dtype=dt)
+    Mv = np.empty((mmax, D), dtype=dt)
+    G = np.empty((NK, D), dtype=dt)
+    dummy = np.empty((0, 0), dtype=dt)
+    pool_pos = 0
+    fb_pos = 0
+    n_fb_total = 0
+    n_draws = 0
+    for j in range(first, n_batches):
+        B = stops[j] - starts[j]
+        for t in range(B):
+            row = perm[starts[j] + t]
+            for d in range(D):
+                V[t, d] = X[row, d]
+        if persistent:
+            Mr = chains.shape[0]
+            Vc[:Mr] = chains
+        else:
+            Mr = B
+            Vc[:Mr] = V[:B]
+        n_fb_batch = 0
+        for step in range(n_steps):
+            status, pool_pos, fb_pos, n_fb = _sweep(
+                Vc[:Mr], W2, b, alpha, mu, lam, radius, l_h[j, step, :Mr],
+                z_s[j, step, :Mr], z_v[j, step, :Mr], pool, pool_pos, max_rejections,
+                fb_u, fb_pos, U[:Mr], C[:Mr], HS[:Mr], Mv[:Mr], Vn[:Mr], dummy, dummy,
+                False)
+            if status != STATUS_OK:
+                return status, j, n_fb_total, n_draws
+            n_fb_batch += n_fb
+            Vc[:Mr] = Vn[:Mr]
+        n = B + Mr
+        V[B:n] = Vc[:Mr]
+        _spike_stats(V[:n], W2, b, alpha, mu, U[:n], P[:n], Rr[:n], C[:n])
+        _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V[:n], B, U[:n], P[:n],
+                Rr[:n], G, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
+                scalar_alpha, scalar_lambda, log_lo, log_hi)
+        if persistent:
+            chains[:, :] = Vc[:Mr]
+        n_fb_total += n_fb_batch
+        n_draws += Mr * n_steps
+    return STATUS_OK, n_batches, n_fb_total, n_draws
