@@ -28,3 +28,7 @@ __all__ += ["BernoulliRBM"]
 from .rbm import SpikeSlabRBM  # noqa: E402
 
 __all__ += ["SpikeSlabRBM"]
+
+from sknets.convnet import ConvNetClassifier  # noqa: E402
+
+__all__ += ["ConvNetClassifier"]

@@ -39,3 +39,10 @@ from sknets import SpikeSlabRBM  # noqa: E402
 
 ESTIMATORS.append(SpikeSlabRBM(n_components=4, n_slabs=2, n_iter=2, batch_size=10,
                                random_state=0))
+
+# ConvNetClassifier (issue 5): a tiny net so the checks stay fast
+from sknets import ConvNetClassifier  # noqa: E402
+
+ESTIMATORS.append(ConvNetClassifier(filters=(4,), hidden_layer_sizes=(16,), dropout=0.0,
+                                    max_iter=20, batch_size=32, learning_rate_init=0.01,
+                                    random_state=0))

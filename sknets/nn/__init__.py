@@ -1,0 +1,119 @@
+"""sknets.nn: a small layer library (numpy + Numba, no scikit-learn, no autodiff).
+
+Used by ``ConvNetClassifier`` and ``GANSampler``. The interface, which stays stable:
+
+Layers (``sknets.nn.layers``; Conv2D and pooling in ``sknets.nn.conv``)
+    A layer has ``params`` and ``grads`` (lists of arrays of equal shapes),
+    ``build(input_shape, rng, dtype) -> output_shape`` (shapes of ONE sample, no batch
+    axis), ``forward(x, training=False) -> y`` which keeps what backward needs, and
+    ``backward(grad_out) -> grad_in`` which *overwrites* ``grads`` and returns
+    dLoss/dInput of the last forward call. Images are channels-first (N, C, H, W).
+    Layers: Dense, Flatten, Reshape, Dropout, ReLU, LeakyReLU, Tanh, Sigmoid, Identity
+    (``make_activation(name)``), Conv2D, MaxPool2D, AvgPool2D, BatchNorm.
+
+Network (``sknets.nn.network.Sequential``)
+    ::
+
+        import numpy as np
+        from sknets.nn import Sequential, Dense, ReLU, Adam, softmax_cross_entropy
+
+        net = Sequential([Dense(32), ReLU(), Dense(3)])
+        net.build(input_shape=(4,), rng=np.random.default_rng(0), dtype=np.float32)
+        opt = Adam(net.flat_parameters(), learning_rate=1e-3,
+                   weight_decay=1e-4, decay_mask=net.flat_decay_mask())
+        logits = net.forward(X_batch, training=True)            # (n, 3)
+        loss, grad_logits = softmax_cross_entropy(logits, y_batch)  # y: int labels
+        grad_input = net.backward(grad_logits)                  # dLoss/dX_batch
+        opt.step()                                              # in-place update
+
+    After ``build`` all parameters live in one flat vector ``net.flat_params`` (and
+    gradients in ``net.flat_grads``); each layer's ``params`` are views into it, so
+    update parameters in place. ``net.parameters()`` gives the per-layer
+    ``(param, grad)`` pairs, ``net.flat_parameters()`` the single flat pair (faster).
+    Inputs must have the dtype given to ``build`` (float32 by default).
+
+Losses (``sknets.nn.losses``)
+    ``softmax_cross_entropy(logits, target)`` (int labels or probabilities) and
+    ``sigmoid_cross_entropy(logits, target)`` return ``(mean loss, dLoss/dLogits)``,
+    computed stably.
+
+Optimizers (``sknets.nn.optimizers``)
+    ``SGD, Momentum, Nesterov, Adam, RMSprop, Adagrad`` (or ``make_optimizer(name, ...)``)
+    take a list of ``(param, grad)`` pairs, ``learning_rate`` (mutable attribute),
+    ``weight_decay`` (L2 penalty: the rule sees ``g + weight_decay * p`` on masked
+    entries; default mask: parameters with ndim >= 2) and rule-specific settings.
+    ``step()`` updates in place; ``t`` counts steps.
+
+Randomness: the ``Generator`` given to ``build`` initialises weights and draws the
+dropout masks, so a fixed seed gives identical runs.
+"""
+
+from sknets.nn.conv import AvgPool2D, Conv2D, MaxPool2D
+from sknets.nn.layers import (
+    ACTIVATIONS,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Tanh,
+    make_activation,
+)
+from sknets.nn.losses import (
+    SigmoidCrossEntropy,
+    SoftmaxCrossEntropy,
+    log_softmax,
+    sigmoid_cross_entropy,
+    softmax,
+    softmax_cross_entropy,
+)
+from sknets.nn.network import Sequential
+from sknets.nn.optimizers import (
+    SGD,
+    Adagrad,
+    Adam,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    RMSprop,
+    make_optimizer,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "Adagrad",
+    "Adam",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "Layer",
+    "MaxPool2D",
+    "LeakyReLU",
+    "Momentum",
+    "Nesterov",
+    "Optimizer",
+    "RMSprop",
+    "ReLU",
+    "Reshape",
+    "SGD",
+    "Sequential",
+    "Sigmoid",
+    "SigmoidCrossEntropy",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "log_softmax",
+    "make_activation",
+    "make_optimizer",
+    "sigmoid_cross_entropy",
+    "softmax",
+    "softmax_cross_entropy",
+]
