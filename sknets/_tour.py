@@ -37,3 +37,28 @@ def register(name, task):
         return fn
 
     return deco
+
+
+@register("GANSampler", "generate digits (500 samples)")
+def _tour_gan(quick):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sknets import GANSampler
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = make_pipeline(GANSampler(generator_layer_sizes=(64, 64),
+                                    discriminator_layer_sizes=(64, 64),
+                                    output_activation="tanh", noise_dim=16,
+                                    learning_rate_init=1e-3,
+                                    max_iter=10 if quick else 60, random_state=0))
+    pipe.fit(X_train)
+    samples = pipe[-1].sample(500, random_state=1)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf.fit(X_train, y_train)
+    hist = np.bincount(clf.predict(samples), minlength=10) / 500
+    hist = hist[hist > 0]
+    # entropy of the predicted-class histogram of the samples (log 10 = 2.303 is ideal)
+    return "class entropy", float(-np.sum(hist * np.log(hist)))

@@ -46,3 +46,11 @@ from sknets import ConvNetClassifier  # noqa: E402
 ESTIMATORS.append(ConvNetClassifier(filters=(4,), hidden_layer_sizes=(16,), dropout=0.0,
                                     max_iter=20, batch_size=32, learning_rate_init=0.01,
                                     random_state=0))
+
+# --- GANSampler (issue 6) ---
+from sknets import GANSampler  # noqa: E402
+
+ESTIMATORS.append(
+    GANSampler(generator_layer_sizes=(8,), discriminator_layer_sizes=(8,), noise_dim=2,
+               batch_size=16, max_iter=2, random_state=0)
+)

@@ -1,6 +1,7 @@
 """GANSampler: a generative adversarial network with a scikit-learn face."""
 
 import time
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,7 +10,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sknets.gan import _kernels as K
+from sknets.gan._backends import (
+    FusedMLPGAN, LayerGAN, dcgan_discriminator, dcgan_generator, mlp_sequential,
+)
 from sknets.utils._random import make_generator
+from sknets.utils._threads import numba_threads
 from sknets.utils._validation import check_finite_params
 
 _ACTIVATIONS = {"identity": K.IDENTITY, "relu": K.RELU, "leaky_relu": K.LEAKY_RELU,
@@ -20,57 +25,6 @@ _REMEDY = ("lower learning_rate_init, use loss='non-saturating', add label_smoot
            "(e.g. 0.1) or make the networks smaller")
 
 
-def build_layout(sizes, activations):
-    """Integer layout of an MLP with layer widths ``sizes`` (see ``_kernels``).
-
-    Returns
-    -------
-    layout : ndarray of shape (n_layers, 6), int64
-    n_params : int
-    width : int
-        Number of columns of the activation work matrix.
-    """
-    sizes = [int(s) for s in sizes]
-    layout = np.empty((len(sizes) - 1, 6), dtype=np.int64)
-    p = col = 0
-    for l, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layout[l] = (nin, nout, p, p + nin * nout, col, activations[l])
-        p += nin * nout + nout
-        col += nin
-    return layout, p, col + sizes[-1]
-
-
-def init_params(layout, n_params, rng, dtype):
-    """Uniform weights with the variance Glorot (linear/tanh) or He (relu) recommends;
-    zero biases."""
-    theta = np.zeros(n_params, dtype=np.float64)
-    for nin, nout, wo, _, _, act in layout:
-        gain = 2.0 if act in (K.RELU, K.LEAKY_RELU) else 1.0
-        bound = np.sqrt(3.0 * gain * 2.0 / (nin + nout))
-        theta[wo:wo + nin * nout] = rng.uniform(-bound, bound, nin * nout)
-    return theta.astype(dtype)
-
-
-class _Net:
-    """A fused-kernel MLP: flat parameters, layout, Adam state and work buffers."""
-
-    def __init__(self, sizes, activations, rng, dtype):
-        self.layout, n_params, self.width = build_layout(sizes, activations)
-        self.theta = init_params(self.layout, n_params, rng, dtype)
-        self.m = np.zeros_like(self.theta)
-        self.v = np.zeros_like(self.theta)
-        self.out_col = self.width - int(sizes[-1])
-
-    def buffers(self, n_rows):
-        shape = (n_rows, self.width)
-        return np.zeros_like(self.theta), np.zeros(shape, self.theta.dtype), \
-            np.zeros(shape, self.theta.dtype)
-
-    def predict(self, X, theta=None):
-        theta = self.theta if theta is None else theta
-        return K.mlp_predict(theta, self.layout, np.ascontiguousarray(X, theta.dtype))
-
-
 class GANSampler(BaseEstimator):
     """Generative adversarial network that learns the distribution of X's rows.
 
@@ -79,17 +33,32 @@ class GANSampler(BaseEstimator):
     as :meth:`sklearn.mixture.GaussianMixture.sample` does; ``score_samples(X)`` gives
     D's logit for each row (how real a row looks to D: a heuristic, not a density).
 
-    Both networks are multilayer perceptrons trained by a fused Numba step (one kernel
-    call per epoch: minibatches, forward and backward passes of both networks, Adam
-    updates, no allocation per step). The inputs are scaled internally, feature by
+    With ``architecture="mlp"`` both networks are multilayer perceptrons; with Adam they
+    are trained by a fused Numba step (one kernel call per epoch: minibatches, forward
+    and backward passes of both networks, Adam updates, no allocation per step). With
+    ``architecture="dcgan"`` (small images) or another solver, the networks are
+    :class:`sknets.nn.Sequential` stacks of the project's layer library and the
+    training loop steps through them. The inputs are scaled internally, feature by
     feature, to [-1, 1] (the range of a tanh output); samples are mapped back.
 
     Parameters
     ----------
     generator_layer_sizes : tuple of int, default=(64, 64)
-        Widths of G's hidden layers.
+        Widths of G's hidden layers. With ``architecture="dcgan"``: channel counts,
+        the first at a quarter of the image side (after a dense layer from the noise),
+        the next ones after the first 2x upsampling.
     discriminator_layer_sizes : tuple of int, default=(64, 64)
-        Widths of D's hidden layers.
+        Widths of D's hidden layers. With ``architecture="dcgan"``: channel counts of
+        its stride-2 3x3 convolutions (each halves the image side).
+    architecture : {"mlp", "dcgan"}, default="mlp"
+        ``"mlp"`` for tabular rows and flattened images. ``"dcgan"`` for single-channel
+        images given as flattened rows: G is dense -> feature map -> (2x nearest
+        upsampling, 3x3 convolution, batch norm, relu) -> 3x3 convolution ->
+        output activation; D is stride-2 convolutions with leaky relu -> dense logit
+        (Radford et al., 2015, with upsampling in place of transposed convolutions).
+    image_shape : tuple (height, width) or None, default=None
+        Image size for ``"dcgan"``; None infers square images from the number of
+        features. Both sides must be divisible by 4.
     generator_activation : {"relu", "leaky_relu", "tanh"}, default="relu"
         Hidden activation of G.
     discriminator_activation : {"leaky_relu", "relu", "tanh"}, default="leaky_relu"
@@ -117,14 +86,22 @@ class GANSampler(BaseEstimator):
     label_smoothing : float, default=0.0
         One-sided label smoothing: the real rows' target is ``1 - label_smoothing``.
         Ignored with ``loss="wasserstein"``.
-    solver : {"adam"}, default="adam"
-        Optimizer of both networks.
+    solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"}, \
+            default="adam"
+        Optimizer of both networks (from :mod:`sknets.nn.optimizers`). Only
+        ``"adam"`` with ``architecture="mlp"`` runs the fused Numba step.
     learning_rate_init : float, default=2e-4
-        Adam's step size.
+        Step size of the optimizer.
     beta_1, beta_2 : float, default=0.5, 0.999
         Adam's decay rates (0.5 as DCGAN recommends).
     epsilon : float, default=1e-8
-        Adam's numerical stabiliser.
+        Numerical stabiliser of Adam, RMSprop and Adagrad.
+    momentum : float, default=0.9
+        Momentum of ``solver="momentum"`` and ``"nesterov"``.
+    ema_decay : float, default=0.999
+        ``sample`` uses an exponential moving average of G's parameters over the
+        generator steps, with this decay (Yazici et al., 2019); it damps the
+        oscillation of GAN training. 0 uses the last parameters.
     batch_size : int, default=64
         Rows per minibatch (capped by the number of rows).
     max_iter : int, default=200
@@ -153,7 +130,7 @@ class GANSampler(BaseEstimator):
     data_min_, data_max_ : ndarray of shape (n_features_in_,)
         Per-feature range seen at the first fit; used to scale to [-1, 1].
     generator_params_ : ndarray
-        G's flat parameter vector (float32).
+        G's flat parameter vector (float32), last iterate (not averaged).
     discriminator_params_ : ndarray
         D's flat parameter vector (float32), as used by ``score_samples`` (spectrally
         normalised with ``loss="wasserstein"``).
@@ -178,6 +155,8 @@ class GANSampler(BaseEstimator):
     .. [3] Arjovsky, Chintala and Bottou, "Wasserstein GAN", ICML 2017.
     .. [4] Miyato et al., "Spectral Normalization for Generative Adversarial Networks",
        ICLR 2018.
+    .. [5] Yazici et al., "The Unusual Effectiveness of Averaging in GAN Training",
+       ICLR 2019.
 
     Examples
     --------
@@ -196,6 +175,8 @@ class GANSampler(BaseEstimator):
     _parameter_constraints = {
         "generator_layer_sizes": ["array-like"],
         "discriminator_layer_sizes": ["array-like"],
+        "architecture": [StrOptions({"mlp", "dcgan"})],
+        "image_shape": [None, tuple],
         "generator_activation": [StrOptions({"relu", "leaky_relu", "tanh"})],
         "discriminator_activation": [StrOptions({"relu", "leaky_relu", "tanh"})],
         "output_activation": [StrOptions({"identity", "tanh"})],
@@ -205,11 +186,14 @@ class GANSampler(BaseEstimator):
         "discriminator_steps": [Interval(Integral, 1, None, closed="left")],
         "pretrain_steps": [Interval(Integral, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-        "solver": [StrOptions({"adam"})],
+        "solver": [StrOptions({"adam", "sgd", "momentum", "nesterov", "rmsprop",
+                               "adagrad"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "ema_decay": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -218,14 +202,17 @@ class GANSampler(BaseEstimator):
     }
 
     def __init__(self, generator_layer_sizes=(64, 64), discriminator_layer_sizes=(64, 64),
-                 *, generator_activation="relu", discriminator_activation="leaky_relu",
-                 output_activation="identity", noise="normal", noise_dim=8,
-                 loss="non-saturating", discriminator_steps=1, pretrain_steps=0,
-                 label_smoothing=0.0, solver="adam", learning_rate_init=2e-4,
-                 beta_1=0.5, beta_2=0.999, epsilon=1e-8, batch_size=64, max_iter=200,
-                 random_state=None, verbose=0, warm_start=False):
+                 *, architecture="mlp", image_shape=None, generator_activation="relu",
+                 discriminator_activation="leaky_relu", output_activation="identity",
+                 noise="normal", noise_dim=8, loss="non-saturating",
+                 discriminator_steps=1, pretrain_steps=0, label_smoothing=0.0,
+                 solver="adam", learning_rate_init=2e-4, beta_1=0.5, beta_2=0.999,
+                 epsilon=1e-8, momentum=0.9, ema_decay=0.999, batch_size=64,
+                 max_iter=200, random_state=None, verbose=0, warm_start=False):
         self.generator_layer_sizes = generator_layer_sizes
         self.discriminator_layer_sizes = discriminator_layer_sizes
+        self.architecture = architecture
+        self.image_shape = image_shape
         self.generator_activation = generator_activation
         self.discriminator_activation = discriminator_activation
         self.output_activation = output_activation
@@ -240,6 +227,8 @@ class GANSampler(BaseEstimator):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.momentum = momentum
+        self.ema_decay = ema_decay
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.random_state = random_state
@@ -267,6 +256,24 @@ class GANSampler(BaseEstimator):
             return rng.standard_normal(shape, dtype=np.float32)
         return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
 
+    def _image_shape(self, n_features):
+        if self.image_shape is not None:
+            h, w = (int(v) for v in self.image_shape)
+            if h * w != n_features:
+                raise ValueError(f"image_shape={self.image_shape} does not match "
+                                 f"{n_features} features.")
+        else:
+            h = int(round(np.sqrt(n_features)))
+            if h * h != n_features:
+                raise ValueError(
+                    f"architecture='dcgan' needs square single-channel images or an "
+                    f"explicit image_shape; got {n_features} features.")
+            w = h
+        if h % 4 or w % 4:
+            raise ValueError(f"architecture='dcgan' needs image sides divisible by 4 "
+                             f"(two 2x upsamplings); got {(h, w)}.")
+        return h, w
+
     def _initialize(self, X, rng):
         n_features = X.shape[1]
         self.data_min_ = X.min(axis=0).astype(np.float64)
@@ -274,36 +281,61 @@ class GANSampler(BaseEstimator):
         self._center = (self.data_max_ + self.data_min_) / 2
         half = (self.data_max_ - self.data_min_) / 2
         self._half_range = np.where(half > 0, half, 1.0)
-        g_sizes = [self.noise_dim, *self._layer_sizes("generator_layer_sizes"), n_features]
-        d_sizes = [n_features, *self._layer_sizes("discriminator_layer_sizes"), 1]
-        g_act = [_ACTIVATIONS[self.generator_activation]] * (len(g_sizes) - 2)
-        g_act.append(_ACTIVATIONS[self.output_activation])
-        d_act = [_ACTIVATIONS[self.discriminator_activation]] * (len(d_sizes) - 2)
-        d_act.append(K.IDENTITY)
-        self._gen = _Net(g_sizes, g_act, rng, np.float32)
-        self._disc = _Net(d_sizes, d_act, rng, np.float32)
-        self._sn_u = rng.standard_normal(self._disc.width).astype(np.float32)
-        self._sn_sigma = np.ones(self._disc.layout.shape[0], dtype=np.float32)
-        self._disc_sn = self._disc.theta.copy()
-        self._state = np.array([0, 0, 0, self.pretrain_steps], dtype=np.int64)
+        g_hidden = self._layer_sizes("generator_layer_sizes")
+        d_hidden = self._layer_sizes("discriminator_layer_sizes")
+        out_code = _ACTIVATIONS[self.output_activation]
+        use_sn = self.loss == "wasserstein"
+        if self.architecture == "dcgan":
+            shape = self._image_shape(n_features)
+            G = dcgan_generator(self.noise_dim, g_hidden, shape, out_code)
+            D = dcgan_discriminator(d_hidden, shape)
+        else:
+            g_sizes = [self.noise_dim, *g_hidden, n_features]
+            d_sizes = [n_features, *d_hidden, 1]
+            g_act = [_ACTIVATIONS[self.generator_activation]] * len(g_hidden) + [out_code]
+            d_act = [_ACTIVATIONS[self.discriminator_activation]] * len(d_hidden)
+            d_act.append(K.IDENTITY)
+        if self.architecture == "mlp" and self.solver == "adam":
+            self._engine = FusedMLPGAN(g_sizes, g_act, d_sizes, d_act, rng,
+                                       use_sn=use_sn, pretrain=self.pretrain_steps)
+        else:
+            if self.architecture == "mlp":
+                G, D = mlp_sequential(g_sizes, g_act), mlp_sequential(d_sizes, d_act)
+            kwargs = {"learning_rate": self.learning_rate_init}
+            if self.solver == "adam":
+                kwargs.update(beta_1=self.beta_1, beta_2=self.beta_2,
+                              epsilon=self.epsilon)
+            elif self.solver in ("momentum", "nesterov"):
+                kwargs.update(momentum=self.momentum)
+            elif self.solver in ("rmsprop", "adagrad"):
+                kwargs.update(epsilon=self.epsilon)
+            self._engine = LayerGAN(G, D, self.noise_dim, n_features, rng,
+                                    solver=self.solver, opt_kwargs=kwargs, use_sn=use_sn,
+                                    pretrain=self.pretrain_steps)
         self._rng = rng
         self._dtype = X.dtype
         self.generator_loss_curve_ = []
         self.discriminator_loss_curve_ = []
         self.n_iter_ = 0
 
+    def _threads(self):
+        """Thread limit for the layer library's parallel kernels (the fused MLP kernel
+        is single-threaded and needs none)."""
+        return nullcontext() if isinstance(self._engine, FusedMLPGAN) else numba_threads()
+
     def _run_epochs(self, Xs, n_epochs):
-        gen, disc = self._gen, self._disc
+        with self._threads():
+            self._run_epochs_unlimited(Xs, n_epochs)
+
+    def _run_epochs_unlimited(self, Xs, n_epochs):
+        engine = self._engine
         rng = self._rng
         n = Xs.shape[0]
         bs = min(self.batch_size, n)
         n_batches = (n + bs - 1) // bs
-        grad_g, Hg, Dg = gen.buffers(bs)
-        grad_d, Hd, Dd = disc.buffers(2 * bs)
-        use_sn = self.loss == "wasserstein"
-        smoothing = 0.0 if use_sn else self.label_smoothing
+        smoothing = 0.0 if self.loss == "wasserstein" else self.label_smoothing
         hyper = np.array([self.learning_rate_init, self.beta_1, self.beta_2,
-                          self.epsilon, smoothing], dtype=np.float64)
+                          self.epsilon, smoothing, self.ema_decay], dtype=np.float64)
         loss_code = _LOSS_CODES[self.loss]
         for _ in range(n_epochs):
             t0 = time.perf_counter()
@@ -311,19 +343,15 @@ class GANSampler(BaseEstimator):
             noise_d = self._draw_noise(rng, (n_batches, bs, self.noise_dim))
             noise_g = self._draw_noise(rng, (n_batches, bs, self.noise_dim))
             losses = np.zeros(4, dtype=np.float64)
-            status = K.train_epoch(
-                Xs, perm, bs, noise_d, noise_g,
-                gen.theta, gen.layout, gen.m, gen.v, grad_g, Hg, Dg,
-                disc.theta, disc.layout, disc.m, disc.v, grad_d, Hd, Dd,
-                self._disc_sn, self._sn_u, self._sn_sigma, use_sn,
-                loss_code, self.discriminator_steps, self._state, hyper, losses)
+            status = engine.run_epoch(Xs, perm, bs, noise_d, noise_g, hyper, loss_code,
+                                      self.discriminator_steps, losses)
             if status != 0:
                 raise ValueError(
                     f"GANSampler diverged in epoch {self.n_iter_ + 1}: a loss became "
                     f"NaN or infinite (learning_rate_init={self.learning_rate_init}). "
                     f"Try to {_REMEDY}.")
-            check_finite_params({"generator": gen.theta, "discriminator": disc.theta},
-                                estimator_name="GANSampler", remedy=_REMEDY)
+            check_finite_params(engine.params(), estimator_name="GANSampler",
+                                remedy=_REMEDY)
             self.n_iter_ += 1
             d_loss = losses[0] / max(losses[1], 1)
             g_loss = losses[2] / losses[3] if losses[3] > 0 else np.nan
@@ -333,13 +361,9 @@ class GANSampler(BaseEstimator):
                 print(f"Epoch {self.n_iter_}: discriminator loss = {d_loss:.5f}, "
                       f"generator loss = {g_loss:.5f}, "
                       f"time = {time.perf_counter() - t0:.3f}s")
-        if use_sn:
-            K.spectral_normalize(disc.theta, disc.layout, self._disc_sn, self._sn_u,
-                                 self._sn_sigma, 1)
-            self.discriminator_params_ = self._disc_sn.copy()
-        else:
-            self.discriminator_params_ = disc.theta.copy()
-        self.generator_params_ = gen.theta.copy()
+        engine.finish()
+        self.generator_params_ = engine.params()["generator"].copy()
+        self.discriminator_params_ = engine.params()["discriminator"].copy()
 
     # ------------------------------------------------------------------ public API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -358,7 +382,7 @@ class GANSampler(BaseEstimator):
         self : GANSampler
             The fitted estimator.
         """
-        reset = not (self.warm_start and hasattr(self, "_gen"))
+        reset = not (self.warm_start and hasattr(self, "_engine"))
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
         if reset:
             self._initialize(X, make_generator(self.random_state))
@@ -382,7 +406,7 @@ class GANSampler(BaseEstimator):
         self : GANSampler
             The updated estimator.
         """
-        first = not hasattr(self, "_gen")
+        first = not hasattr(self, "_engine")
         if first:
             self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
@@ -413,7 +437,10 @@ class GANSampler(BaseEstimator):
         rs = self.random_state if random_state is None else random_state
         rng = make_generator(rs)
         z = self._draw_noise(rng, (n_samples, self.noise_dim))
-        out = self._gen.predict(z, self.generator_params_)
+        with self._threads():
+            out = np.concatenate([
+                self._engine.generate(z[i:i + 4096], averaged=self.ema_decay > 0)
+                for i in range(0, n_samples, 4096)])
         return self._unscale(out).astype(self._dtype)
 
     def score_samples(self, X):
@@ -432,8 +459,8 @@ class GANSampler(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        out = self._disc.predict(self._scale(X), self.discriminator_params_)
-        return out[:, 0].astype(np.float64)
+        with self._threads():
+            return self._engine.discriminate(self._scale(X)).astype(np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -29,7 +29,7 @@ NON_SATURATING, MINIMAX, WASSERSTEIN = 0, 1, 2
 # Indices into the ``state`` array carried from one epoch to the next.
 T_G, T_D, D_SINCE_G, PRETRAIN_LEFT = 0, 1, 2, 3
 # Indices into ``hyper``.
-LR, BETA_1, BETA_2, EPS, SMOOTHING = 0, 1, 2, 3, 4
+LR, BETA_1, BETA_2, EPS, SMOOTHING, EMA = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True)
@@ -49,9 +49,16 @@ def sigmoid(a):
     return e / (1.0 + e)
 
 
-@njit(cache=True)
+# Reassociation lets LLVM vectorise the dot products; no 'nnan'/'ninf' flags, so NaN
+# and inf still propagate and are caught.
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, fastmath=_FAST)
 def mlp_forward(theta, layout, H, n):
     """Forward pass of the first ``n`` rows; the input must be in ``H[:n, :n_in0]``."""
+    # Rows and weight rows are taken as 1-D views indexed by range() counters: that
+    # spares Numba's negative-index wraparound and lets the inner loops vectorise.
     for l in range(layout.shape[0]):
         nin = layout[l, 0]
         nout = layout[l, 1]
@@ -60,28 +67,31 @@ def mlp_forward(theta, layout, H, n):
         io = layout[l, 4]
         act = layout[l, 5]
         oo = io + nin
+        bias = theta[bo:bo + nout]
         for i in range(n):
+            hin = H[i, io:io + nin]
+            hout = H[i, oo:oo + nout]
             for j in range(nout):
-                H[i, oo + j] = theta[bo + j]
+                hout[j] = bias[j]
             for k in range(nin):
-                a = H[i, io + k]
-                base = wo + k * nout
+                a = hin[k]
+                w = theta[wo + k * nout:wo + (k + 1) * nout]
                 for j in range(nout):
-                    H[i, oo + j] += a * theta[base + j]
+                    hout[j] += a * w[j]
             if act == RELU:
                 for j in range(nout):
-                    if H[i, oo + j] < 0:
-                        H[i, oo + j] = 0
+                    if hout[j] < 0:
+                        hout[j] = 0
             elif act == LEAKY_RELU:
                 for j in range(nout):
-                    if H[i, oo + j] < 0:
-                        H[i, oo + j] *= LEAK
+                    if hout[j] < 0:
+                        hout[j] *= LEAK
             elif act == TANH:
                 for j in range(nout):
-                    H[i, oo + j] = np.tanh(H[i, oo + j])
+                    hout[j] = np.tanh(hout[j])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FAST)
 def mlp_backward(theta, grad, layout, H, D, n, param_grads, input_grad):
     """Backward pass of the first ``n`` rows.
 
@@ -99,35 +109,39 @@ def mlp_backward(theta, grad, layout, H, D, n, param_grads, input_grad):
         io = layout[l, 4]
         act = layout[l, 5]
         oo = io + nin
+        gbias = grad[bo:bo + nout]
         for i in range(n):
+            hin = H[i, io:io + nin]
+            hout = H[i, oo:oo + nout]
+            dout = D[i, oo:oo + nout]
             # delta = dL/d(pre-activation), from the post-activation value
             if act == RELU:
                 for j in range(nout):
-                    if H[i, oo + j] <= 0:
-                        D[i, oo + j] = 0
+                    if hout[j] <= 0:
+                        dout[j] = 0
             elif act == LEAKY_RELU:
                 for j in range(nout):
-                    if H[i, oo + j] <= 0:
-                        D[i, oo + j] *= LEAK
+                    if hout[j] <= 0:
+                        dout[j] *= LEAK
             elif act == TANH:
                 for j in range(nout):
-                    y = H[i, oo + j]
-                    D[i, oo + j] *= 1 - y * y
+                    dout[j] *= 1 - hout[j] * hout[j]
             if param_grads:
                 for j in range(nout):
-                    grad[bo + j] += D[i, oo + j]
+                    gbias[j] += dout[j]
                 for k in range(nin):
-                    a = H[i, io + k]
-                    base = wo + k * nout
+                    a = hin[k]
+                    gw = grad[wo + k * nout:wo + (k + 1) * nout]
                     for j in range(nout):
-                        grad[base + j] += a * D[i, oo + j]
+                        gw[j] += a * dout[j]
             if l > 0 or input_grad:
+                din = D[i, io:io + nin]
                 for k in range(nin):
-                    base = wo + k * nout
-                    s = theta[base] * D[i, oo]
+                    w = theta[wo + k * nout:wo + (k + 1) * nout]
+                    s = w[0] * dout[0]
                     for j in range(1, nout):
-                        s += theta[base + j] * D[i, oo + j]
-                    D[i, io + k] = s
+                        s += w[j] * dout[j]
+                    din[k] = s
 
 
 @njit(cache=True)
@@ -291,7 +305,7 @@ def generator_loss_grad(logits_f, dlogit_f, loss_kind):
 def train_epoch(X, perm, batch_size, noise_d, noise_g,
                 theta_g, layout_g, m_g, v_g, grad_g, Hg, Dg,
                 theta_d, layout_d, m_d, v_d, grad_d, Hd, Dd,
-                theta_dsn, sn_u, sn_sigma, use_sn,
+                theta_dsn, sn_u, sn_sigma, use_sn, theta_g_avg,
                 loss_kind, k_steps, state, hyper, losses):
     """One pass over ``X`` in minibatches: discriminator steps, generator steps, Adam.
 
@@ -300,6 +314,8 @@ def train_epoch(X, perm, batch_size, noise_d, noise_g,
     discriminator steps (and once ``state[PRETRAIN_LEFT]`` pre-training steps are
     done) one generator step follows on noise ``noise_g[b]``. ``losses`` receives
     (sum of D losses, number of D steps, sum of G losses, number of G steps).
+    After every generator update, ``theta_g_avg`` (an exponential moving average of
+    G's parameters, Yazici et al. 2019) moves towards ``theta_g`` by ``1 - hyper[EMA]``.
 
     Returns 0, or 1 as soon as a loss is not finite (the parameters are then left as
     they were after the last finite step's update).
@@ -389,6 +405,9 @@ def train_epoch(X, perm, batch_size, noise_d, noise_g,
         mlp_backward(theta_g, grad_g, layout_g, Hg, Dg, nb, True, False)
         state[T_G] += 1
         adam_update(theta_g, grad_g, m_g, v_g, state[T_G], hyper)
+        decay = hyper[EMA]
+        for p in range(theta_g.shape[0]):
+            theta_g_avg[p] = decay * theta_g_avg[p] + (1.0 - decay) * theta_g[p]
     return 0
 
 

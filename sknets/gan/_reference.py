@@ -8,7 +8,7 @@ by the estimator.
 import numpy as np
 
 from sknets.gan._kernels import (
-    BETA_1, BETA_2, D_SINCE_G, EPS, IDENTITY, LEAK, LEAKY_RELU, LR, MINIMAX,
+    BETA_1, BETA_2, D_SINCE_G, EMA, EPS, IDENTITY, LEAK, LEAKY_RELU, LR, MINIMAX,
     NON_SATURATING, PRETRAIN_LEFT, RELU, SMOOTHING, T_D, T_G, TANH, WASSERSTEIN,
 )
 from sknets.gan._losses import discriminator_loss, generator_loss
@@ -110,7 +110,7 @@ def spectral_backward(theta_sn, layout, grad, u, sigmas):
 
 
 def train_epoch(X, perm, batch_size, noise_d, noise_g, theta_g, layout_g, m_g, v_g,
-                theta_d, layout_d, m_d, v_d, sn_u, use_sn, loss_kind, k_steps, state,
+                theta_d, layout_d, m_d, v_d, sn_u, use_sn, theta_g_avg, loss_kind, k_steps, state,
                 hyper, losses):
     """Numpy replay of :func:`sknets.gan._kernels.train_epoch` (arrays updated in place)."""
     name = _LOSS_NAMES[int(loss_kind)]
@@ -156,4 +156,5 @@ def train_epoch(X, perm, batch_size, noise_d, noise_g, theta_g, layout_g, m_g, v
         grad_g, _ = mlp_backward(theta_g, layout_g, outs_g, g_x)
         state[T_G] += 1
         adam_update(theta_g, grad_g, m_g, v_g, state[T_G], hyper)
+        theta_g_avg[:] = hyper[EMA] * theta_g_avg + (1 - hyper[EMA]) * theta_g
     return 0
