@@ -36,6 +36,13 @@ class _Data:
                  "source")
 
     def __init__(self, X):
+        # Read-only buffers (memmaps) would make Numba compile another signature.
+        if sp.issparse(X):
+            if not (X.data.flags.writeable and X.indices.flags.writeable
+                    and X.indptr.flags.writeable):
+                X = X.copy()
+        elif not X.flags.writeable:
+            X = X.copy()
         self.source = X
         self.dtype = X.dtype
         self.n = X.shape[0]
@@ -309,10 +316,13 @@ def _check_sample_weight(sample_weight, X, dtype):
     if sample_weight.ndim != 1:
         raise ValueError(
             f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D "
-            "array.")
+            f"array. Expected either a scalar value or a 1D array of length "
+            f"{n_samples}.")
     if sample_weight.shape != (n_samples,):
         raise ValueError(
             f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!")
+    if np.all(sample_weight == 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
 
 
@@ -792,7 +802,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         return -inertia
 
     def _centers_for(self, X):
-        return np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        # A private, writeable, C-ordered copy in the dtype of X.
+        return np.array(self.cluster_centers_, dtype=X.dtype, order="C", copy=True)
 
     def _threads(self):
         return effective_n_threads()

@@ -26,7 +26,7 @@ from numba import njit, prange
 CHUNK = 512
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     """Squared distance between sample ``i`` and row ``j`` of ``C``.
 
@@ -48,7 +48,7 @@ def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     return d
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab):
     if sparse:
         for p in range(indptr[i], indptr[i + 1]):
@@ -89,10 +89,12 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
         ch0 = p * n_chunks // n_parts
         ch1 = (p + 1) * n_chunks // n_parts
         n_changed = 0
-        if update_centers:
-            sums[p, :, :] = 0.0
-            wsums[p, :] = 0.0
         sums_p = sums[p]
+        if update_centers:
+            for j in range(k):
+                wsums[p, j] = 0.0
+                for f in range(d):
+                    sums_p[j, f] = 0.0
         for ch in range(ch0, ch1):
             s0 = ch * CHUNK
             s1 = min(s0 + CHUNK, n)
@@ -311,10 +313,12 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
         i0 = p * n // n_parts
         i1 = (p + 1) * n // n_parts
         n_changed = 0
-        if update_centers:
-            sums[p, :, :] = 0.0
-            wsums[p, :] = 0.0
         sums_p = sums[p]
+        if update_centers:
+            for j in range(k):
+                wsums[p, j] = 0.0
+                for f in range(d):
+                    sums_p[j, f] = 0.0
         for i in range(i0, i1):
             ub = upper[i]
             lab0 = labels[i]

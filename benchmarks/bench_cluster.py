@@ -1,0 +1,85 @@
+"""KMeans: sknets vs scikit-learn on make_blobs, same data, same init, same process.
+
+Cases (issue 3): (100,000 x 2, k=8), (100,000 x 50, k=32), (500,000 x 16, k=100), each in
+float64 and float32; ``n_init=1``, a fixed init array (k rows drawn from the data with a
+fixed seed), ``max_iter=100``, ``tol=0``, Lloyd, 2 threads on both sides. Prints the best
+of ``--repeat`` fit times of each side, the speed ratio (sklearn time / sknets time) and
+the relative inertia difference.
+
+    python benchmarks/bench_cluster.py            # the three cases
+    python benchmarks/bench_cluster.py --scale 0.1 --repeat 1   # a quick smoke run
+
+MeanShift has its own benchmark (``bench_mean_shift.py``).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+from sklearn.cluster import KMeans as SkKMeans  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from sknets import KMeans  # noqa: E402
+
+CASES = [(100_000, 2, 8), (100_000, 50, 32), (500_000, 16, 100)]
+
+
+def best_time(make, X, init, repeat):
+    best, est = np.inf, None
+    for _ in range(repeat):
+        est = make(init)
+        t0 = time.perf_counter()
+        est.fit(X)
+        best = min(best, time.perf_counter() - t0)
+    return best, est
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply n_samples")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--algorithm", default="lloyd", choices=["lloyd", "elkan"])
+    args = parser.parse_args(argv)
+
+    common = dict(n_init=1, max_iter=100, tol=0, algorithm=args.algorithm)
+    # warm-up: load (or compile) the Numba kernels outside the timings
+    Xw, _ = make_blobs(2000, n_features=16, centers=4, random_state=0)
+    for dt in (np.float64, np.float32):
+        for nf in (2, 16):
+            KMeans(4, **common).fit(Xw[:, :nf].astype(dt))
+
+    print(f"KMeans {args.algorithm}, n_init=1, max_iter=100, tol=0, fixed init array, "
+          f"2 threads; best of {args.repeat}")
+    header = (f"{'case':<24}{'dtype':<9}{'sklearn s':>10}{'sknets s':>10}{'ratio':>8}"
+              f"{'n_iter sk/ours':>16}{'inertia rel diff':>18}")
+    print(header)
+    print("-" * len(header))
+    ratios = []
+    with threadpool_limits(2):
+        for n, d, k in CASES:
+            n = max(int(n * args.scale), 10 * k)
+            X, _ = make_blobs(n, n_features=d, centers=k, random_state=0)
+            init_idx = np.random.RandomState(1).choice(n, k, replace=False)
+            for dt in (np.float64, np.float32):
+                Xd = X.astype(dt)
+                init = Xd[init_idx].copy()
+                t_sk, sk = best_time(lambda i: SkKMeans(k, init=i, **common), Xd, init,
+                                     args.repeat)
+                t_us, us = best_time(lambda i: KMeans(k, init=i, **common), Xd, init,
+                                     args.repeat)
+                rel = abs(us.inertia_ - sk.inertia_) / sk.inertia_
+                ratios.append(t_sk / t_us)
+                print(f"{f'{n}x{d} k={k}':<24}{np.dtype(dt).name:<9}{t_sk:>10.3f}"
+                      f"{t_us:>10.3f}{t_sk / t_us:>7.2f}x"
+                      f"{f'{sk.n_iter_}/{us.n_iter_}':>16}{rel:>18.2e}", flush=True)
+    print(f"\nminimum ratio {min(ratios):.2f}x (target >= 1.2x); ratio = sklearn time / "
+          "sknets time")
+
+
+if __name__ == "__main__":
+    main()
