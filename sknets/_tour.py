@@ -62,3 +62,23 @@ def _tour_gan(quick):
     hist = hist[hist > 0]
     # entropy of the predicted-class histogram of the samples (log 10 = 2.303 is ideal)
     return "class entropy", float(-np.sum(hist * np.log(hist)))
+
+@register("MeanShift", "cluster digits (PCA-2), ARI")
+def _tour_mean_shift(quick):
+    """MeanShift on a 2-D PCA of standardized digits; adjusted Rand index vs digits.
+
+    Clustering digits in two PCA dimensions is hard: the score is the agreement of
+    the clusters found on the test split with the true digits (ARI, 0 = chance).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sknets import MeanShift
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=0),
+                         MeanShift(bandwidth=1.0, bin_seeding=quick))
+    pipe.fit(X_train)
+    return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))

@@ -71,3 +71,8 @@ EXPECTED_FAILED["KMeans"] = {
         "sample_weight is not equivalent to removing/repeating samples (random init)."
     ),
 }
+
+# --- MeanShift (branch meanshift) ---
+from sknets import MeanShift  # noqa: E402
+
+ESTIMATORS.append(MeanShift())

@@ -84,6 +84,8 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     if n_samples is not None:
         X = X[rng.permutation(X.shape[0])[:n_samples]]
     X = np.ascontiguousarray(X)
+    if not X.flags.writeable:  # read-only arrays would compile another variant
+        X = X.copy()
     n_neighbors = max(1, int(X.shape[0] * quantile))
     with numba_threads(n_jobs):
         total = kth_neighbor_distance_sum(X, n_neighbors)
@@ -135,9 +137,14 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
         return X
     X_arr = check_array(X, dtype=None)
     binned = np.round(X_arr / bin_size) + 0.0  # + 0.0 turns -0.0 into 0.0
-    _, first, inverse, counts = np.unique(
-        binned, axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
+    # group equal rows: a stable lexicographic sort puts each bin's first point first
+    ordering = np.lexsort(binned.T[::-1])
+    rows = binned[ordering]
+    new_group = np.ones(len(rows), dtype=bool)
+    new_group[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+    group_start = np.flatnonzero(new_group)
+    counts = np.diff(np.append(group_start, len(rows)))
+    first = ordering[group_start]
     keep = counts >= min_bin_freq
     order = np.sort(first[keep])  # first appearance, as scikit-learn's dict does
     bin_seeds = binned[order].astype(np.float32)

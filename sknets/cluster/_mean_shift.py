@@ -27,8 +27,23 @@ from ._mean_shift_kernels import (
     nearest_center,
 )
 
-_LEAF_SIZE = 16
+
+
+def _leaf_size(n_features):
+    # small leaves pay off where whole nodes often fall inside the ball (low
+    # dimension); in higher dimension the boxes rarely do and traversal dominates
+    return 4 if n_features <= 3 else 16
+
 _KERNELS = {"flat": FLAT, "gaussian": GAUSSIAN}
+
+
+def _writeable(a):
+    """``a`` itself, or a copy if it is read-only (e.g. a joblib memmap).
+
+    Numba types read-only arrays separately, so passing them through would compile
+    every kernel a second time; one copy of the data is much cheaper.
+    """
+    return a if a.flags.writeable else a.copy()
 
 
 def _unique_centers(centers, intensity):
@@ -339,11 +354,17 @@ class MeanShift(ClusterMixin, BaseEstimator):
         self : object
             Fitted instance.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C")
+        X = _writeable(validate_data(self, X, dtype=[np.float64, np.float32],
+                                     order="C"))
+        # one thread-limit lookup per fit (threadpoolctl's is not free)
+        with numba_threads(self.n_jobs) as n_threads:
+            return self._fit(X, n_threads)
+
+    def _fit(self, X, n_threads):
         t0 = time.perf_counter()
         bandwidth = self.bandwidth
         if bandwidth is None:
-            bandwidth = estimate_bandwidth(X, n_jobs=self.n_jobs)
+            bandwidth = estimate_bandwidth(X, n_jobs=n_threads)
             self._log(f"estimated bandwidth {float(bandwidth):.6g} "
                       f"({time.perf_counter() - t0:.2f} s)")
         bandwidth = float(bandwidth)
@@ -360,23 +381,31 @@ class MeanShift(ClusterMixin, BaseEstimator):
             seeds = get_bin_seeds(X, bandwidth, self.min_bin_freq)
         else:
             seeds = X
-        seeds = np.ascontiguousarray(seeds, dtype=X.dtype)
+        seeds = _writeable(np.ascontiguousarray(seeds, dtype=X.dtype))
         self._log(f"{len(seeds)} seeds, {X.shape[0]} points, bandwidth "
-                  f"{bandwidth:.6g}, kernel {self.kernel!r}")
+                  f"{bandwidth:.6g}, kernel {self.kernel!r}, {n_threads} threads")
 
         t1 = time.perf_counter()
-        with numba_threads(self.n_jobs):
-            perm, start, end, left, right, lo, hi, sums = build_kdtree(X, _LEAF_SIZE)
-            Xs = np.ascontiguousarray(X[perm])
-            centers, intensity, n_iter = mean_shift_seeds(
-                seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth,
-                self.max_iter, _KERNELS[self.kernel],
-            )
+        perm, start, end, left, right, lo, hi, sums = build_kdtree(
+            X, _leaf_size(X.shape[1])
+        )
+        Xs = np.ascontiguousarray(X[perm])
+        # seeds are independent: when every point is a seed, run them in tree
+        # order (neighbouring seeds touch the same nodes) and restore the order
+        seed_order = perm if seeds is X else None
+        centers, intensity, n_iter = mean_shift_seeds(
+            Xs if seed_order is not None else seeds, Xs, start, end, left,
+            right, lo, hi, sums, bandwidth, self.max_iter, _KERNELS[self.kernel],
+        )
+        if seed_order is not None:
+            inv = np.empty_like(seed_order)
+            inv[seed_order] = np.arange(len(seed_order))
+            centers, intensity, n_iter = centers[inv], intensity[inv], n_iter[inv]
         self.n_iter_ = int(n_iter.max())
         self._log(f"hill climbing done in {time.perf_counter() - t1:.2f} s, "
                   f"n_iter_={self.n_iter_}")
 
-        found = intensity > 0
+        found = intensity >= 0
         if not found.any():
             raise ValueError(
                 "No point was within bandwidth=%f of any seed. Try a different seeding"
@@ -391,8 +420,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         centers, intensity = _unique_centers(centers[found], intensity[found])
         cluster_centers = _sort_and_suppress(centers, intensity, bandwidth)
 
-        with numba_threads(self.n_jobs):
-            labels, dist2 = nearest_center(X, cluster_centers)
+        labels, dist2 = nearest_center(X, cluster_centers)
         if not self.cluster_all:
             labels[dist2 > bandwidth**2] = -1
         self.cluster_centers_, self.labels_ = cluster_centers, labels
@@ -421,5 +449,6 @@ class MeanShift(ClusterMixin, BaseEstimator):
             X = X.astype(np.float64)
             centers = centers.astype(np.float64)
         with numba_threads(self.n_jobs):
-            labels, _ = nearest_center(X, np.ascontiguousarray(centers))
+            labels, _ = nearest_center(_writeable(X),
+                                       _writeable(np.ascontiguousarray(centers)))
         return labels

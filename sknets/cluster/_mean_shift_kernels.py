@@ -35,6 +35,43 @@ _STACK_SIZE = 256  # tree depth is about log2(n / leaf_size) + 1: far below this
 
 
 @njit(cache=True)
+def _select(perm, X, dim, s, e, k):
+    """Reorder ``perm[s:e]`` so that rows before ``k`` have ``X[row, dim]`` no larger
+    than those from ``k`` on (Hoare partitioning, median-of-three pivot): O(e - s)."""
+    a = s
+    b = e - 1
+    while b > a:
+        m = (a + b) // 2
+        x = X[perm[a], dim]
+        y = X[perm[m], dim]
+        z = X[perm[b], dim]
+        if x > y:
+            x, y = y, x
+        if y > z:
+            y = z
+        pivot = x if x > y else y  # median of the three
+        i = a
+        j = b
+        while i <= j:
+            while X[perm[i], dim] < pivot:
+                i += 1
+            while X[perm[j], dim] > pivot:
+                j -= 1
+            if i <= j:
+                t = perm[i]
+                perm[i] = perm[j]
+                perm[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            b = j
+        elif k >= i:
+            a = i
+        else:
+            return
+
+
+@njit(cache=True)
 def build_kdtree(X, leaf_size):
     """Build a KD-tree over the rows of ``X`` (median split on the widest side).
 
@@ -90,14 +127,8 @@ def build_kdtree(X, leaf_size):
                 width = w
                 split = j
         if e - s > leaf_size and width > 0.0:
-            idx = perm[s:e].copy()
-            vals = np.empty(e - s, dtype=np.float64)
-            for p in range(e - s):
-                vals[p] = X[idx[p], split]
-            order = np.argsort(vals, kind="mergesort")
-            for p in range(e - s):
-                perm[s + p] = idx[order[p]]
             mid = s + (e - s) // 2
+            _select(perm, X, split, s, e, mid)
             left[node] = n_nodes
             start[n_nodes] = s
             end[n_nodes] = mid
@@ -200,8 +231,9 @@ def mean_shift_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth
     centers : array (n_seeds, d), dtype of ``Xs``
         Final position of each seed.
     intensity : int64 array (n_seeds,)
-        Points within ``bandwidth`` of the position the final mean was computed from
-        (0 means the seed found no point and is to be discarded).
+        Points within ``bandwidth`` of the position the final mean was computed from;
+        -1 for a seed that found no point within the kernel's radius (to be
+        discarded, as scikit-learn discards seeds with an empty neighbourhood).
     n_iter : int64 array (n_seeds,)
     """
     n_seeds, d = seeds.shape
@@ -229,7 +261,7 @@ def mean_shift_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth
                                            sums, radius, bandwidth, kernel, acc,
                                            stack)
                 if total <= 0.0:
-                    count = 0
+                    count = -1
                     break
                 shift2 = 0.0
                 for j in range(d):

@@ -40,7 +40,7 @@ def mean_shift_seeds(seeds, X, bandwidth, max_iter, kernel=FLAT):
         while True:
             acc, total, count = ball_sum(mean, X, bandwidth, kernel)
             if total <= 0:
-                count = 0
+                count = -1
                 break
             new = (acc / total).astype(X.dtype)
             shift = np.linalg.norm(new.astype(np.float64) - mean.astype(np.float64))
