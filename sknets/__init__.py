@@ -32,11 +32,3 @@ __all__ += ["SpikeSlabRBM"]
 from sknets.convnet import ConvNetClassifier  # noqa: E402
 
 __all__ += ["ConvNetClassifier"]
-
-from sknets.convnet import ConvNetClassifier  # noqa: E402
-
-__all__ += ["ConvNetClassifier"]
-
-from sknets.gan import GANSampler  # noqa: E402
-
-__all__ += ["GANSampler"]

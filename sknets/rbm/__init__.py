@@ -1,8 +1,6 @@
-"""Restricted Boltzmann machines: ``BernoulliRBM`` (and the shared base in ``_base``)."""
+"""Restricted Boltzmann machines: ``BernoulliRBM``, ``SpikeSlabRBM`` (and the shared base in ``_base``)."""
 
 from ._bernoulli import BernoulliRBM
+from ._spike_slab import SpikeSlabRBM
 
-__all__ = ["BernoulliRBM"]
-
-"""Restricted Boltzmann machines."""
-from ._spike_slab import SpikeSlabRBM  # noqa: F401
+__all__ = ["BernoulliRBM", "SpikeSlabRBM"]
