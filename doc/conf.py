@@ -87,7 +87,6 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"__init__\.py",
     "doc_module": ("sknets",),
     "backreferences_dir": "gen_modules/backreferences",
-    "reference_url": {"sknets": None},
     "download_all_examples": False,
     "remove_config_comments": True,
     "min_reported_time": 0,
