@@ -49,6 +49,15 @@ def test_thread_probe_records_the_parent_limit(blobs):
     assert max(probe.thread_counts_) == effective_n_threads()
 
 
+def test_threadpool_limits_bound_numba_threads(blobs):
+    from threadpoolctl import threadpool_limits
+
+    X, _ = blobs
+    with threadpool_limits(1):
+        probe = ThreadProbe(KMeans(n_clusters=3, n_init=1, random_state=0)).fit(X)
+    assert probe.thread_counts_ and max(probe.thread_counts_) == 1
+
+
 def test_gridsearch_workers_use_their_share_of_cores(blobs):
     X, y = blobs
     search = GridSearchCV(
