@@ -10,8 +10,11 @@ Data larger than memory arrive as the blocks of a dask array. Estimators with
 What one ``partial_fit`` call does depends on the estimator. For
 :class:`sknets.BernoulliRBM` (exactly as for scikit-learn's) it is **one gradient step**
 with the whole block as the minibatch; ``Incremental`` calls it once per block, so a few
-big blocks give a few updates only. Looping over minibatches *inside* each block gives the
-model as many updates as ``fit`` would, still holding one block in memory at a time. This
+big blocks give a few updates only. Worse, the negative phase uses ``batch_size``
+persistent chains whatever the block size (as in scikit-learn), so with blocks much larger
+than ``batch_size`` the positive phase dominates each step and the weights grow without
+bound. Looping over minibatches of ``batch_size`` rows *inside* each block gives the model
+exactly the updates ``fit`` makes, still holding one block in memory at a time. This
 example compares the two on the digits (split into 6 blocks) and plots the
 pseudo-likelihood of held-out digits as training goes, and the learned filters.
 """
