@@ -107,7 +107,7 @@ def dask_client():
     # processes there (the LocalCluster default: slower to start, each imports sknets).
     processes = not _threads_can_share_numba()
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                       processes=processes, dashboard_address=None)
+                                       processes=processes, dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -143,7 +143,7 @@ def test_in_process_dask_worker_tasks_get_one_thread():
     # With processes=False nothing sets OMP_NUM_THREADS; sknets still gives each task
     # one thread (two worker threads x all cores would oversubscribe).
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         in_task = client.gather(client.map(effective_n_threads, [None, -1, 4], pure=False))
     assert in_task == [1, 1, 1]
