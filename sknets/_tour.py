@@ -82,3 +82,21 @@ def _tour_mean_shift(quick):
                          MeanShift(bandwidth=1.0, bin_seeding=quick))
     pipe.fit(X_train)
     return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
+
+@register("BernoulliRBM", "RBM features + logistic regression")
+def _tour_bernoulli_rbm(quick=False):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sknets import BernoulliRBM
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = Pipeline([
+        ("scale", MinMaxScaler()),  # Bernoulli visible units want [0, 1]
+        ("rbm", BernoulliRBM(n_components=100, learning_rate=0.06,
+                             n_iter=5 if quick else 20, random_state=0)),
+        ("logistic", LogisticRegression(C=100, max_iter=1000)),
+    ])
+    pipe.fit(X_train, y_train)
+    return "accuracy", pipe.score(X_test, y_test)

@@ -10,7 +10,6 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._threads import numba_threads
 from ._base import BaseRBM
 from ._kernels import bernoulli_epoch, minibatch_draws
 
@@ -247,12 +246,17 @@ class BernoulliRBM(BaseRBM):
         return ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_")
 
     def _prepare_data(self, X):
-        X = sp.csr_matrix(X)
-        return (
-            np.asarray(X.indptr, dtype=np.int64),
-            np.asarray(X.indices, dtype=np.int64),
-            np.ascontiguousarray(X.data, dtype=self.components_.dtype),
-        )
+        dtype = self.components_.dtype
+        if sp.issparse(X):
+            X = sp.csr_matrix(X)
+            return (
+                np.asarray(X.indptr, dtype=np.int64),
+                np.asarray(X.indices, dtype=np.int64),
+                np.ascontiguousarray(X.data, dtype=dtype),
+            )
+        # dense: the kernel reads C-ordered rows (an empty indptr says so)
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.ascontiguousarray(X, dtype=dtype).ravel()
 
     def _on_divergence(self):
         self._velocities = None
@@ -280,26 +284,26 @@ class BernoulliRBM(BaseRBM):
         m = max(max_nb, self.batch_size)
         nc = self.batch_size if self.persistent else max_nb
         gaussian = self.visible_unit == "gaussian"
-        n_draws = minibatch_draws(max_nb, nc, V, H, self.n_gibbs_steps,
+        n_draws = minibatch_draws.py_func(max_nb, nc, V, H, self.n_gibbs_steps,
                                   self.persistent, gaussian)
         work_h = np.empty((3, m, H), dtype)
         work_v = np.empty((2, m, V), dtype)
-        act = np.empty((m, V), np.int64)
         rand = np.empty(max(n_draws, 1))
         words = np.empty(2 * rand.shape[0], np.uint32)
         grad_v = np.empty((2, max(V, H)), dtype)
         state = rng.get_state(legacy=True)
         key = np.array(state[1], dtype=np.uint32)
-        with numba_threads(None):
-            pos = bernoulli_epoch(
-                indptr, indices, values, bounds, Wt, self.intercept_hidden_,
-                self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
-                key, int(state[2]), float(self.learning_rate), float(self.momentum),
-                float(self.weight_decay), int(self.n_gibbs_steps),
-                bool(self.persistent), gaussian, work_h, work_v, act, rand, words,
-                grad_v, np.empty((H, V), dtype),
-                np.empty(max(V, H), np.int32 if dtype == np.float32 else np.int64),
-            )
+        # the epoch kernel is sequential (one minibatch depends on the previous one;
+        # minibatches are too small to share out), so no Numba thread pool is used
+        pos = bernoulli_epoch(
+            indptr, indices, values, bounds, Wt, self.intercept_hidden_,
+            self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
+            key, int(state[2]), float(self.learning_rate), float(self.momentum),
+            float(self.weight_decay), int(self.n_gibbs_steps),
+            bool(self.persistent), gaussian, work_h, work_v, rand, words,
+            grad_v, np.empty((H, V), dtype),
+            np.empty(max(V, H), np.int32 if dtype == np.float32 else np.int64),
+        )
         rng.set_state((state[0], key, int(pos), state[3], state[4]))
 
     # ------------------------------------------------------------ public API

@@ -93,10 +93,15 @@ def mt_fill_random(key, pos, words, out):
             words[k + t] = a
         k += m
         pos += m
+    # pairs of words read as one uint64 (little-endian: the first word is the low
+    # half), so that the loop reads contiguous memory and vectorises
+    pairs = words.view(np.uint64)  # (sknets targets little-endian machines)
+    low = np.uint64(0xFFFFFFFF)
     for t in range(n):
-        a = words[2 * t] >> np.uint32(5)
-        b = words[2 * t + 1] >> np.uint32(6)
-        out[t] = (a * 67108864.0 + b) / 9007199254740992.0
+        w = pairs[t]
+        a = np.int32((w & low) >> np.uint64(5))  # 27 random bits
+        b = np.int32(w >> np.uint64(38))  # 26 random bits
+        out[t] = (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
     return pos
 
 
@@ -130,12 +135,12 @@ def minibatch_draws(nb, nc, n_features, n_components, n_gibbs, persistent, gauss
     return n + n_gibbs * (nv + nc * n_components)
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def sigmoid_row(a, ibuf):
     """In place ``a = 1 / (1 + exp(-a))`` on a 1-D row, vectorisable.
 
-    exp is computed as ``2**k * p(r)`` (Cody-Waite reduction, degree-12 Taylor
-    polynomial, ``2**k`` built in the exponent bits of ``ibuf``, an int32 scratch for
+    exp is computed as ``2**k * p(r)`` (Cody-Waite reduction, Taylor polynomial of
+    degree 7 for float32 and 12 for float64, ``2**k`` built in the exponent bits of ``ibuf``, an int32 scratch for
     float32 rows and int64 for float64): within a few ulp of ``np.exp``. Arguments
     are clamped to about +-87 (float32) / +-708 (float64), far beyond the point
     where the logistic function saturates.
@@ -163,72 +168,122 @@ def sigmoid_row(a, ibuf):
     c11 = T(1.0 / 39916800)
     c12 = T(1.0 / 479001600)
     n = a.shape[0]
-    for j in range(n):
-        t = -a[j]
-        t = min(max(t, -lim), lim)
-        k = np.floor(t * log2e + half)
-        r = t - k * ln2_hi - k * ln2_lo
-        q = c12 * r + c11
-        q = q * r + c10
-        q = q * r + c9
-        q = q * r + c8
-        q = q * r + c7
-        q = q * r + c6
-        q = q * r + c5
-        q = q * r + c4
-        q = q * r + c3
-        q = q * r + c2
-        q = q * r + one
-        a[j] = q * r + one
-        ibuf[j] = (I(k) + bias) << shift
-    scale = ibuf[:n].view(a.dtype)
+    if f32:  # degree 7 is exact to float32 rounding (|r| <= ln2 / 2)
+        for j in range(n):
+            t = -a[j]
+            t = min(max(t, -lim), lim)
+            k = np.floor(t * log2e + half)
+            r = t - k * ln2_hi - k * ln2_lo
+            q = c7 * r + c6
+            q = q * r + c5
+            q = q * r + c4
+            q = q * r + c3
+            q = q * r + c2
+            q = q * r + one
+            a[j] = q * r + one
+            ibuf[j] = (I(k) + bias) << shift
+    else:
+        for j in range(n):
+            t = -a[j]
+            t = min(max(t, -lim), lim)
+            k = np.floor(t * log2e + half)
+            r = t - k * ln2_hi - k * ln2_lo
+            q = c12 * r + c11
+            q = q * r + c10
+            q = q * r + c9
+            q = q * r + c8
+            q = q * r + c7
+            q = q * r + c6
+            q = q * r + c5
+            q = q * r + c4
+            q = q * r + c3
+            q = q * r + c2
+            q = q * r + one
+            a[j] = q * r + one
+            ibuf[j] = (I(k) + bias) << shift
+    scale = ibuf.view(a.dtype)
     for j in range(n):
         a[j] = one / (one + a[j] * scale[j])
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _hidden_from_csr(indices, data, start, stop, Wt, bh, out, ibuf):
-    """out = sigmoid(bh + x @ Wt) for one CSR row x."""
-    out[:] = bh
-    for p in range(start, stop):
-        x = data[p]
-        w = Wt[indices[p]]
-        for j in range(out.shape[0]):
-            out[j] += x * w[j]
-    sigmoid_row(out, ibuf)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def accumulate_rows(out, M, idx, coef, n):
+    """out += sum_a coef[a] * M[idx[a]] for a < n.
+
+    Rows are taken eight (then four, then one) at a time so that ``out`` is loaded
+    and stored once per eight multiply-adds: short rows are otherwise bound by loads
+    and stores, not arithmetic.
+    """
+    L = out.shape[0]
+    a = 0
+    while a + 8 <= n:
+        c0 = coef[a]
+        c1 = coef[a + 1]
+        c2 = coef[a + 2]
+        c3 = coef[a + 3]
+        c4 = coef[a + 4]
+        c5 = coef[a + 5]
+        c6 = coef[a + 6]
+        c7 = coef[a + 7]
+        m0 = M[idx[a]]
+        m1 = M[idx[a + 1]]
+        m2 = M[idx[a + 2]]
+        m3 = M[idx[a + 3]]
+        m4 = M[idx[a + 4]]
+        m5 = M[idx[a + 5]]
+        m6 = M[idx[a + 6]]
+        m7 = M[idx[a + 7]]
+        for j in range(L):
+            out[j] += (((c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j]))
+                       + ((c4 * m4[j] + c5 * m5[j]) + (c6 * m6[j] + c7 * m7[j])))
+        a += 8
+    if a + 4 <= n:
+        c0 = coef[a]
+        c1 = coef[a + 1]
+        c2 = coef[a + 2]
+        c3 = coef[a + 3]
+        m0 = M[idx[a]]
+        m1 = M[idx[a + 1]]
+        m2 = M[idx[a + 2]]
+        m3 = M[idx[a + 3]]
+        for j in range(L):
+            out[j] += (c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j])
+        a += 4
+    while a < n:
+        c0 = coef[a]
+        m0 = M[idx[a]]
+        for j in range(L):
+            out[j] += c0 * m0[j]
+        a += 1
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _hidden_from_active(vrow, act, nact, Wt, bh, out, ibuf):
-    """out = sigmoid(bh + v @ Wt) where v is non-zero only at act[:nact]."""
-    out[:] = bh
-    for a in range(nact):
-        i = act[a]
-        x = vrow[i]
-        w = Wt[i]
-        for j in range(out.shape[0]):
-            out[j] += x * w[j]
-    sigmoid_row(out, ibuf)
+@njit(cache=True)
+def _nonzeros(row, idx, coef):
+    """Indices and values of the non-zeros of ``row``; returns their number."""
+    n = 0
+    for i in range(row.shape[0]):
+        if row[i] != 0:
+            idx[n] = i
+            coef[n] = row[i]
+            n += 1
+    return n
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, act, ibuf):
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, idx, coef, ibuf):
     """Sample one visible row given the binary hidden row ``hrow``.
 
     ``W`` is (n_components, n_features) C-contiguous; the pre-activation is the sum of
     the rows of ``W`` where ``hrow`` is 1. Bernoulli: v_i = [u_i < sigmoid(s_i)];
     Gaussian: v_i = s_i + z_i, with ``rand[offset + i]`` holding u_i or z_i. Writes
-    ``vrow`` and the active (non-zero) indices ``act``; returns their number.
+    ``vrow`` (``idx``/``coef`` are scratch).
     """
     zero = W.dtype.type(0)
     one = W.dtype.type(1)
     V = vrow.shape[0]
     vrow[:] = bv
-    for j in range(hrow.shape[0]):
-        if hrow[j] != zero:
-            w = W[j]
-            for i in range(V):
-                vrow[i] += w[i]
+    nh = _nonzeros(hrow, idx, coef)
+    accumulate_rows(vrow, W, idx, coef, nh)
     if gaussian:
         for i in range(V):
             vrow[i] += rand[offset + i]
@@ -236,12 +291,6 @@ def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, act, ibuf):
         sigmoid_row(vrow, ibuf)
         for i in range(V):
             vrow[i] = one if rand[offset + i] < vrow[i] else zero
-    nact = 0
-    for i in range(V):
-        if vrow[i] != zero:
-            act[nact] = i
-            nact += 1
-    return nact
 
 
 @njit(cache=True)
@@ -264,51 +313,41 @@ def _box_muller(rand, start, n):
         rand[start + 2 * t + 1] = r * np.sin(two_pi * u2)
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _update_row(i, Wt, vel, vpos, hpos, nb, vneg, hneg, nc, lr, decay, momentum,
-                plain):
-    """Row i of the weight step: Wt_i += lr * (sum_b vpos_bi hpos_b - sum_c vneg_ci hneg_c)
-    (plain), or through the velocity with momentum and weight decay."""
-    w = Wt[i]
-    H = w.shape[0]
-    if plain:
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_step(Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum, plain,
+                 idx, coef):
+    """Wt_i += lr * (sum_b vpos_bi hpos_b - sum_c vneg_ci hneg_c) for every row i
+    (plain), or the same step through the velocity with momentum and weight decay.
+    ``hcat`` stacks hpos (rows 0..m-1) and hneg (rows m..2m-1)."""
+    H = Wt.shape[1]
+    for i in range(Wt.shape[0]):
+        w = Wt[i]
+        if plain:
+            g = w
+        else:
+            g = vel[i]
+            for j in range(H):
+                g[j] = momentum * g[j] - decay * w[j]
+        n = 0
         for b in range(nb):
             x = vpos[b, i]
             if x != 0:
-                c = lr * x
-                h = hpos[b]
-                for j in range(H):
-                    w[j] += c * h[j]
+                idx[n] = b
+                coef[n] = lr * x
+                n += 1
         for b in range(nc):
             x = vneg[b, i]
             if x != 0:
-                c = lr * x
-                h = hneg[b]
-                for j in range(H):
-                    w[j] -= c * h[j]
-    else:
-        g = vel[i]
-        for j in range(H):
-            g[j] = momentum * g[j] - decay * w[j]
-        for b in range(nb):
-            x = vpos[b, i]
-            if x != 0:
-                c = lr * x
-                h = hpos[b]
-                for j in range(H):
-                    g[j] += c * h[j]
-        for b in range(nc):
-            x = vneg[b, i]
-            if x != 0:
-                c = lr * x
-                h = hneg[b]
-                for j in range(H):
-                    g[j] -= c * h[j]
-        for j in range(H):
-            w[j] += g[j]
+                idx[n] = m + b
+                coef[n] = -lr * x
+                n += 1
+        accumulate_rows(g, hcat, idx, coef, n)
+        if not plain:
+            for j in range(H):
+                w[j] += g[j]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _bias_step(b, vel, grad, lr, momentum, plain):
     for j in range(b.shape[0]):
         if plain:
@@ -318,17 +357,19 @@ def _bias_step(b, vel, grad, lr, momentum, plain):
             b[j] += vel[j]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel_bh,
                     vel_bv, key, pos, learning_rate, momentum, weight_decay, n_gibbs,
-                    persistent, gaussian, work_h, work_v, act, rand, words, grad_v,
+                    persistent, gaussian, work_h, work_v, rand, words, grad_v,
                     W, ibuf):
-    """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of a CSR matrix.
+    """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of X.
+
+    X is CSR (``indptr``, ``indices``, ``data``) or, when ``indptr`` is empty, dense
+    and C-contiguous with ``data = X.ravel()``; zeros are skipped either way.
 
     Parameters are updated in place; returns the new MT19937 position. Work arrays:
     ``work_h`` (3, m, H) for hpos / hneg / CD chains, ``work_v`` (2, m, V) for the
-    dense positive minibatch and the negative visibles, ``act`` (m, V) int64 active
-    indices, ``rand``/``words`` the random block (``minibatch_draws`` doubles and
+    dense positive minibatch and the negative visibles, ``rand``/``words`` the random block (``minibatch_draws`` doubles and
     twice as many uint32), ``grad_v`` (2, max(V, H)) bias gradients, ``W`` (H, V) for
     the transposed weights, ``ibuf`` int scratch of length max(V, H) (int32 for
     float32, int64 for float64); m >= max(batch rows, chain rows).
@@ -336,14 +377,19 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
     V = Wt.shape[0]
     H = Wt.shape[1]
     zero = Wt.dtype.type(0)
+    dense = indptr.shape[0] == 0  # dense X: row r is data[r * V:(r + 1) * V]
     plain = momentum == 0.0 and weight_decay == 0.0
+    m = work_h.shape[1]
     hpos = work_h[0]
     hneg = work_h[1]
+    hcat = work_h[:2].reshape(2 * m, H)  # hpos and hneg stacked, for the weight step
     vpos = work_v[0]
     vneg = work_v[1]
     g_h = grad_v[0, :H]
     g_v = grad_v[1, :V]
-    nact = np.zeros(act.shape[0], dtype=np.int64)
+    L = max(max(V, H), 2 * m)
+    idx = np.empty(L, dtype=np.int64)
+    coef = np.empty(L, dtype=Wt.dtype)
     for k in range(bounds.shape[0] - 1):
         r0 = bounds[k]
         nb = bounds[k + 1] - r0
@@ -362,12 +408,22 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
         g_v[:] = zero
         for b in range(nb):
             r = r0 + b
-            vpos[b, :] = zero
-            for p in range(indptr[r], indptr[r + 1]):
-                vpos[b, indices[p]] = data[p]
-                g_v[indices[p]] += data[p]
-            _hidden_from_csr(indices, data, indptr[r], indptr[r + 1], Wt, bh, hpos[b],
-                             ibuf)
+            if dense:
+                vpos[b, :] = data[r * V:(r + 1) * V]
+                n_act = _nonzeros(vpos[b], idx, coef)
+            else:
+                vpos[b, :] = zero
+                start = indptr[r]
+                n_act = indptr[r + 1] - start
+                for a in range(n_act):
+                    idx[a] = indices[start + a]
+                    coef[a] = data[start + a]
+                    vpos[b, idx[a]] = coef[a]
+            for a in range(n_act):
+                g_v[idx[a]] += coef[a]
+            hpos[b, :] = bh
+            accumulate_rows(hpos[b], Wt, idx, coef, n_act)
+            sigmoid_row(hpos[b], ibuf)
             for j in range(H):
                 g_h[j] += hpos[b, j]
         if not persistent:
@@ -380,23 +436,25 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
             if gaussian:
                 _box_muller(rand, off, nc * V)
             for c in range(nc):
-                nact[c] = _visible_row(hc[c], W, bv, rand, off + c * V, gaussian,
-                                       vneg[c], act[c], ibuf)
+                _visible_row(hc[c], W, bv, rand, off + c * V, gaussian, vneg[c],
+                             idx, coef, ibuf)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
             for c in range(nc):
-                _hidden_from_active(vneg[c], act[c], nact[c], Wt, bh, hneg[c], ibuf)
+                n_act = _nonzeros(vneg[c], idx, coef)
+                hneg[c, :] = bh
+                accumulate_rows(hneg[c], Wt, idx, coef, n_act)
+                sigmoid_row(hneg[c], ibuf)
             for c in range(nc):
                 _sample_binary(hneg[c], rand, off + c * H, hc[c])
             off += nc * H
         for c in range(nc):
-            for a in range(nact[c]):
-                g_v[act[c, a]] -= vneg[c, act[c, a]]
+            for i in range(V):
+                g_v[i] -= vneg[c, i]
             for j in range(H):
                 g_h[j] -= hneg[c, j]
         # parameter step
-        for i in range(V):
-            _update_row(i, Wt, vel_w, vpos, hpos, nb, vneg, hneg, nc, lr, decay,
-                        momentum, plain)
+        _weight_step(Wt, vel_w, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum,
+                     plain, idx, coef)
         _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
         _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
     return pos

@@ -1,0 +1,213 @@
+"""sknets.BernoulliRBM vs sklearn.neural_network.BernoulliRBM, in the same process.
+
+Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
+(sklearn time / sknets time; > 1 means sknets is faster):
+
+(a) scikit-learn's own RBM example: digits nudged to 5x (8,985 x 64), float32, scaled
+    to [0, 1], 80/20 split (random_state=0), ``n_components=100, learning_rate=0.06,
+    n_iter=10``, default ``batch_size=10``. Also the test accuracy of
+    ``Pipeline([rbm, LogisticRegression])`` (the example's classifier, C=6000,
+    newton-cg with its default tolerance).
+(b) 784 visible x 500 hidden, 20,000 binary-ish samples (synthetic 28x28 strokes,
+    about 20 % ones plus some gray pixels), ``batch_size=100``, float64 and float32,
+    ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
+    ``--repeat-b`` (default 1). scikit-learn runs its products through a
+    multithreaded BLAS while the sknets epoch kernel is sequential; on a loaded
+    machine oversubscribed BLAS threads slow scikit-learn down a lot, so (b) is also
+    printed with scikit-learn's BLAS limited to one thread (threadpoolctl).
+
+and the compile overhead: the first fits (float64 and float32) in a new process with
+Numba's cache already warm, minus the same fits once loaded; split into Numba's own
+one-time start-up (paid by the first call of any cached Numba function, measured on a
+trivial sknets kernel) and the loading of the BernoulliRBM kernels.
+
+Usage: python benchmarks/bench_rbm.py [--repeat 3] [--n-iter-b 1] [--repeat-b 1]
+       [--quick]
+Absolute times on a shared machine mean little; compare the ratios.
+"""
+
+import argparse
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import convolve, gaussian_filter
+from sklearn import datasets
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import BernoulliRBM as SkRBM
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import minmax_scale
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sknets import BernoulliRBM  # noqa: E402
+
+
+def nudge_dataset(X, Y):
+    """scikit-learn's example: add copies shifted by one pixel in 4 directions."""
+    directions = [
+        [[0, 1, 0], [0, 0, 0], [0, 0, 0]],
+        [[0, 0, 0], [1, 0, 0], [0, 0, 0]],
+        [[0, 0, 0], [0, 0, 1], [0, 0, 0]],
+        [[0, 0, 0], [0, 0, 0], [0, 1, 0]],
+    ]
+
+    def shift(x, w):
+        return convolve(x.reshape((8, 8)), mode="constant", weights=w).ravel()
+
+    X = np.concatenate([X] + [np.apply_along_axis(shift, 1, X, w) for w in directions])
+    Y = np.concatenate([Y for _ in range(5)], axis=0)
+    return X, Y
+
+
+def example_data():
+    X, y = datasets.load_digits(return_X_y=True)
+    X = np.asarray(X, "float32")
+    X, Y = nudge_dataset(X, y)
+    X = minmax_scale(X, feature_range=(0, 1))  # keeps float32
+    return train_test_split(X, Y, test_size=0.2, random_state=0)
+
+
+def binaryish_data(n_samples=20000, seed=0):
+    """28x28 'strokes': blurred random prototypes, shifted, thresholded; ~20 % ones."""
+    rng = np.random.RandomState(seed)
+    protos = gaussian_filter(rng.rand(10, 28, 28), sigma=(0, 2.5, 2.5))
+    protos = (protos - protos.mean()) / protos.std()
+    X = np.empty((n_samples, 784))
+    labels = rng.randint(0, 10, n_samples)
+    shifts = rng.randint(-2, 3, (n_samples, 2))
+    for k in range(n_samples):
+        img = np.roll(protos[labels[k]], tuple(shifts[k]), axis=(0, 1))
+        X[k] = img.ravel()
+    soft = 1.0 / (1.0 + np.exp(-6.0 * (X - 0.9)))  # ~20 % of pixels near 1
+    X = np.where(rng.rand(*X.shape) < soft, 1.0, 0.0)
+    gray = (soft > 0.2) & (soft < 0.8)
+    X[gray] = soft[gray]  # gray pixels on the stroke borders
+    return X
+
+
+def best_time(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def compare(label, make_ours, make_sk, X, repeat):
+    t_sk = best_time(lambda: make_sk().fit(X), repeat)
+    t_ours = best_time(lambda: make_ours().fit(X), repeat)
+    print(f"{label:<38} sklearn {t_sk:8.3f} s   sknets {t_ours:8.3f} s   "
+          f"ratio {t_sk / t_ours:5.2f}x")
+    return t_sk / t_ours
+
+
+COMPILE_SNIPPET = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    from sknets import BernoulliRBM
+    from sknets.rbm._kernels import minibatch_draws
+    t = time.perf_counter()
+    minibatch_draws(1, 1, 1, 1, 1, True, False)  # Numba start-up + a tiny cached kernel
+    startup = time.perf_counter() - t
+    X64 = np.random.RandomState(0).rand(200, 64)
+    first = 0.0
+    for X in (X64, X64.astype(np.float32)):
+        t = time.perf_counter()
+        BernoulliRBM(n_components=32, n_iter=1, random_state=0).fit(X)
+        first += time.perf_counter() - t
+    again = 0.0
+    for X in (X64, X64.astype(np.float32)):
+        t = time.perf_counter()
+        BernoulliRBM(n_components=32, n_iter=1, random_state=0).fit(X)
+        again += time.perf_counter() - t
+    print(startup, first, again)
+""")
+
+
+def compile_overhead():
+    """First fits (float64 + float32) in a fresh process with a warm cache."""
+    code = COMPILE_SNIPPET.format(root=str(ROOT))
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-c", code], check=True,
+                         capture_output=True, text=True).stdout.split()
+    startup, first, again = (float(v) for v in out)
+    return startup + first - again, startup, first - again
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--n-iter-b", type=int, default=1)
+    parser.add_argument("--repeat-b", type=int, default=1)
+    parser.add_argument("--quick", action="store_true",
+                        help="1 repeat, 5,000 samples in (b)")
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
+
+    print("BernoulliRBM: sknets vs scikit-learn (same process, best of "
+          f"{repeat}; ratio = sklearn / sknets)")
+    overhead, startup, kernels = compile_overhead()
+    print(f"compile overhead, first float64 + float32 fits in a new process, warm "
+          f"cache: {overhead:.3f} s = Numba start-up {startup:.3f} s + loading the "
+          f"RBM kernels {kernels:.3f} s")
+
+    # warm both up (imports, caches) outside the timings
+    Xw = np.random.RandomState(0).rand(50, 8)
+    for dt in (np.float64, np.float32):
+        BernoulliRBM(n_components=4, n_iter=1).fit(Xw.astype(dt))
+
+    # (a) scikit-learn's example
+    X_train, X_test, Y_train, Y_test = example_data()
+    params = dict(n_components=100, learning_rate=0.06, n_iter=10, random_state=0)
+    ratio_a = compare("(a) sklearn example, float32", lambda: BernoulliRBM(**params),
+                      lambda: SkRBM(**params), X_train, repeat)
+    accs = {}
+    for name, cls in (("sklearn", SkRBM), ("sknets", BernoulliRBM)):
+        # the example's classifier is LogisticRegression(solver="newton-cg", tol=1,
+        # C=6000); with scikit-learn 1.9 tol=1 stops newton-cg before its first
+        # iteration (chance accuracy for both), so the default tol is used
+        logistic = LogisticRegression(solver="newton-cg", C=6000)
+        pipe = Pipeline([("rbm", cls(**params)), ("logistic", logistic)])
+        pipe.fit(X_train, Y_train)
+        accs[name] = pipe.score(X_test, Y_test)
+    print(f"(a) Pipeline([rbm, LogisticRegression]) test accuracy: sklearn "
+          f"{accs['sklearn']:.4f}   sknets {accs['sknets']:.4f}   difference "
+          f"{100 * (accs['sknets'] - accs['sklearn']):+.2f} points")
+
+    # (b) 784 x 500, batch 100
+    n = 5000 if args.quick else 20000
+    Xb = binaryish_data(n)
+    print(f"(b) data: {Xb.shape}, {100 * np.mean(Xb > 0):.1f} % non-zero, "
+          f"{100 * np.mean((Xb > 0) & (Xb < 1)):.1f} % gray; n_iter={args.n_iter_b}")
+    params_b = dict(n_components=500, learning_rate=0.05, batch_size=100,
+                    n_iter=args.n_iter_b, random_state=0)
+    ratios_b = {}
+    repeat_b = 1 if args.quick else args.repeat_b
+    for dt in (np.float64, np.float32):
+        ratios_b[dt.__name__] = compare(
+            f"(b) 784x500 batch 100, {dt.__name__}",
+            lambda: BernoulliRBM(**params_b), lambda: SkRBM(**params_b),
+            Xb.astype(dt), repeat_b)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        for dt in (np.float64, np.float32):
+            compare(f"(b) {dt.__name__}, sklearn BLAS 1 thread",
+                    lambda: BernoulliRBM(**params_b), lambda: SkRBM(**params_b),
+                    Xb.astype(dt), repeat_b)
+
+    print("summary: (a) {:.2f}x (target >= 5)   (b) float64 {:.2f}x (target >= 2)   "
+          "(b) float32 {:.2f}x (target >= 4)   compile {:.3f} s (target < 1)".format(
+              ratio_a, ratios_b["float64"], ratios_b["float32"], overhead))
+
+
+if __name__ == "__main__":
+    main()
