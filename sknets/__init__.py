@@ -21,6 +21,7 @@ from .cluster import MeanShift  # noqa: E402
 
 __all__ += ["MeanShift"]
 
+
 from .rbm import BernoulliRBM  # noqa: E402
 
 __all__ += ["BernoulliRBM"]
@@ -32,3 +33,4 @@ __all__ += ["SpikeSlabRBM"]
 from sknets.convnet import ConvNetClassifier  # noqa: E402
 
 __all__ += ["ConvNetClassifier"]
+

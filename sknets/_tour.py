@@ -100,3 +100,22 @@ def _tour_bernoulli_rbm(quick=False):
     ])
     pipe.fit(X_train, y_train)
     return "accuracy", pipe.score(X_test, y_test)
+
+
+@register("SpikeSlabRBM", "ssRBM features + logistic reg.")
+def _tour_spike_slab_rbm(quick=False):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sknets import SpikeSlabRBM
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = Pipeline([
+        ("scale", StandardScaler()),  # real-valued model: centred, unit-scale inputs
+        ("rbm", SpikeSlabRBM(n_components=100, transform_output="both",
+                             n_iter=5 if quick else 10, random_state=0)),
+        ("logistic", LogisticRegression(max_iter=1000)),
+    ])
+    pipe.fit(X_train, y_train)
+    return "accuracy", pipe.score(X_test, y_test)

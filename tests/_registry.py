@@ -76,3 +76,4 @@ EXPECTED_FAILED["KMeans"] = {
 from sknets import MeanShift  # noqa: E402
 
 ESTIMATORS.append(MeanShift())
+

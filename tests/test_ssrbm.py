@@ -27,7 +27,7 @@ LOG_BOUNDS = (np.log(1e-2), np.log(1e3))
 
 
 def random_model(D, N, K_, seed=0, phi=False, dtype=np.float64):
-    """A "tiny model" of the spec: random W, b, mu; alpha in [1.5, 3]; Lambda in [2, 4]."""
+    """The spec's "tiny model": random W, b, mu; alpha in [1.5, 3]; Lambda in [2, 4]."""
     rng = np.random.default_rng(seed)
     m = {
         "W": rng.normal(size=(N, K_, D)),
@@ -142,7 +142,7 @@ def test_4_slab_conditional_moments():
     rng = np.random.default_rng(6)
     _, H, S, status, _, _, _ = K.ss_gibbs(
         V, m["W2"], m["b"], m["alpha"], m["mu"], m["lam"], 1e6,
-        rng.logistic(size=(n, N)), rng.standard_normal((n, N * K_)),
+        rng.random((n, N)), rng.standard_normal((n, N * K_)),
         rng.standard_normal((n, D)), np.zeros((1, D)), 0, 100, np.zeros((1, D)), 0)
     assert status == K.STATUS_OK
     assert H[:, 0].min() == 1.0 and H[:, 1].max() == 0.0
@@ -346,7 +346,8 @@ def test_7_divergence_restores_finite_parameters(digits):
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         est.fit(Xtr)
-    messages = [str(w.message) for w in rec if issubclass(w.category, ConvergenceWarning)]
+    messages = [str(w.message) for w in rec
+                if issubclass(w.category, ConvergenceWarning)]
     assert any("diverged" in msg and "learning_rate" in msg for msg in messages)
     for name in est._parameter_names():
         assert np.all(np.isfinite(getattr(est, name))), name
@@ -384,6 +385,22 @@ def test_10_spike_features_learn_something(digits, digits_models):
         print(f"seed {seed}: spike features {trained:.3f} (untrained {untrained:.3f})")
         assert trained >= 0.92
         assert trained >= untrained + 0.02
+    # baselines of the spec, reported (not asserted): raw pixels, sklearn's BernoulliRBM
+    from sklearn.neural_network import BernoulliRBM
+    from sklearn.preprocessing import MinMaxScaler
+
+    Xtr, Xte, ytr, yte = digits
+    with threadpool_limits(1):
+        raw = LogisticRegression(max_iter=2000).fit(Xtr, ytr).score(Xte, yte)
+        mm = MinMaxScaler().fit(Xtr)
+        rbm = BernoulliRBM(n_components=100, learning_rate=0.06, n_iter=20,
+                           random_state=0).fit(mm.transform(Xtr))
+        Ftr, Fte = rbm.transform(mm.transform(Xtr)), rbm.transform(mm.transform(Xte))
+        sc = StandardScaler().fit(Ftr)
+        brbm = LogisticRegression(max_iter=2000).fit(sc.transform(Ftr), ytr).score(
+            sc.transform(Fte), yte)
+    print(f"baselines: raw standardised pixels {raw:.3f}, "
+          f"sklearn BernoulliRBM {brbm:.3f}")
 
 
 # ----------------------------------------------------- 11. kernels vs reference
@@ -412,7 +429,7 @@ def test_11_gibbs_kernel_with_rejection_and_fallback(radius, max_rej):
     rng = np.random.default_rng(15)
     V = rng.normal(size=(B, D))
     V[0] *= 10  # a start outside the ball: projected before the fallback
-    noise = (rng.logistic(size=(B, N)), rng.normal(size=(B, N * K_)),
+    noise = (rng.random((B, N)), rng.normal(size=(B, N * K_)),
              rng.normal(size=(B, D)))
     pool, fb = rng.normal(size=(400, D)), rng.random((B, D))
     out = K.ss_gibbs(V, m["W2"], m["b"], m["alpha"], m["mu"], m["lam"], radius,
@@ -468,7 +485,8 @@ FLAG_SETS = [
 def _copies(m, dtype):
     params = {k: np.array(m[k], dtype=dtype) for k in ("W2", "b", "alpha", "mu", "lam")}
     rng = np.random.default_rng(17)
-    vel = {k: (rng.normal(size=v.shape) * 0.01).astype(dtype) for k, v in params.items()}
+    vel = {k: (rng.normal(size=v.shape) * 0.01).astype(dtype)
+           for k, v in params.items()}
     return params, vel
 
 
@@ -488,15 +506,18 @@ def test_11_gradient_step_kernel(flags, dtype):
     R.gradient_step(V_pos, V_neg, p_ref, v_ref, learning_rate=0.05, momentum=0.5,
                     weight_decay=0.01, precision_bounds=(0.5, 3.0), **flags)
     p_k, v_k = _copies(m, dtype)
-    K.ss_gradient_step(V_pos.astype(dtype), V_neg.astype(dtype), *_kernel_args(p_k, v_k),
+    K.ss_gradient_step(V_pos.astype(dtype), V_neg.astype(dtype),
+                       *_kernel_args(p_k, v_k),
                        0.05, 0.5, 0.01, flags["learn_alpha"], flags["learn_mu"],
                        flags["learn_lambda"], flags["scalar_alpha"],
                        flags["scalar_lambda"], np.log(0.5), np.log(3.0))
     tol = 1e-12 if dtype == np.float64 else 1e-5
     for key in p_ref:
         assert p_k[key].dtype == dtype
-        np.testing.assert_allclose(p_k[key], p_ref[key], rtol=tol, atol=tol, err_msg=key)
-        np.testing.assert_allclose(v_k[key], v_ref[key], rtol=tol, atol=tol, err_msg=key)
+        np.testing.assert_allclose(p_k[key], p_ref[key], rtol=tol, atol=tol,
+                                   err_msg=key)
+        np.testing.assert_allclose(v_k[key], v_ref[key], rtol=tol, atol=tol,
+                                   err_msg=key)
     if not flags["learn_alpha"]:  # frozen parameters are untouched, bit for bit
         np.testing.assert_array_equal(p_k["alpha"], m["alpha"].astype(dtype))
 
@@ -512,7 +533,7 @@ def test_11_epoch_kernel(persistent):
     starts, stops = bounds[:-1], bounds[1:]
     nb = len(starts)
     perm = rng.permutation(n)
-    noise = dict(l_h=rng.logistic(size=(nb, steps, M, N)),
+    noise = dict(u_h=rng.random((nb, steps, M, N)),
                  z_s=rng.normal(size=(nb, steps, M, N * K_)),
                  z_v=rng.normal(size=(nb, steps, M, D)),
                  pool=rng.normal(size=(400, D)), fb_u=rng.random((100, D)))
@@ -528,7 +549,7 @@ def test_11_epoch_kernel(persistent):
     c_k = chains.copy()
     status, j, nfb, nd = K.ss_epoch(
         X, perm, starts, stops, 0, *_kernel_args(p_k, v_k), c_k, persistent, steps,
-        noise["l_h"], noise["z_s"], noise["z_v"], noise["pool"], noise["fb_u"], 2.0, 3,
+        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"], noise["fb_u"], 2.0, 3,
         0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
     assert (status, j, nfb, nd) == (K.STATUS_OK, nb, nfb_ref, nd_ref)
     for key in p_ref:
@@ -540,7 +561,7 @@ def test_11_epoch_kernel(persistent):
     c_s = chains.copy()
     status, j, _, _ = K.ss_epoch(
         X, perm, starts, stops, 0, *_kernel_args(p_s, v_s), c_s, persistent, steps,
-        noise["l_h"], noise["z_s"], noise["z_v"], noise["pool"][:1], noise["fb_u"], 2.0,
+        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"][:1], noise["fb_u"], 2.0,
         3, 0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
     assert status == K.STATUS_POOL_EXHAUSTED and j < nb
     assert np.all(np.isfinite(p_s["W2"]))
@@ -605,8 +626,7 @@ def test_12_pipeline_and_grid_search(small):
     X, y = small
     pipe = Pipeline([("scale", StandardScaler()), ("rbm", small_rbm()),
                      ("clf", LogisticRegression(max_iter=300))])
-    search = GridSearchCV(pipe, {"rbm__n_components": [8, 16],
-                                 "rbm__transform_output": ["spike", "both"]},
+    search = GridSearchCV(pipe, {"rbm__transform_output": ["spike", "both"]},
                           cv=2, n_jobs=2)
     search.fit(X, y)
     assert search.best_score_ > 0.5
@@ -679,3 +699,6 @@ def test_13_mlpack_mode(digits):
     assert np.all(init == init[0]) and lam[0] != init[0]  # shared, and learned
     assert np.all(est.slab_precision_ == 8.0)
     assert np.all(est.slab_mean_ == 0.0)
+    # reported, not asserted (spec: the learned-alpha, learned-mu default is better)
+    mlpack = est.set_params(n_iter=10).fit(digits[0])
+    print(f"mlpack mode, spike features: {feature_accuracy(mlpack, digits):.3f}")

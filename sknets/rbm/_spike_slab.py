@@ -11,7 +11,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._random import make_generator
-from ..utils._threads import numba_threads
 from . import _ss_kernels as _k
 from ._base import BASE_PARAMETER_CONSTRAINTS, BaseRBM, chains_from_rows
 
@@ -22,7 +21,6 @@ _IMPROPER_REMEDY = (
 
 # Noise drawn per kernel call is capped at about this many numbers (chunks of batches).
 _NOISE_BUDGET = 1 << 21
-_SHUFFLE = True
 
 
 class SpikeSlabRBM(BaseRBM):
@@ -180,6 +178,14 @@ class SpikeSlabRBM(BaseRBM):
 
     Notes
     -----
+    Minibatches are drawn in a fresh random order every epoch (``BernoulliRBM`` keeps
+    data order). Each epoch runs in one Numba kernel; the random numbers are drawn
+    with numpy from a generator seeded by ``random_state`` and passed in, so a fixed
+    ``random_state`` gives bit-identical models. Visible draws are restricted to the
+    ball by rejection; a row whose proposals keep leaving it gets an exact
+    coordinate-wise truncated-normal update instead, and the fraction of such rows is
+    ``fallback_rate_``.
+
     :meth:`score_samples` returns minus the free energy, an unnormalised
     log-density: it ranks samples under one fitted model but must not be used to
     compare models (their partition functions differ). There is therefore no
@@ -294,7 +300,8 @@ class SpikeSlabRBM(BaseRBM):
         ok = len(bounds) == 2 and all(isinstance(x, Real) for x in bounds)
         if not ok or not (0 < bounds[0] < bounds[1] < np.inf):
             raise ValueError(
-                "precision_bounds must be a tuple (low, high) with 0 < low < high < inf; "
+                "precision_bounds must be a tuple (low, high) with "
+                "0 < low < high < inf; "
                 f"got {self.precision_bounds!r}."
             )
         return float(bounds[0]), float(bounds[1])
@@ -368,7 +375,7 @@ class SpikeSlabRBM(BaseRBM):
         self.radius_ = max(self.radius_, self.radius_factor * max_norm)
 
         n_batches = len(bounds) - 1
-        perm = (gen.permutation(n_samples) if n_batches > 1 and _SHUFFLE
+        perm = (gen.permutation(n_samples) if n_batches > 1
                 else np.arange(n_samples)).astype(np.int64)
         starts = np.ascontiguousarray(bounds[:-1], dtype=np.int64)
         stops = np.ascontiguousarray(bounds[1:], dtype=np.int64)
@@ -384,37 +391,37 @@ class SpikeSlabRBM(BaseRBM):
         pool_rows = max(16, M * steps)
         fb_rows = max(4, M // 4)
         n_fb = n_draws = 0
-        with numba_threads():
-            for c0 in range(0, n_batches, chunk):
-                c1 = min(n_batches, c0 + chunk)
-                nb = c1 - c0
-                l_h = gen.logistic(size=(nb, steps, M, N)).astype(dtype)
-                z_s = gen.standard_normal((nb, steps, M, N * K)).astype(dtype, copy=False)
-                z_v = gen.standard_normal((nb, steps, M, D)).astype(dtype, copy=False)
-                first = 0
-                while True:
-                    pool = gen.standard_normal((pool_rows, D)).astype(dtype, copy=False)
-                    fb_u = gen.random((fb_rows, D)).astype(dtype, copy=False)
-                    status, first, nf, nd = _k.ss_epoch(
-                        X, perm, starts[c0:c1], stops[c0:c1], first, W2,
-                        self.spike_bias_, self.slab_precision_, self.slab_mean_,
-                        self.visible_precision_, vW2, vel["spike_bias_"],
-                        vel["slab_precision_"], vel["slab_mean_"],
-                        vel["visible_precision_"], self.chains_, persistent, steps,
-                        l_h, z_s, z_v, pool, fb_u, float(self.radius_),
-                        int(self.max_rejections), float(self.learning_rate),
-                        float(self.momentum), float(self.weight_decay),
-                        bool(self.learn_alpha), bool(self.learn_mu),
-                        bool(self.learn_lambda), bool(self.scalar_alpha),
-                        bool(self.scalar_lambda), math.log(lo), math.log(hi))
-                    n_fb += nf
-                    n_draws += nd
-                    if status == _k.STATUS_OK:
-                        break
-                    if status == _k.STATUS_POOL_EXHAUSTED:
-                        pool_rows *= 2
-                    else:
-                        fb_rows *= 2
+        # (the kernels are serial: no Numba thread pool to limit; BLAS keeps its own)
+        for c0 in range(0, n_batches, chunk):
+            c1 = min(n_batches, c0 + chunk)
+            nb = c1 - c0
+            u_h = gen.random((nb, steps, M, N)).astype(dtype, copy=False)
+            z_s = gen.standard_normal((nb, steps, M, N * K)).astype(dtype, copy=False)
+            z_v = gen.standard_normal((nb, steps, M, D)).astype(dtype, copy=False)
+            first = 0
+            while True:
+                pool = gen.standard_normal((pool_rows, D)).astype(dtype, copy=False)
+                fb_u = gen.random((fb_rows, D)).astype(dtype, copy=False)
+                status, first, nf, nd = _k.ss_epoch(
+                    X, perm, starts[c0:c1], stops[c0:c1], first, W2,
+                    self.spike_bias_, self.slab_precision_, self.slab_mean_,
+                    self.visible_precision_, vW2, vel["spike_bias_"],
+                    vel["slab_precision_"], vel["slab_mean_"],
+                    vel["visible_precision_"], self.chains_, persistent, steps,
+                    u_h, z_s, z_v, pool, fb_u, float(self.radius_),
+                    int(self.max_rejections), float(self.learning_rate),
+                    float(self.momentum), float(self.weight_decay),
+                    bool(self.learn_alpha), bool(self.learn_mu),
+                    bool(self.learn_lambda), bool(self.scalar_alpha),
+                    bool(self.scalar_lambda), math.log(lo), math.log(hi))
+                n_fb += nf
+                n_draws += nd
+                if status == _k.STATUS_OK:
+                    break
+                if status == _k.STATUS_POOL_EXHAUSTED:
+                    pool_rows *= 2
+                else:
+                    fb_rows *= 2
         self.fallback_rate_ = n_fb / max(n_draws, 1)
         if self.fallback_rate_ > 0.01:
             warnings.warn(
@@ -509,17 +516,22 @@ class SpikeSlabRBM(BaseRBM):
         W2, b, alpha, mu, lam = self._params_as(V.dtype)
         B, D = V.shape
         N, K = alpha.shape
-        l_h = gen.logistic(size=(B, N)).astype(V.dtype)
+        u_h = gen.random((B, N)).astype(V.dtype, copy=False)
         z_s = gen.standard_normal((B, N * K)).astype(V.dtype, copy=False)
         z_v = gen.standard_normal((B, D)).astype(V.dtype, copy=False)
-        pool_rows, fb_rows = max(16, 8 * B), max(4, B // 4)
+        # start from the pool sizes the last call needed (repeated sweeps of the same
+        # chains, e.g. sampling, then redraw nothing twice)
+        hint = getattr(self, "_gibbs_pool_rows", (0.0, 0.0))
+        pool_rows = max(16, 2 * B, int(hint[0] * B))
+        fb_rows = max(4, B // 16, int(hint[1] * B))
         while True:
             pool = gen.standard_normal((pool_rows, D)).astype(V.dtype, copy=False)
             fb_u = gen.random((fb_rows, D)).astype(V.dtype, copy=False)
-            V_new, _, _, status, _, _, _ = _k.ss_gibbs(
-                V, W2, b, alpha, mu, lam, float(self.radius_), l_h, z_s, z_v, pool, 0,
+            V_new, _, _, status, pool_pos, fb_pos, _ = _k.ss_gibbs(
+                V, W2, b, alpha, mu, lam, float(self.radius_), u_h, z_s, z_v, pool, 0,
                 int(self.max_rejections), fb_u, 0)
             if status == _k.STATUS_OK:
+                self._gibbs_pool_rows = (1.25 * pool_pos / B, 1.25 * fb_pos / B)
                 return V_new
             if status == _k.STATUS_POOL_EXHAUSTED:
                 pool_rows *= 2

@@ -5,10 +5,9 @@ the same in plain numpy and the tests compare the two. Kernels know nothing of
 estimators: they take arrays and scalars. All random numbers are drawn outside with
 numpy (the estimator's ``Generator``) and passed in, so the reference replays them:
 
-- per Gibbs sweep and chain row: ``l_h`` (N,) standard logistic variates for the
-  spikes (``h_i = 1`` iff ``c_i(v) > l_h[i]``, which has probability ``sigmoid(c_i)``
-  and needs no exponential in the kernel), ``z_s`` (N*K,) normals for the slabs,
-  ``z_v`` (D,) normals for the first visible try;
+- per Gibbs sweep and chain row: ``u_h`` (N,) uniforms for the spikes (``h_i = 1``
+  iff ``u_h[i] < p(h_i=1|v)``), ``z_s`` (N*K,) normals for the slabs, ``z_v`` (D,)
+  normals for the first visible try;
 - a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
   and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
 
@@ -34,7 +33,7 @@ STATUS_FALLBACK_EXHAUSTED = 2
 _SQRT2 = math.sqrt(2.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _sigmoid(x):
     if x >= 0.0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -42,33 +41,57 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _softplus(x):
     if x > 0.0:
         return x + math.log1p(math.exp(-x))
     return math.log1p(math.exp(x))
 
 
-@njit(cache=True)
-def _spike_logits(V, W2, b, alpha, mu, U, c_out):
-    """Fill ``U = V W2^T`` (B, N*K) and the spike logits ``c`` (B, N) of section 2."""
-    np.dot(V, W2.T, U)
-    B = V.shape[0]
-    N, K = alpha.shape
-    half_inv_a = np.empty(N * K, dtype=alpha.dtype)
-    for i in range(N):
-        for k in range(K):
-            half_inv_a[i * K + k] = 0.5 / alpha[i, k]
+_MAGIC = 6755399441055744.0  # 1.5 * 2**52: adding it rounds a double to an integer
+_MAGIC_BITS = 0x4338000000000000
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@njit(cache=True, error_model="numpy")
+def _sigmoid_rows(C, P, buf):
+    """``P[t] = 1 / (1 + exp(-C[t]))`` with an exp written as plain arithmetic, so the
+    loops vectorise (Numba has no vector ``exp`` here): ``exp(x) = 2**k * e**r`` with
+    ``k = round(x / ln 2)``, ``|r| <= ln(2) / 2``, ``e**r`` by its degree-12 Taylor
+    polynomial (relative error < 2e-16) and ``2**k`` assembled from its bits.
+    ``buf`` is float64 work space of length >= N; ``x`` is clipped to +-708."""
+    B, N = C.shape
+    bits = buf.view(np.int64)
+    poly = np.empty(N)
     for t in range(B):
         for i in range(N):
-            c = b[i]
-            for k in range(K):
-                u = U[t, i * K + k]
-                c += u * (u * half_inv_a[i * K + k] + mu[i, k])
-            c_out[t, i] = c
+            x = min(max(-C[t, i], -708.0), 708.0)
+            y = x * _LOG2E + _MAGIC
+            buf[i] = y
+            k = y - _MAGIC
+            r = (x - k * _LN2_HI) - k * _LN2_LO
+            q = 1.0 / 479001600.0
+            q = q * r + 1.0 / 39916800.0
+            q = q * r + 1.0 / 3628800.0
+            q = q * r + 1.0 / 362880.0
+            q = q * r + 1.0 / 40320.0
+            q = q * r + 1.0 / 5040.0
+            q = q * r + 1.0 / 720.0
+            q = q * r + 1.0 / 120.0
+            q = q * r + 1.0 / 24.0
+            q = q * r + 1.0 / 6.0
+            q = q * r + 0.5
+            q = q * r + 1.0
+            poly[i] = q * r + 1.0
+        for i in range(N):
+            bits[i] = (bits[i] - _MAGIC_BITS + 1023) << 52
+        for i in range(N):
+            P[t, i] = 1.0 / (1.0 + poly[i] * buf[i])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c_out):
     """Fill ``U = V W2^T`` (B, N*K), ``P = E[h|v]`` (B, N), ``Rr = E[h s|v]`` (B, N*K).
 
@@ -77,26 +100,38 @@ def _spike_stats(V, W2, b, alpha, mu, U, P, Rr, c_out):
     np.dot(V, W2.T, U)
     B = V.shape[0]
     N, K = alpha.shape
-    inv_a = np.empty(N * K, dtype=alpha.dtype)
+    NK = N * K
+    inv_a = np.empty(NK)
+    half_inv_a = np.empty(NK)
+    mu1 = np.empty(NK)
     for i in range(N):
         for k in range(K):
             inv_a[i * K + k] = 1.0 / alpha[i, k]
+            half_inv_a[i * K + k] = 0.5 / alpha[i, k]
+            mu1[i * K + k] = mu[i, k]
+    q = np.empty(NK)
     for t in range(B):
+        for j in range(NK):
+            u = U[t, j]
+            q[j] = u * (u * half_inv_a[j] + mu1[j])
         for i in range(N):
             c = b[i]
             for k in range(K):
-                u = U[t, i * K + k]
-                c += u * (0.5 * u * inv_a[i * K + k] + mu[i, k])
+                c += q[i * K + k]
             c_out[t, i] = c
-            p = _sigmoid(c)
-            P[t, i] = p
+    buf = np.empty(N)
+    _sigmoid_rows(c_out, P, buf)
+    for t in range(B):
+        for i in range(N):
+            p = P[t, i]
             for k in range(K):
-                Rr[t, i * K + k] = p * (mu[i, k] + U[t, i * K + k] * inv_a[i * K + k])
+                j = i * K + k
+                Rr[t, j] = p * (mu1[j] + U[t, j] * inv_a[j])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ss_conditionals(V, W2, b, alpha, mu):
-    """``(P, Rr)``: ``E[h|v]`` (B, N) and ``E[h s|v]`` (B, N*K) for every row of ``V``."""
+    """``(P, Rr)``: ``E[h|v]`` (B, N) and ``E[h s|v]`` (B, N*K) of the rows of ``V``."""
     B = V.shape[0]
     N, K = alpha.shape
     U = np.empty((B, N * K), dtype=V.dtype)
@@ -107,7 +142,7 @@ def ss_conditionals(V, W2, b, alpha, mu):
     return P, Rr
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ss_free_energy(V, W2, b, alpha, mu, lam):
     """Free energy ``F(v)`` (section 3) of every row of ``V``: (B,)."""
     B, D = V.shape
@@ -137,12 +172,12 @@ def ss_free_energy(V, W2, b, alpha, mu, lam):
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ndtr(x):
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ndtri(p):
     """Inverse of the standard normal CDF: Acklam's rational approximation refined by
     Halley steps (double precision down to ``p = 1e-300``)."""
@@ -188,7 +223,7 @@ def _ndtri(p):
     return x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _truncnorm_std(lo, hi, u):
     """Standard normal truncated to ``[lo, hi]``, by inverse CDF of the uniform ``u``.
 
@@ -222,7 +257,7 @@ def _truncnorm_std(lo, hi, u):
     return -x if flip else x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fallback_row(v0, m, sd, radius, u, out):
     """Coordinate-wise truncated-normal Gibbs pass inside the ball, from ``v0``."""
     D = v0.shape[0]
@@ -248,25 +283,27 @@ def _fallback_row(v0, m, sd, radius, u, out):
         out[d] = new
 
 
-@njit(cache=True)
-def _sweep(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
-           max_rejections, fb_u, fb_pos, U, C, HS, Mv, V_out, H_out, S_out, keep_hs):
+@njit(cache=True, error_model="numpy")
+def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
+           max_rejections, fb_u, fb_pos, U, P, Rr, C, HS, Mv, V_out, H_out, S_out,
+           keep_hs):
     """One block-Gibbs sweep from ``V`` into ``V_out`` (rows in order, see module doc).
 
-    Work arrays ``U``, ``C``, ``HS``, ``Mv`` are preallocated; if
-    ``keep_hs``, the sampled spikes and slabs go to ``H_out`` (B, N), ``S_out`` (B, N*K).
+    Work arrays ``U``, ``P``, ``Rr``, ``C``, ``HS``, ``Mv`` are preallocated; if
+    ``keep_hs``, the sampled spikes and slabs go to ``H_out`` (B, N) and ``S_out``
+    (B, N*K).
     Returns ``(status, pool_pos, fb_pos, n_fallback)``.
     """
     B, D = V.shape
     N, K = alpha.shape
-    _spike_logits(V, W2, b, alpha, mu, U, C)
+    _spike_stats(V, W2, b, alpha, mu, U, P, Rr, C)
     sd_s = np.empty(N * K, dtype=alpha.dtype)
     for i in range(N):
         for k in range(K):
             sd_s[i * K + k] = 1.0 / math.sqrt(alpha[i, k])
     for t in range(B):
         for i in range(N):
-            on = C[t, i] > l_h[t, i]
+            on = u_h[t, i] < P[t, i]
             for k in range(K):
                 j = i * K + k
                 noise = z_s[t, j] * sd_s[j]
@@ -314,8 +351,8 @@ def _sweep(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
     return STATUS_OK, pool_pos, fb_pos, n_fb
 
 
-@njit(cache=True)
-def ss_gibbs(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+@njit(cache=True, error_model="numpy")
+def ss_gibbs(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
              max_rejections, fb_u, fb_pos):
     """One Gibbs sweep from every row of ``V`` (section 2).
 
@@ -325,6 +362,8 @@ def ss_gibbs(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
     N, K = alpha.shape
     dt = V.dtype
     U = np.empty((B, N * K), dtype=dt)
+    P = np.empty((B, N), dtype=dt)
+    Rr = np.empty((B, N * K), dtype=dt)
     C = np.empty((B, N), dtype=dt)
     HS = np.empty((B, N * K), dtype=dt)
     Mv = np.empty((B, D), dtype=dt)
@@ -332,8 +371,8 @@ def ss_gibbs(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
     H = np.empty((B, N), dtype=dt)
     S = np.empty((B, N * K), dtype=dt)
     status, pool_pos, fb_pos, n_fb = _sweep(
-        V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
-        max_rejections, fb_u, fb_pos, U, C, HS, Mv, V_out, H, S, True)
+        V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
+        max_rejections, fb_u, fb_pos, U, P, Rr, C, HS, Mv, V_out, H, S, True)
     return V_out, H, S, status, pool_pos, fb_pos, n_fb
 
 
@@ -342,7 +381,15 @@ def ss_gibbs(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _copy_rows(src, src_start, dst, dst_start, n_rows):
+    """``dst[dst_start:dst_start + n] = src[src_start:src_start + n]`` as a loop."""
+    for t in range(n_rows):
+        for d in range(src.shape[1]):
+            dst[dst_start + t, d] = src[src_start + t, d]
+
+
+@njit(cache=True, error_model="numpy")
 def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, mom, wd,
             learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
             log_hi):
@@ -364,7 +411,7 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, 
         for j in range(NK):
             Rr[t, j] *= scale
     np.dot(Rr.T, V, G)
-    momentum_step(W2, G, vW2, lr, mom, wd)
+    momentum_step(W2.reshape(-1), G.reshape(-1), vW2.reshape(-1), lr, mom, wd)
     # statistics of the spike biases, slab means and log slab precisions
     dt = W2.dtype
     gb = np.zeros(N, dtype=dt)
@@ -386,15 +433,18 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, 
             sa += ga[i, k]
     momentum_step(b, gb, vb, lr, mom, 0.0)
     if learn_mu:
-        momentum_step(mu, gmu, vmu, lr, mom, 0.0)
+        momentum_step(mu.reshape(-1), gmu.reshape(-1), vmu.reshape(-1), lr, mom, 0.0)
     if learn_alpha:
-        if scalar_alpha:
-            ga[:, :] = sa
-        log_alpha = np.log(alpha)
-        momentum_step(log_alpha, ga, va, lr, mom, 0.0)
-        for i in range(N):
-            for k in range(K):
-                alpha[i, k] = math.exp(min(max(log_alpha[i, k], log_lo), log_hi))
+        ga1 = ga.reshape(-1)
+        log_alpha = np.empty(NK, dtype=dt)
+        a1 = alpha.reshape(-1)
+        for j in range(NK):
+            log_alpha[j] = math.log(a1[j])
+            if scalar_alpha:
+                ga1[j] = sa
+        momentum_step(log_alpha, ga1, va.reshape(-1), lr, mom, 0.0)
+        for j in range(NK):
+            a1[j] = math.exp(min(max(log_alpha[j], log_lo), log_hi))
     if learn_lambda:
         gl = np.zeros(D, dtype=dt)
         for t in range(n_rows):
@@ -405,15 +455,17 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, 
         for d in range(D):
             gl[d] *= lam[d]
             sl += gl[d]
-        if scalar_lambda:
-            gl[:] = sl
-        log_lam = np.log(lam)
+        log_lam = np.empty(D, dtype=dt)
+        for d in range(D):
+            log_lam[d] = math.log(lam[d])
+            if scalar_lambda:
+                gl[d] = sl
         momentum_step(log_lam, gl, vl, lr, mom, 0.0)
         for d in range(D):
             lam[d] = math.exp(min(max(log_lam[d], log_lo), log_hi))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, lr, mom,
                      wd, learn_alpha, learn_mu, learn_lambda, scalar_alpha,
                      scalar_lambda, log_lo, log_hi):
@@ -423,8 +475,8 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
     N, K = alpha.shape
     dt = V_pos.dtype
     V = np.empty((B + M, D), dtype=dt)
-    V[:B] = V_pos
-    V[B:] = V_neg
+    _copy_rows(V_pos, 0, V, 0, B)
+    _copy_rows(V_neg, 0, V, B, M)
     U = np.empty((B + M, N * K), dtype=dt)
     P = np.empty((B + M, N), dtype=dt)
     Rr = np.empty((B + M, N * K), dtype=dt)
@@ -436,15 +488,15 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
             log_hi)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
-             vl, chains, persistent, n_steps, l_h, z_s, z_v, pool, fb_u, radius,
+             vl, chains, persistent, n_steps, u_h, z_s, z_v, pool, fb_u, radius,
              max_rejections, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
              scalar_alpha, scalar_lambda, log_lo, log_hi):
     """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place.
 
     Minibatch ``j`` holds rows ``perm[starts[j]:stops[j]]`` of ``X``; its noise is
-    ``l_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
+    ``u_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
     ``M = chains.shape[0]`` (persistent) or the batch size (CD, first rows used).
     The retry and fallback pools start at row 0. Returns ``(status, j, n_fallback,
     n_draws)``: on a pool running out, ``j`` is the minibatch to resume at (nothing
@@ -482,29 +534,29 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
                 V[t, d] = X[row, d]
         if persistent:
             Mr = chains.shape[0]
-            Vc[:Mr] = chains
+            _copy_rows(chains, 0, Vc, 0, Mr)
         else:
             Mr = B
-            Vc[:Mr] = V[:B]
+            _copy_rows(V, 0, Vc, 0, Mr)
         n_fb_batch = 0
         for step in range(n_steps):
             status, pool_pos, fb_pos, n_fb = _sweep(
-                Vc[:Mr], W2, b, alpha, mu, lam, radius, l_h[j, step, :Mr],
+                Vc[:Mr], W2, b, alpha, mu, lam, radius, u_h[j, step, :Mr],
                 z_s[j, step, :Mr], z_v[j, step, :Mr], pool, pool_pos, max_rejections,
-                fb_u, fb_pos, U[:Mr], C[:Mr], HS[:Mr], Mv[:Mr], Vn[:Mr], dummy, dummy,
-                False)
+                fb_u, fb_pos, U[:Mr], P[:Mr], Rr[:Mr], C[:Mr], HS[:Mr], Mv[:Mr],
+                Vn[:Mr], dummy, dummy, False)
             if status != STATUS_OK:
                 return status, j, n_fb_total, n_draws
             n_fb_batch += n_fb
-            Vc[:Mr] = Vn[:Mr]
+            _copy_rows(Vn, 0, Vc, 0, Mr)
         n = B + Mr
-        V[B:n] = Vc[:Mr]
+        _copy_rows(Vc, 0, V, B, Mr)
         _spike_stats(V[:n], W2, b, alpha, mu, U[:n], P[:n], Rr[:n], C[:n])
         _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V[:n], B, U[:n], P[:n],
                 Rr[:n], G, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
                 scalar_alpha, scalar_lambda, log_lo, log_hi)
         if persistent:
-            chains[:, :] = Vc[:Mr]
+            _copy_rows(Vc, 0, chains, 0, Mr)
         n_fb_total += n_fb_batch
         n_draws += Mr * n_steps
     return STATUS_OK, n_batches, n_fb_total, n_draws

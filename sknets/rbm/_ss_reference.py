@@ -3,12 +3,13 @@
 Nothing here is used by the estimator at fit or transform time: these functions are the
 readable statement of the model that the Numba kernels of ``_ss_kernels`` are tested
 against, and the "plain numpy implementation of the same update" that
-``benchmarks/bench_ssrbm.py`` times. They replay the same pre-drawn random numbers as the
-kernels, so for equal inputs the outputs agree to rounding.
+``benchmarks/bench_ssrbm.py`` times. They replay the same pre-drawn random numbers as
+the kernels, so for equal inputs the outputs agree to rounding.
 
 Shapes: ``V`` (B, D) visibles; ``W`` (N, K, D) filters, stored for the kernels as
 ``W2 = W.reshape(N * K, D)``; ``b`` (N,); ``alpha``, ``mu`` (N, K); ``lam`` (D,);
-optional ``phi`` (N, D) (the ICML-2011 spike-gated precision; reference only, off in v1).
+optional ``phi`` (N, D) (the ICML-2011 spike-gated precision; reference only, off in
+v1).
 """
 
 import numpy as np
@@ -84,7 +85,8 @@ def free_energy_grads(V, W2, b, alpha, mu, lam):
     g["W"] = -np.einsum("tik,td->ikd", r, V) / B
     g["b"] = -p.mean(axis=0)
     g["mu"] = -np.mean(p[:, :, None] * U, axis=0)
-    g["alpha"] = np.mean(p[:, :, None] * U**2, axis=0) / (2 * alpha**2) + 1 / (2 * alpha)
+    g["alpha"] = (np.mean(p[:, :, None] * U**2, axis=0) / (2 * alpha**2)
+                  + 1 / (2 * alpha))
     g["lam"] = 0.5 * np.mean(V**2, axis=0)
     g["log_alpha"] = alpha * g["alpha"]
     g["log_lam"] = lam * g["lam"]
@@ -99,13 +101,14 @@ def free_energy_grads(V, W2, b, alpha, mu, lam):
 
 
 def truncnorm_std(lo, hi, u):
-    """Inverse-CDF draw of a standard normal truncated to ``[lo, hi]`` from uniforms ``u``.
+    """Inverse-CDF draw of a standard normal truncated to ``[lo, hi]`` (uniforms ``u``).
 
     Elementwise over arrays. Works on the tail side away from the mean (survival
     function for ``lo >= 0``, mirrored for ``hi <= 0``); when the interval's mass
     underflows, or it has zero width, the nearest endpoint to 0 is returned.
     """
-    lo, hi, u = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (lo, hi, u)))
+    lo, hi, u = np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (lo, hi, u)))
     out = np.empty(lo.shape)
     flip = hi <= 0.0  # interval entirely below 0: mirror
     a = np.where(flip, -hi, lo)
@@ -188,19 +191,18 @@ def draw_visible(V0, M, prec, radius, z_first, pool, pool_pos, max_rejections,
     return V, pool_pos, fb_pos, n_fb
 
 
-def gibbs_sweep(V, W2, b, alpha, mu, lam, radius, l_h, z_s, z_v, pool, pool_pos,
+def gibbs_sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
                 max_rejections, fb_u, fb_pos):
     """One block-Gibbs sweep ``h ~ p(h|v)``, ``s ~ p(s|v,h)``, ``v ~ p(v|s,h)``.
 
-    ``l_h`` (B, N) standard logistic variates (``h_i = 1`` iff ``c_i > l_h[i]``, an
-    event of probability ``sigmoid(c_i)``), ``z_s`` (B, N*K) and ``z_v`` (B, D) standard
-    normals.
+    ``u_h`` (B, N) uniforms (``h_i = 1`` iff ``u_h[i] < p(h_i=1|v)``), ``z_s`` (B, N*K)
+    and ``z_v`` (B, D) standard normals.
     Returns ``(V_new, h, s, pool_pos, fb_pos, n_fallback)`` with ``s`` (B, N, K).
     """
     B = V.shape[0]
     N, K = alpha.shape
-    c, U = spike_logits(V, W2, b, alpha, mu)
-    h = (c > l_h).astype(np.float64)
+    p, _, U = conditionals(V, W2, b, alpha, mu)
+    h = (u_h < p).astype(np.float64)
     s = h[:, :, None] * (mu + U / alpha) + z_s.reshape(B, N, K) / np.sqrt(alpha)
     M = ((h[:, :, None] * s).reshape(B, N * K) @ W2) / lam
     V_new, pool_pos, fb_pos, n_fb = draw_visible(
@@ -234,11 +236,12 @@ def ascent_direction(V_pos, V_neg, W2, b, alpha, mu, lam):
 
 def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_decay,
                   learn_alpha=True, learn_mu=True, learn_lambda=True,
-                  scalar_alpha=False, scalar_lambda=False, precision_bounds=(1e-2, 1e3)):
+                  scalar_alpha=False, scalar_lambda=False,
+                  precision_bounds=(1e-2, 1e3)):
     """One SGD-with-momentum update (section 4.2), in place on ``params`` and ``vel``.
 
-    ``params``: dict with ``W2``, ``b``, ``alpha``, ``mu``, ``lam``; ``vel``: dict with the
-    same keys (velocities of ``alpha``/``lam`` are in log space).
+    ``params``: dict with ``W2``, ``b``, ``alpha``, ``mu``, ``lam``; ``vel``: dict with
+    the same keys (velocities of ``alpha``/``lam`` are in log space).
     """
     dW2, db, dmu, da, dl = ascent_direction(
         V_pos, V_neg, params["W2"], params["b"], params["alpha"], params["mu"],
@@ -256,7 +259,8 @@ def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_
         if scalar_alpha:
             da = np.full_like(da, da.sum())
         vel["alpha"][...] = m * vel["alpha"] + lr * da
-        params["alpha"][...] = np.exp(np.clip(np.log(params["alpha"]) + vel["alpha"], lo, hi))
+        log_alpha = np.log(params["alpha"]) + vel["alpha"]
+        params["alpha"][...] = np.exp(np.clip(log_alpha, lo, hi))
     if learn_lambda:
         if scalar_lambda:
             dl = np.full_like(dl, dl.sum())
@@ -266,7 +270,7 @@ def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_
 
 
 def train_epoch(X, perm, starts, stops, params, vel, chains, *, persistent, n_steps,
-                l_h, z_s, z_v, pool, fb_u, radius, max_rejections, **step_kwargs):
+                u_h, z_s, z_v, pool, fb_u, radius, max_rejections, **step_kwargs):
     """Plain-numpy replay of ``_ss_kernels.ss_epoch`` (one full epoch from batch 0).
 
     Same noise layout as the kernel; ``step_kwargs`` go to :func:`gradient_step`.
@@ -281,7 +285,7 @@ def train_epoch(X, perm, starts, stops, params, vel, chains, *, persistent, n_st
         for step in range(n_steps):
             Vc, _, _, pool_pos, fb_pos, n_fb = gibbs_sweep(
                 Vc, params["W2"], params["b"], params["alpha"], params["mu"],
-                params["lam"], radius, l_h[j, step, :m], z_s[j, step, :m],
+                params["lam"], radius, u_h[j, step, :m], z_s[j, step, :m],
                 z_v[j, step, :m], pool, pool_pos, max_rejections, fb_u, fb_pos)
             n_fb_total += n_fb
         gradient_step(V_pos, Vc, params, vel, **step_kwargs)
