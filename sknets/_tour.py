@@ -118,4 +118,23 @@ def _tour_spike_slab_rbm(quick=False):
         ("logistic", LogisticRegression(max_iter=1000)),
     ])
     pipe.fit(X_train, y_train)
+
+@register("ConvNetClassifier", "classification (CNN, digits 8x8)")
+def _tour_convnet(quick):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sknets import ConvNetClassifier
+
+    X_train, X_test, y_train, y_test = digits_split()
+    # a smaller net than the defaults (which reach ~0.99 in 30 epochs) to stay quick
+    clf = ConvNetClassifier(filters=(16, 32), hidden_layer_sizes=(64,), dropout=0.25,
+                            learning_rate_init=3e-3, max_iter=3 if quick else 15,
+                            random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(MinMaxScaler(), clf).fit(X_train, y_train)
     return "accuracy", pipe.score(X_test, y_test)

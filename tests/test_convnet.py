@@ -233,3 +233,21 @@ def test_pipeline_gridsearch_pickle_clone(digits):
     clf.partial_fit(MinMaxScaler().fit(X).transform(X), y)
     assert np.shares_memory(clf.network_.layers[0].params[0], clf.network_.flat_params)
     assert clf._optimizer.params[0][0] is clf.network_.flat_params
+
+
+def test_architecture_parameters(digits):
+    X, y, _, _ = digits
+    clf = fast(filters=np.array([3, 5]), kernel_size=(3, 5), hidden_layer_sizes=(),
+               pooling=None, max_iter=1).fit(X, y)
+    convs = [layer for layer in clf.network_.layers if type(layer).__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(3, 3), (5, 5)]
+    assert not any("Pool" in type(layer).__name__ for layer in clf.network_.layers)
+    assert [type(layer).__name__ for layer in clf.network_.layers][-2:] == ["Flatten",
+                                                                            "Dense"]
+    with pytest.raises(ValueError, match="kernel_size"):
+        fast(filters=(3, 5), kernel_size=(3, 3, 3)).fit(X, y)
+    with pytest.raises(ValueError, match="empty"):
+        fast(filters=()).fit(X, y)
+    bn = fast(batch_norm=True, activation="tanh", max_iter=1).fit(X, y)
+    kinds = [type(layer).__name__ for layer in bn.network_.layers]
+    assert kinds[:3] == ["Conv2D", "BatchNorm", "Tanh"]

@@ -391,6 +391,7 @@ def test_pool_kernels_match_numpy_reference(dtype):
             x.reshape(2, 3, -1), am.reshape(2, 3, -1), axis=2).reshape(out.shape), out)
         g = rng.normal(size=out.shape).astype(dtype)
         dx = np.empty_like(x)
+        dx[...] = np.nan  # every entry must be written
         _kernels.maxpool_backward(g, am, dx)
         ref_dx = np.zeros_like(x)
         for n in range(2):
@@ -518,3 +519,25 @@ def test_conv2d_fused_relu_matches_conv_then_relu():
     plain = Sequential([Conv2D(3, 3), ReLU()]).build((2, 5, 5), rng=0, dtype=np.float64)
     plain.flat_params[:] = fused.flat_params
     np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-12)
+
+
+def test_upsample2d_forward_and_finite_differences():
+    from sknets.nn import Upsample2D
+
+    x = np.arange(2 * 3 * 2 * 2, dtype=np.float64).reshape(2, 3, 2, 2)
+    layer = Upsample2D(2)
+    Sequential([layer]).build((3, 2, 2), rng=0, dtype=np.float64)
+    y = layer.forward(x)
+    assert y.shape == (2, 3, 4, 4)
+    np.testing.assert_array_equal(y, np.repeat(np.repeat(x, 2, axis=2), 2, axis=3))
+    check_layer_gradients(Upsample2D(3), (2, 2, 3))
+    # a small generator head: dense -> reshape -> upsample -> conv, gradient to input
+    net = Sequential([Dense(2 * 2 * 2), Reshape((2, 2, 2)), Upsample2D(2),
+                      Conv2D(1, 3), Tanh()])
+    net.build((3,), rng=0, dtype=np.float64)
+    z = np.random.default_rng(0).normal(size=(4, 3))
+    r = np.random.default_rng(1).normal(size=(4, 1, 4, 4))
+    net.forward(z)
+    gz = net.backward(r)
+    np.testing.assert_allclose(gz, numeric_grad(lambda: float(np.sum(r * net.forward(z))),
+                                                z), rtol=1e-5, atol=1e-8)

@@ -9,7 +9,8 @@ Layers (``sknets.nn.layers``; Conv2D and pooling in ``sknets.nn.conv``)
     ``backward(grad_out) -> grad_in`` which *overwrites* ``grads`` and returns
     dLoss/dInput of the last forward call. Images are channels-first (N, C, H, W).
     Layers: Dense, Flatten, Reshape, Dropout, ReLU, LeakyReLU, Tanh, Sigmoid, Identity
-    (``make_activation(name)``), Conv2D, MaxPool2D, AvgPool2D, BatchNorm.
+    (``make_activation(name)``), Conv2D (optionally with a fused relu), MaxPool2D,
+    AvgPool2D, Upsample2D (nearest; + Conv2D for a generator), BatchNorm.
 
 Network (``sknets.nn.network.Sequential``)
     ::
@@ -48,7 +49,7 @@ Randomness: the ``Generator`` given to ``build`` initialises weights and draws t
 dropout masks, so a fixed seed gives identical runs.
 """
 
-from sknets.nn.conv import AvgPool2D, Conv2D, MaxPool2D
+from sknets.nn.conv import AvgPool2D, Conv2D, MaxPool2D, Upsample2D
 from sknets.nn.layers import (
     ACTIVATIONS,
     BatchNorm,
@@ -110,6 +111,7 @@ __all__ = [
     "SigmoidCrossEntropy",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "Upsample2D",
     "log_softmax",
     "make_activation",
     "make_optimizer",

@@ -128,10 +128,33 @@ def conv_grad_input(grad_out, out, relu, g_fm, db):
 @njit(cache=True, parallel=True)
 def maxpool_forward(x, k, stride, oh, ow, out, argmax):
     """out[n, c, p, q] = max of the k x k window at (p*stride, q*stride) (no padding);
-    argmax keeps the flat index (y*W + x) of the winner inside the (H, W) plane."""
+    argmax keeps the flat index (y*W + x) of the winner inside the (H, W) plane (the
+    first maximum in row-major order). The 2x2 stride-2 case is unrolled."""
     n_samples, n_channels, h, w = x.shape
     for n in prange(n_samples):
         for c in range(n_channels):
+            if k == 2 and stride == 2:
+                for p in range(oh):
+                    y0 = 2 * p
+                    for q in range(ow):
+                        x0 = 2 * q
+                        best = x[n, c, y0, x0]
+                        idx = y0 * w + x0
+                        v = x[n, c, y0, x0 + 1]
+                        if v > best:
+                            best = v
+                            idx = y0 * w + x0 + 1
+                        v = x[n, c, y0 + 1, x0]
+                        if v > best:
+                            best = v
+                            idx = (y0 + 1) * w + x0
+                        v = x[n, c, y0 + 1, x0 + 1]
+                        if v > best:
+                            best = v
+                            idx = (y0 + 1) * w + x0 + 1
+                        out[n, c, p, q] = best
+                        argmax[n, c, p, q] = idx
+                continue
             for p in range(oh):
                 for q in range(ow):
                     y0 = p * stride
