@@ -25,13 +25,14 @@ from sknets import GANSampler  # noqa: E402
 from sknets.gan._checks import DigitsJudge  # noqa: E402
 
 X, y = load_digits(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
+                                                    random_state=0)
 judge = DigitsJudge(X_train, y_train, X_test)
 
-gan = GANSampler(generator_layer_sizes=(64, 64), discriminator_layer_sizes=(64, 64),
+gan = GANSampler(generator_layer_sizes=(128, 128), discriminator_layer_sizes=(128, 128),
                  output_activation="tanh", noise_dim=16, learning_rate_init=1e-3,
                  random_state=0)
-checkpoints = [1, 10, 40, 100]
+checkpoints = [1, 20, 60, 150]
 n_show = 12
 fig, axes = plt.subplots(len(checkpoints), n_show, figsize=(n_show, len(checkpoints)))
 epoch = 0

@@ -27,8 +27,8 @@ X = np.random.default_rng(0).normal(mean, std, size=(10_000, 1))
 
 gan = GANSampler(generator_layer_sizes=(16, 16), discriminator_layer_sizes=(16, 16),
                  noise="uniform", noise_dim=1, learning_rate_init=1e-3,
-                 discriminator_steps=2, random_state=0)
-checkpoints = [1, 5, 20, 60]
+                 discriminator_steps=3, random_state=0)
+checkpoints = [1, 10, 30, 100]
 grid = np.linspace(0.5, 7.5, 300)
 fig, axes = plt.subplots(1, len(checkpoints), figsize=(4 * len(checkpoints), 3.2),
                          sharey=True)

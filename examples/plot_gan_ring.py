@@ -21,9 +21,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sknets import GANSampler  # noqa: E402
 from sknets.gan._checks import make_ring, ring_metrics  # noqa: E402
 
-X, centers = make_ring(2_000, random_state=0)
+X, centers = make_ring(10_000, random_state=0)
 gan = GANSampler(random_state=0)
-checkpoints = [10, 50, 100, 200]
+checkpoints = [25, 50, 100, 200]  # 200 = the default max_iter
 fig, axes = plt.subplots(1, len(checkpoints), figsize=(3.3 * len(checkpoints), 3.4))
 epoch = 0
 for ax, stop in zip(axes, checkpoints):

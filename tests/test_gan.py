@@ -5,6 +5,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -92,13 +94,31 @@ def test_loss_gradients_finite_differences(loss, smoothing):
     np.testing.assert_allclose(kg, gg, rtol=1e-12)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=20),
+       st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=20),
+       st.sampled_from(LOSS_NAMES), st.floats(0, 0.5))
+def test_losses_stay_finite_and_bounded(l_r, l_f, loss, smoothing):
+    l_r, l_f = np.array(l_r), np.array(l_f)
+    value, g_r, g_f = discriminator_loss(l_r, l_f, loss, smoothing)
+    gv, gg = generator_loss(l_f, loss)
+    assert np.isfinite(value) and np.isfinite(gv)
+    if loss != "wasserstein":
+        assert value >= 0
+    # each row's gradient is at most 1 / (rows of its half) in magnitude
+    assert np.all(np.abs(g_r) <= 1 / len(l_r) + 1e-15)
+    assert np.all(np.abs(g_f) <= 1 / len(l_f) + 1e-15)
+    assert np.all(np.abs(gg) <= 1 / len(l_f) + 1e-15)
+
+
 def test_loss_values_match_definitions():
     # -log D and log(1 - D) with D = sigmoid(logit)
     l_r, l_f = np.array([0.3, -1.2]), np.array([2.0, -0.5])
     d_r, d_f = 1 / (1 + np.exp(-l_r)), 1 / (1 + np.exp(-l_f))
     expected_d = -np.mean(np.log(d_r)) - np.mean(np.log(1 - d_f))
     assert discriminator_loss(l_r, l_f)[0] == pytest.approx(expected_d)
-    assert generator_loss(l_f, "non-saturating")[0] == pytest.approx(-np.mean(np.log(d_f)))
+    assert generator_loss(l_f, "non-saturating")[0] == pytest.approx(
+        -np.mean(np.log(d_f)))
     assert generator_loss(l_f, "minimax")[0] == pytest.approx(np.mean(np.log(1 - d_f)))
     assert generator_loss(l_f, "wasserstein")[0] == pytest.approx(-np.mean(l_f))
     # large logits stay finite
@@ -107,7 +127,7 @@ def test_loss_values_match_definitions():
     assert np.all(np.isfinite(generator_loss(big)[1]))
 
 
-# ----------------------------------------------------------------------------- kernels
+# ---------------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("act", [K.RELU, K.LEAKY_RELU, K.TANH, K.IDENTITY])
 def test_mlp_kernels_match_reference(act):
     rng = np.random.default_rng(1)
@@ -228,8 +248,8 @@ def test_spectral_norm_sigma_and_gradient():
         return np.sum(out * G)
 
     np.testing.assert_allclose(grad, _fd(f, theta), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(grad, R.spectral_backward(theta_sn, layout, G, u1, sigma),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        grad, R.spectral_backward(theta_sn, layout, G, u1, sigma), rtol=1e-10)
 
 
 @pytest.mark.parametrize("loss,k_steps,pretrain,smoothing", [
@@ -266,8 +286,8 @@ def test_train_epoch_kernel_matches_numpy_replay(loss, k_steps, pretrain, smooth
                                    k_steps, state, hyper, losses)
             else:
                 st = R.train_epoch(X, perm, bs, noise_d, noise_g, t_g, lg, mg, vg, t_d,
-                                   ld, md, vd, uu, use_sn, avg, LOSS_CODES[loss], k_steps,
-                                   state, hyper, losses)
+                                   ld, md, vd, uu, use_sn, avg, LOSS_CODES[loss],
+                                   k_steps, state, hyper, losses)
             assert st == 0
         return t_g, t_d, state, losses, avg
 
@@ -293,7 +313,8 @@ def test_train_epoch_stops_on_non_finite_loss():
                        np.zeros_like(tg), np.zeros_like(tg), np.zeros((8, wg)),
                        np.zeros((8, wg)), td, ld, np.zeros_like(td), np.zeros_like(td),
                        np.zeros_like(td), np.zeros((16, wd)), np.zeros((16, wd)),
-                       np.zeros_like(td), np.ones(wd), np.ones(3), False, tg.copy(), 0, 1,
+                       np.zeros_like(td), np.ones(wd), np.ones(3), False, tg.copy(),
+                       0, 1,
                        np.zeros(4, dtype=np.int64),
                        np.array([1e-3, .5, .999, 1e-8, 0., 0.]), np.zeros(4))
     assert st == 1
@@ -308,14 +329,15 @@ def test_fused_step_matches_layer_library_path(loss):
     use_sn = loss == "wasserstein"
     fused = FusedMLPGAN(g_sizes, g_acts, d_sizes, d_acts, np.random.default_rng(0),
                         use_sn=use_sn, pretrain=2, dtype=np.float64)
-    layer = LayerGAN(mlp_sequential(g_sizes, g_acts), mlp_sequential(d_sizes, d_acts), 2,
-                     3, np.random.default_rng(1), solver="adam",
+    layer = LayerGAN(mlp_sequential(g_sizes, g_acts), mlp_sequential(d_sizes, d_acts),
+                     2, 3, np.random.default_rng(1), solver="adam",
                      opt_kwargs=dict(learning_rate=5e-3, beta_1=0.5, beta_2=0.999,
                                      epsilon=1e-8),
                      use_sn=use_sn, pretrain=2, dtype=np.float64)
     # same starting point
     layer.G.flat_params[:] = fused.theta_g
-    layer.g_avg[:] = fused.theta_g
+    np.testing.assert_array_equal(fused.theta_g_avg, 0)
+    np.testing.assert_array_equal(layer.g_avg, 0)
     if use_sn:
         layer.d_raw[:] = fused.theta_d
         for (a, b, shape, u), io in zip(layer.sn, fused.ld[:, 4]):
@@ -343,8 +365,14 @@ def test_fused_step_matches_layer_library_path(loss):
     layer.finish()
     np.testing.assert_allclose(fused.discriminate(X), layer.discriminate(X), rtol=1e-7)
     z = rng.normal(size=(7, 2))
-    np.testing.assert_allclose(fused.generate(z, True), layer.generate(z, True),
+    np.testing.assert_allclose(fused.generate(z, 0.9), layer.generate(z, 0.9),
                                rtol=1e-8)
+    np.testing.assert_allclose(fused.generate(z, 0.0), layer.generate(z, 0.0),
+                               rtol=1e-8)
+    # the debiased average: with decay 0.9 after t generator steps
+    t = fused.state[K.T_G]
+    expected = R.mlp_forward(fused.theta_g_avg / (1 - 0.9 ** t), fused.lg, z)[-1]
+    np.testing.assert_allclose(fused.generate(z, 0.9), expected, rtol=1e-10)
 
 
 def test_upsample_layer_gradient():
@@ -361,7 +389,7 @@ def test_upsample_layer_gradient():
                                _fd(lambda: np.sum(up.forward(x) * g), x), rtol=1e-6)
 
 
-# ----------------------------------------------------------------------------- estimator
+# -------------------------------------------------------------------------- estimator
 def _small(**kw):
     params = dict(generator_layer_sizes=(8,), discriminator_layer_sizes=(8,),
                   noise_dim=2, max_iter=3, batch_size=16, random_state=0)
@@ -380,7 +408,8 @@ def test_reproducible_and_sample_scale(blob):
     b = _small(max_iter=20).fit(blob)
     np.testing.assert_array_equal(a.generator_params_, b.generator_params_)
     np.testing.assert_array_equal(a.sample(50), b.sample(50))
-    assert not np.array_equal(a.sample(50, random_state=1), a.sample(50, random_state=2))
+    assert not np.array_equal(a.sample(50, random_state=1),
+                              a.sample(50, random_state=2))
     c = _small(max_iter=20, random_state=1).fit(blob)
     assert not np.array_equal(a.generator_params_, c.generator_params_)
     s = a.sample(500)
@@ -410,7 +439,8 @@ def test_partial_fit_and_warm_start(blob):
     h = _small()
     for _ in range(3):
         h.partial_fit(blob)
-    np.testing.assert_array_equal(h.generator_params_, _small().fit(blob).generator_params_)
+    np.testing.assert_array_equal(h.generator_params_,
+                                  _small().fit(blob).generator_params_)
     w = _small(warm_start=True).fit(blob)
     before = w.generator_params_.copy()
     w.fit(blob)
@@ -420,8 +450,11 @@ def test_partial_fit_and_warm_start(blob):
 
 
 def test_divergence_is_reported_with_remedy(blob):
+    g = _small().fit(blob)
     with pytest.raises(ValueError, match="learning_rate_init"):
-        _small(learning_rate_init=1e30, max_iter=5).fit(blob)
+        g.set_params(learning_rate_init=1e30, max_iter=5).fit(blob)
+    with pytest.raises(NotFittedError):  # no diverged model is left behind
+        g.sample(2)
 
 
 @pytest.mark.parametrize("loss", LOSS_NAMES)
@@ -493,7 +526,8 @@ def test_pipeline_and_gridsearch_n_jobs(blob):
     pipe = make_pipeline(FunctionTransformer(), _small())
     pipe.fit(blob)
     assert pipe.score_samples(blob).shape == (200,)
-    grid = GridSearchCV(_small(), {"max_iter": [1, 5], "loss": ["minimax", "wasserstein"]},
+    grid = GridSearchCV(_small(),
+                        {"max_iter": [1, 5], "loss": ["minimax", "wasserstein"]},
                         scoring=_neg_ks_scorer, cv=2, n_jobs=2)
     grid.fit(blob)
     scores = grid.cv_results_["mean_test_score"]
@@ -527,7 +561,7 @@ def test_gaussian_1d_reduced():
     assert stats.kstest(s0, "norm", args=(4.0, np.sqrt(0.5))).statistic > 0.3
 
 
-# ----------------------------------------------------------------------------- layer path
+# ------------------------------------------------------------------------- layer path
 @pytest.mark.parametrize("loss", ["non-saturating", "wasserstein"])
 def test_dcgan_variant_on_small_images(loss):
     rng = np.random.default_rng(8)
@@ -566,7 +600,8 @@ def test_dcgan_image_shape_errors():
         GANSampler(architecture="dcgan", image_shape=(4, 4)).fit(X)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "momentum", "nesterov", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("solver",
+                         ["sgd", "momentum", "nesterov", "rmsprop", "adagrad"])
 def test_other_solvers_use_the_layer_library(blob, solver):
     g = _small(solver=solver, learning_rate_init=1e-2).fit(blob)
     assert isinstance(g._engine, LayerGAN)
@@ -575,3 +610,24 @@ def test_other_solvers_use_the_layer_library(blob, solver):
     assert not np.array_equal(before, g.generator_params_)
     assert np.all(np.isfinite(g.sample(20)))
     assert isinstance(_small().fit(blob)._engine, FusedMLPGAN)
+
+
+# ---------------------------------------------------------------------- check helpers
+def test_check_helpers_measure_what_they_claim():
+    from sknets.gan._checks import frechet_distance, gaussian_metrics, make_ring, \
+        ring_metrics
+
+    X, centers = make_ring(4000, random_state=0)
+    modes, hq = ring_metrics(X, centers)
+    # a 2-D Gaussian puts 1 - exp(-4.5) = 98.9 % of its mass within 3 std
+    assert modes == 8 and hq == pytest.approx(1 - np.exp(-4.5), abs=0.006)
+    collapsed = np.repeat(centers[:1], 100, axis=0) + 0.01
+    assert ring_metrics(collapsed, centers) == (1, 1.0)
+    assert ring_metrics(np.zeros((50, 2)), centers) == (0, 0.0)
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(5000, 3))
+    assert frechet_distance(A, A) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(A, A + [2.0, 0, 0]) == pytest.approx(4.0, rel=1e-6)
+    mean, std, ks = gaussian_metrics(rng.normal(4, 0.5, size=20000), 4, 0.5)
+    assert abs(mean - 4) < 0.02 and abs(std - 0.5) < 0.02 and ks < 0.02
+    assert gaussian_metrics(rng.normal(5, 0.5, size=2000), 4, 0.5)[2] > 0.5

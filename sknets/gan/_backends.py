@@ -1,7 +1,7 @@
 """The two training engines behind GANSampler.
 
-``FusedMLPGAN``: MLP generator and discriminator as flat vectors, one Numba call per epoch
-(:mod:`sknets.gan._kernels`), Adam only. The fast path for tabular data.
+``FusedMLPGAN``: MLP generator and discriminator as flat vectors, one Numba call per
+epoch (:mod:`sknets.gan._kernels`), Adam only. The fast path for tabular data.
 
 ``LayerGAN``: any two :class:`sknets.nn.Sequential` networks (dense or convolutional,
 with batch norm) and any optimizer of :mod:`sknets.nn.optimizers`, one Python-level
@@ -58,7 +58,7 @@ def init_params(layout, n_params, rng, dtype):
 
 
 class FusedMLPGAN:
-    """MLP generator + discriminator trained by :func:`sknets.gan._kernels.train_epoch`."""
+    """MLP generator and discriminator trained by ``_kernels.train_epoch``."""
 
     def __init__(self, g_sizes, g_acts, d_sizes, d_acts, rng, *, use_sn, pretrain,
                  dtype=np.float32):
@@ -68,7 +68,7 @@ class FusedMLPGAN:
         self.theta_d = init_params(self.ld, n_d, rng, dtype)
         self.m_g, self.v_g = np.zeros_like(self.theta_g), np.zeros_like(self.theta_g)
         self.m_d, self.v_d = np.zeros_like(self.theta_d), np.zeros_like(self.theta_d)
-        self.theta_g_avg = self.theta_g.copy()
+        self.theta_g_avg = np.zeros_like(self.theta_g)  # EMA, debiased when used
         self.theta_dsn = self.theta_d.copy()
         self.sn_u = rng.standard_normal(self.wd).astype(dtype)
         self.sn_sigma = np.ones(self.ld.shape[0], dtype=dtype)
@@ -100,13 +100,23 @@ class FusedMLPGAN:
         else:
             self.d_scoring = self.theta_d.copy()
 
-    def generate(self, z, averaged):
-        theta = self.theta_g_avg if averaged else self.theta_g
+    def generate(self, z, ema_decay):
+        theta = _averaged(self.theta_g, self.theta_g_avg, ema_decay,
+                          self.state[K.T_G])
         return K.mlp_predict(theta, self.lg, np.ascontiguousarray(z, theta.dtype))
 
     def discriminate(self, Xs):
         return K.mlp_predict(self.d_scoring, self.ld,
                              np.ascontiguousarray(Xs, self.d_scoring.dtype))[:, 0]
+
+
+def _averaged(theta, avg, decay, t):
+    """Parameters to sample with: the exponential moving average ``avg`` (started at
+    zero) divided by ``1 - decay^t`` to remove its bias towards zero, as Adam does
+    for its moments; ``theta`` itself without averaging or before any update."""
+    if decay == 0 or t == 0:
+        return theta
+    return (avg / (1.0 - float(decay) ** int(t))).astype(theta.dtype)
 
 
 def _activation(code):
@@ -188,7 +198,7 @@ class LayerGAN:
             self._normalize()
         else:
             self.opt_d = make_optimizer(solver, self.D.flat_parameters(), **opt_kwargs)
-        self.g_avg = self.G.flat_params.copy()
+        self.g_avg = np.zeros_like(self.G.flat_params)  # EMA, debiased when used
         self.state = np.array([0, 0, 0, pretrain], dtype=np.int64)
 
     def _normalize(self):
@@ -229,7 +239,8 @@ class LayerGAN:
                 self._normalize()
             fake = G.forward(noise_d[b, :nb], training=True)
             logits = D.forward(np.concatenate([Xs[rows], fake]), training=True)[:, 0]
-            loss, g_r, g_f = discriminator_loss(logits[:nb], logits[nb:], name, smoothing)
+            loss, g_r, g_f = discriminator_loss(logits[:nb], logits[nb:], name,
+                                                smoothing)
             if not np.isfinite(loss):
                 return 1
             losses[0] += loss
@@ -270,12 +281,13 @@ class LayerGAN:
         if self.use_sn:
             self._normalize()
 
-    def generate(self, z, averaged):
+    def generate(self, z, ema_decay):
         z = np.ascontiguousarray(z, self.G.dtype)
-        if not averaged:
+        if ema_decay == 0 or self.state[K.T_G] == 0:
             return self.G.forward(z, training=False)
         current = self.G.flat_params.copy()
-        self.G.flat_params[:] = self.g_avg
+        self.G.flat_params[:] = _averaged(current, self.g_avg, ema_decay,
+                                          self.state[K.T_G])
         try:
             return self.G.forward(z, training=False)
         finally:

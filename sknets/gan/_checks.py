@@ -31,7 +31,7 @@ def ring_metrics(samples, centers, std=0.02, min_fraction=0.01):
 
 
 def gaussian_metrics(samples, mean, std):
-    """(sample mean, sample std, Kolmogorov-Smirnov statistic against N(mean, std^2))."""
+    """(sample mean, sample std, KS statistic against N(mean, std^2))."""
     samples = np.ravel(samples)
     ks = stats.kstest(samples, "norm", args=(mean, std)).statistic
     return float(samples.mean()), float(samples.std()), float(ks)
@@ -78,6 +78,7 @@ class DigitsJudge:
             "confidence": float(proba.max(axis=1).mean()),
             "class_entropy": float(-np.sum(nz * np.log(nz))),
             "classes_present": int(np.sum(hist > 0)),
-            "frechet": frechet_distance(self.pca.transform(samples), self.test_features),
+            "frechet": frechet_distance(self.pca.transform(samples),
+                                        self.test_features),
             "frechet_floor": self.floor,
         }

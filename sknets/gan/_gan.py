@@ -100,8 +100,9 @@ class GANSampler(BaseEstimator):
         Momentum of ``solver="momentum"`` and ``"nesterov"``.
     ema_decay : float, default=0.999
         ``sample`` uses an exponential moving average of G's parameters over the
-        generator steps, with this decay (Yazici et al., 2019); it damps the
-        oscillation of GAN training. 0 uses the last parameters.
+        generator steps, with this decay (Yazici et al., 2019), bias-corrected as
+        Adam's moments are; it damps the oscillation of GAN training. 0 uses the last
+        parameters.
     batch_size : int, default=64
         Rows per minibatch (capped by the number of rows).
     max_iter : int, default=200
@@ -201,7 +202,8 @@ class GANSampler(BaseEstimator):
         "warm_start": ["boolean"],
     }
 
-    def __init__(self, generator_layer_sizes=(64, 64), discriminator_layer_sizes=(64, 64),
+    def __init__(self, generator_layer_sizes=(64, 64),
+                 discriminator_layer_sizes=(64, 64),
                  *, architecture="mlp", image_shape=None, generator_activation="relu",
                  discriminator_activation="leaky_relu", output_activation="identity",
                  noise="normal", noise_dim=8, loss="non-saturating",
@@ -276,11 +278,6 @@ class GANSampler(BaseEstimator):
 
     def _initialize(self, X, rng):
         n_features = X.shape[1]
-        self.data_min_ = X.min(axis=0).astype(np.float64)
-        self.data_max_ = X.max(axis=0).astype(np.float64)
-        self._center = (self.data_max_ + self.data_min_) / 2
-        half = (self.data_max_ - self.data_min_) / 2
-        self._half_range = np.where(half > 0, half, 1.0)
         g_hidden = self._layer_sizes("generator_layer_sizes")
         d_hidden = self._layer_sizes("discriminator_layer_sizes")
         out_code = _ACTIVATIONS[self.output_activation]
@@ -292,7 +289,8 @@ class GANSampler(BaseEstimator):
         else:
             g_sizes = [self.noise_dim, *g_hidden, n_features]
             d_sizes = [n_features, *d_hidden, 1]
-            g_act = [_ACTIVATIONS[self.generator_activation]] * len(g_hidden) + [out_code]
+            g_act = [_ACTIVATIONS[self.generator_activation]] * len(g_hidden)
+            g_act.append(out_code)
             d_act = [_ACTIVATIONS[self.discriminator_activation]] * len(d_hidden)
             d_act.append(K.IDENTITY)
         if self.architecture == "mlp" and self.solver == "adam":
@@ -310,18 +308,32 @@ class GANSampler(BaseEstimator):
             elif self.solver in ("rmsprop", "adagrad"):
                 kwargs.update(epsilon=self.epsilon)
             self._engine = LayerGAN(G, D, self.noise_dim, n_features, rng,
-                                    solver=self.solver, opt_kwargs=kwargs, use_sn=use_sn,
+                                    solver=self.solver, opt_kwargs=kwargs,
+                                    use_sn=use_sn,
                                     pretrain=self.pretrain_steps)
+        self.data_min_ = X.min(axis=0).astype(np.float64)
+        self.data_max_ = X.max(axis=0).astype(np.float64)
+        self._center = (self.data_max_ + self.data_min_) / 2
+        half = (self.data_max_ - self.data_min_) / 2
+        self._half_range = np.where(half > 0, half, 1.0)
         self._rng = rng
         self._dtype = X.dtype
         self.generator_loss_curve_ = []
         self.discriminator_loss_curve_ = []
         self.n_iter_ = 0
 
+    def _forget(self):
+        """Drop the diverged model: no NaN model must stay usable after the error."""
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__") or name == "_engine":
+                delattr(self, name)
+
     def _threads(self):
         """Thread limit for the layer library's parallel kernels (the fused MLP kernel
         is single-threaded and needs none)."""
-        return nullcontext() if isinstance(self._engine, FusedMLPGAN) else numba_threads()
+        if isinstance(self._engine, FusedMLPGAN):
+            return nullcontext()
+        return numba_threads()
 
     def _run_epochs(self, Xs, n_epochs):
         with self._threads():
@@ -346,12 +358,18 @@ class GANSampler(BaseEstimator):
             status = engine.run_epoch(Xs, perm, bs, noise_d, noise_g, hyper, loss_code,
                                       self.discriminator_steps, losses)
             if status != 0:
+                epoch = self.n_iter_ + 1
+                self._forget()
                 raise ValueError(
-                    f"GANSampler diverged in epoch {self.n_iter_ + 1}: a loss became "
+                    f"GANSampler diverged in epoch {epoch}: a loss became "
                     f"NaN or infinite (learning_rate_init={self.learning_rate_init}). "
                     f"Try to {_REMEDY}.")
-            check_finite_params(engine.params(), estimator_name="GANSampler",
-                                remedy=_REMEDY)
+            try:
+                check_finite_params(engine.params(), estimator_name="GANSampler",
+                                    remedy=_REMEDY)
+            except ValueError:
+                self._forget()
+                raise
             self.n_iter_ += 1
             d_loss = losses[0] / max(losses[1], 1)
             g_loss = losses[2] / losses[3] if losses[3] > 0 else np.nan
@@ -439,7 +457,7 @@ class GANSampler(BaseEstimator):
         z = self._draw_noise(rng, (n_samples, self.noise_dim))
         with self._threads():
             out = np.concatenate([
-                self._engine.generate(z[i:i + 4096], averaged=self.ema_decay > 0)
+                self._engine.generate(z[i:i + 4096], self.ema_decay)
                 for i in range(0, n_samples, 4096)])
         return self._unscale(out).astype(self._dtype)
 

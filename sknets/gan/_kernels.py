@@ -9,8 +9,8 @@ The weight of layer ``l`` is ``theta[w_off : w_off + n_in * n_out]`` read as an
 (n_in, n_out) row-major matrix, its bias ``theta[b_off : b_off + n_out]``. Activations
 of every layer of a minibatch live side by side in one work matrix ``H`` of shape
 (n_rows, sum of layer widths): layer ``l`` reads columns ``[c, c + n_in)`` and writes
-``[c + n_in, c + n_in + n_out)``. ``D`` has the same shape and holds the gradients of the
-loss with respect to those columns during the backward pass.
+``[c + n_in, c + n_in + n_out)``. ``D`` has the same shape and holds the gradients of
+the loss with respect to those columns during the backward pass.
 
 Everything a training epoch needs (minibatch order, noise) is drawn with numpy outside
 the kernels, so :mod:`sknets.gan._reference` replays an epoch with plain numpy and the
@@ -166,7 +166,8 @@ def adam_update(theta, grad, m, v, t, hyper):
 
 @njit(cache=True)
 def spectral_normalize(theta, layout, theta_sn, u, sigma, n_power):
-    """Write ``W / sigma(W)`` for every layer's weight into ``theta_sn`` (biases copied).
+    """Write ``W / sigma(W)`` for every layer's weight into ``theta_sn`` (biases
+    copied).
 
     ``sigma`` is the largest singular value, estimated by ``n_power`` power iterations
     started from the persistent left vectors ``u`` (one slice of length ``n_in`` per

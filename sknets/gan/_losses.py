@@ -49,7 +49,8 @@ def discriminator_loss(l_r, l_f, loss="non-saturating", label_smoothing=0.0):
         value = np.mean(l_f) - np.mean(l_r)
         return value, np.full_like(l_r, -1.0 / n_r), np.full_like(l_f, 1.0 / n_f)
     t = 1.0 - label_smoothing
-    value = np.mean(t * softplus(-l_r) + (1 - t) * softplus(l_r)) + np.mean(softplus(l_f))
+    value = (np.mean(t * softplus(-l_r) + (1 - t) * softplus(l_r))
+             + np.mean(softplus(l_f)))
     return value, (sigmoid(l_r) - t) / n_r, sigmoid(l_f) / n_f
 
 

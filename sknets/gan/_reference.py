@@ -110,9 +110,10 @@ def spectral_backward(theta_sn, layout, grad, u, sigmas):
 
 
 def train_epoch(X, perm, batch_size, noise_d, noise_g, theta_g, layout_g, m_g, v_g,
-                theta_d, layout_d, m_d, v_d, sn_u, use_sn, theta_g_avg, loss_kind, k_steps, state,
+                theta_d, layout_d, m_d, v_d, sn_u, use_sn, theta_g_avg, loss_kind,
+                k_steps, state,
                 hyper, losses):
-    """Numpy replay of :func:`sknets.gan._kernels.train_epoch` (arrays updated in place)."""
+    """Numpy replay of :func:`sknets.gan._kernels.train_epoch` (in place)."""
     name = _LOSS_NAMES[int(loss_kind)]
     n = X.shape[0]
     for b in range((n + batch_size - 1) // batch_size):
