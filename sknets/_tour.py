@@ -71,6 +71,11 @@ def _tour_mean_shift(quick):
     the clusters found on the test split with the true digits (ARI, 0 = chance).
     """
     from sklearn.decomposition import PCA
+
+@register("KMeans", "cluster digits (k=10)")
+def _tour_kmeans(quick):
+    """KMeans on standardized digits; score: adjusted Rand index of the test-set
+    cluster assignments against the true digit labels (1 = perfect, 0 = chance)."""
     from sklearn.metrics import adjusted_rand_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -138,3 +143,11 @@ def _tour_convnet(quick):
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipe = make_pipeline(MinMaxScaler(), clf).fit(X_train, y_train)
     return "accuracy", pipe.score(X_test, y_test)
+
+    from sknets import KMeans
+
+    X_train, X_test, y_train, y_test = digits_split()
+    pipe = make_pipeline(StandardScaler(),
+                         KMeans(n_clusters=10, n_init=2 if quick else 10, random_state=0))
+    pipe.fit(X_train)
+    return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))

@@ -1,6 +1,7 @@
 """K-Means clustering with Numba kernels: a drop-in for ``sklearn.cluster.KMeans``."""
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,13 +17,71 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+import numba
+from threadpoolctl import ThreadpoolController
 
-from ..utils._threads import effective_n_threads, numba_threads
+from ..utils._threads import _env_limit, numba_threads
 from . import _kmeans_kernels as _k
 
 # Below this many features the direct-loop kernel beats a BLAS product per block.
 _GEMM_MIN_FEATURES = 12
+
+
+###############################################################################
+# Threads
+
+_CONTROLLER = []
+
+
+def _controller():
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+def _fit_n_threads():
+    """The rule of :func:`sknets.utils._threads.effective_n_threads` (``n_jobs=None``),
+    without re-scanning the loaded libraries at every call.
+
+    ``effective_n_threads`` asks threadpoolctl for ``threadpool_info()``, which scans
+    the process's shared libraries (~10-20 ms); a cached ``ThreadpoolController``
+    reads the same current limits in microseconds.
+    """
+    allowed = numba.config.NUMBA_NUM_THREADS
+    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        limit = _env_limit(name)
+        if limit is not None:
+            allowed = min(allowed, limit)
+    limits = [
+        info["num_threads"]
+        for info in _controller().info()
+        if info.get("user_api") in ("blas", "openmp") and info.get("num_threads")
+    ]
+    if limits:
+        allowed = min(allowed, min(limits))
+    return int(max(1, allowed))
+
+
+@contextmanager
+def _thread_scope(n_threads, blas_single=False):
+    """Run Numba kernels on ``n_threads`` threads (cheap: no library scan).
+
+    ``n_threads`` comes from :func:`sknets.utils._threads.numba_threads` at ``fit``
+    (environment and threadpoolctl limits honoured). With ``blas_single``, BLAS is
+    limited to one thread meanwhile: the GEMM path calls BLAS from every Numba thread.
+    """
+    n = int(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    limiter = None
+    try:
+        if blas_single:
+            limiter = _controller().limit(limits=1, user_api="blas")
+        yield n
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        numba.set_num_threads(previous)
 
 
 ###############################################################################
@@ -52,12 +111,13 @@ class _Data:
             self.data = np.ascontiguousarray(X.data)
             self.indices = np.ascontiguousarray(X.indices, dtype=np.int32)
             self.indptr = np.ascontiguousarray(X.indptr, dtype=np.int32)
-            sq = np.zeros(self.n, dtype=X.dtype)
-            row_sums = np.add.reduceat(
-                np.concatenate([self.data**2, [0]]).astype(X.dtype), self.indptr[:-1]
-            ) if self.data.size else np.zeros(self.n, dtype=X.dtype)
+            # float64 norms: the expansion ||x||^2 - 2 x.c + ||c||^2 cancels badly
+            # in float32 for samples near a center.
+            sq = np.zeros(self.n)
             nonempty = np.diff(self.indptr) > 0
-            sq[nonempty] = row_sums[nonempty]
+            if nonempty.any():
+                sq[nonempty] = np.add.reduceat(self.data.astype(np.float64) ** 2,
+                                               self.indptr[:-1][nonempty])
             self.x_sq = sq
         else:
             self.sparse = False
@@ -65,7 +125,7 @@ class _Data:
             self.data = np.empty(0, dtype=X.dtype)
             self.indices = np.empty(0, dtype=np.int32)
             self.indptr = np.zeros(1, dtype=np.int32)
-            self.x_sq = np.empty(0, dtype=X.dtype)
+            self.x_sq = np.empty(0, dtype=np.float64)
 
     def args(self):
         return (self.X, self.data, self.indices, self.indptr, self.x_sq, self.sparse)
@@ -95,7 +155,7 @@ def _labels_inertia(data, sample_weight, centers, n_threads, return_inertia=True
     wsums = np.zeros((n_parts, 1))
     changed = np.zeros(n_parts, dtype=np.int64)
     use_gemm = _use_gemm(data, k)
-    with numba_threads(n_threads), threadpool_limits(1, user_api="blas"):
+    with _thread_scope(n_threads, blas_single=use_gemm):
         _k.lloyd_pass(*data.args(), sample_weight, centers, labels, sums, wsums,
                       changed, False, use_gemm)
     if not return_inertia:
@@ -108,7 +168,7 @@ def _inertia(data, sample_weight, centers, labels, n_threads, out=None):
     if out is None:
         out = np.empty(data.n, dtype=data.dtype)
     partial = np.zeros(n_parts)
-    with numba_threads(n_threads):
+    with _thread_scope(n_threads):
         total = _k.assigned_sqdist(*data.args(), sample_weight, centers, labels, out,
                                    partial)
     return float(total)
@@ -117,7 +177,7 @@ def _inertia(data, sample_weight, centers, labels, n_threads, out=None):
 def _sqdist_to(data, centers, n_threads):
     out = np.empty((data.n, centers.shape[0]), dtype=data.dtype)
     centers = np.ascontiguousarray(centers, dtype=data.dtype)
-    with numba_threads(n_threads):
+    with _thread_scope(n_threads):
         _k.sqdist_matrix(*data.args(), centers, out)
     return out
 
@@ -239,16 +299,20 @@ def _kmeans_single(data, sample_weight, centers_init, algorithm, max_iter, verbo
     use_gemm = _use_gemm(data, n_clusters)
 
     if elkan:
-        upper = np.zeros(data.n, dtype=data.dtype)
+        # initial assignment = an Elkan pass from labels 0 with no information
+        labels[:] = 0
+        upper = np.full(data.n, np.inf, dtype=data.dtype)
         lower = np.zeros((data.n, n_clusters), dtype=data.dtype)
         half_dist, next_half = _center_half_distances(centers)
-        _k.elkan_init_bounds(*data.args(), centers, half_dist, labels, upper, lower)
+        _k.elkan_pass(*data.args(), sample_weight, centers, half_dist, next_half,
+                      center_shift, labels, upper, lower, sums, wsums, changed, False)
 
     strict_convergence = False
     for i in range(max_iter):
         if elkan:
             _k.elkan_pass(*data.args(), sample_weight, centers, half_dist, next_half,
-                          labels, upper, lower, sums, wsums, changed, True)
+                          center_shift, labels, upper, lower, sums, wsums, changed,
+                          True)
         else:
             _k.lloyd_pass(*data.args(), sample_weight, centers, labels, sums, wsums,
                           changed, True, use_gemm)
@@ -257,8 +321,8 @@ def _kmeans_single(data, sample_weight, centers_init, algorithm, max_iter, verbo
             _relocate_empty(data, sample_weight, centers, labels, acc, wacc, n_threads)
         shift_tot = _k.average_and_shift(acc, wacc, centers, centers_new, center_shift)
         if elkan:
+            # the next pass loosens the bounds by center_shift first
             half_dist, next_half = _center_half_distances(centers_new)
-            _k.elkan_shift_bounds(labels, center_shift, upper, lower)
 
         if verbose:
             inertia = _inertia(data, sample_weight, centers, labels, n_threads)
@@ -281,7 +345,8 @@ def _kmeans_single(data, sample_weight, centers_init, algorithm, max_iter, verbo
     if not strict_convergence:
         if elkan:
             _k.elkan_pass(*data.args(), sample_weight, centers, half_dist, next_half,
-                          labels, upper, lower, sums, wsums, changed, False)
+                          center_shift, labels, upper, lower, sums, wsums, changed,
+                          False)
         else:
             _k.lloyd_pass(*data.args(), sample_weight, centers, labels, sums, wsums,
                           changed, False, use_gemm)
@@ -560,7 +625,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         """Initial centers (same signature and random draws as scikit-learn's)."""
         n_samples = X.shape[0]
         n_clusters = self.n_clusters if n_centroids is None else n_centroids
-        n_threads = getattr(self, "_n_threads", None) or effective_n_threads()
+        n_threads = getattr(self, "_n_threads", None) or numba.get_num_threads()
         sample_weight = np.asarray(sample_weight, dtype=X.dtype)
 
         if init_size is not None and init_size < n_samples:
@@ -626,7 +691,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         if not np.all(np.isfinite(sample_weight)):
             raise ValueError("Input sample_weight contains NaN or infinity.")
-        self._n_threads = effective_n_threads()
+        # the limit in force now (OMP/NUMBA_NUM_THREADS, threadpoolctl limits)
+        self._n_threads = _fit_n_threads()
 
         init = self.init
         init_is_array_like = _is_arraylike_not_scalar(init)
@@ -650,8 +716,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                     sample_weight=sample_weight)
                 if self.verbose:
                     print("Initialization complete")
-                with numba_threads(self._n_threads), \
-                        threadpool_limits(1, user_api="blas"):
+                with _thread_scope(self._n_threads,
+                                   blas_single=_use_gemm(data, self.n_clusters)):
                     labels, inertia, centers, n_iter = _kmeans_single(
                         data, sample_weight, centers_init, self._algorithm,
                         self.max_iter, self.verbose, self._tol, self._n_threads)
@@ -676,7 +742,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         if not sp.issparse(X):
             best_centers += X_mean
 
-        distinct_clusters = len(np.unique(best_labels))
+        distinct_clusters = int(
+            np.count_nonzero(np.bincount(best_labels, minlength=self.n_clusters)))
         if distinct_clusters < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct_clusters}) found smaller than "
@@ -806,7 +873,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         return np.array(self.cluster_centers_, dtype=X.dtype, order="C", copy=True)
 
     def _threads(self):
-        return effective_n_threads()
+        # as scikit-learn: the thread count decided at fit
+        return getattr(self, "_n_threads", None) or numba.get_num_threads()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -902,9 +970,10 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     if not sp.issparse(X_checked):
         X_checked = np.ascontiguousarray(X_checked)
     random_state = check_random_state(random_state)
-    centers, indices = _kmeans_plusplus(
-        _Data(X_checked), n_clusters, sample_weight, random_state, n_local_trials,
-        n_threads=effective_n_threads())
+    with numba_threads() as n_threads:
+        centers, indices = _kmeans_plusplus(
+            _Data(X_checked), n_clusters, sample_weight, random_state, n_local_trials,
+            n_threads=n_threads)
     if not sp.issparse(X):
         # Return the rows of X itself (its dtype), as scikit-learn does.
         centers = np.asarray(X)[indices]

@@ -26,7 +26,7 @@ from numba import njit, prange
 CHUNK = 512
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     """Squared distance between sample ``i`` and row ``j`` of ``C``.
 
@@ -36,7 +36,8 @@ def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     if sparse:
         dot = 0.0
         for p in range(indptr[i], indptr[i + 1]):
-            dot += data[p] * C[j, indices[p]]
+            # products in float64: float32 rounding here would not cancel
+            dot += np.float64(data[p]) * np.float64(C[j, indices[p]])
         d = x_sq[i] - 2.0 * dot + c_sq[j]
         if d < 0.0:
             d = 0.0
@@ -48,7 +49,7 @@ def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     return d
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab):
     if sparse:
         for p in range(indptr[i], indptr[i + 1]):
@@ -76,19 +77,21 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = sums.shape[0]
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
             s += centers[j, f] * centers[j, f]
         c_sq[j] = s
-    half_c_sq = 0.5 * c_sq
+    half_c_sq = (0.5 * c_sq).astype(centers.dtype)
     centers_t = np.ascontiguousarray(centers.T)
+    gemm_rows = CHUNK if use_gemm and not sparse else 1
     n_chunks = (n + CHUNK - 1) // CHUNK
     for p in prange(n_parts):
         ch0 = p * n_chunks // n_parts
         ch1 = (p + 1) * n_chunks // n_parts
         n_changed = 0
+        dots_buf = np.empty((gemm_rows, k), dtype=X.dtype)
         sums_p = sums[p]
         if update_centers:
             for j in range(k):
@@ -99,16 +102,17 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
             s0 = ch * CHUNK
             s1 = min(s0 + CHUNK, n)
             if use_gemm and not sparse:
-                dots = np.dot(X[s0:s1], centers_t)
+                dots = dots_buf[: s1 - s0]
+                np.dot(X[s0:s1], centers_t, dots)
                 for ii in range(s1 - s0):
                     i = s0 + ii
                     best = half_c_sq[0] - dots[ii, 0]
                     lab = 0
                     for j in range(1, k):
                         v = half_c_sq[j] - dots[ii, j]
-                        if v < best:
-                            best = v
-                            lab = j
+                        less = v < best
+                        lab = j if less else lab
+                        best = v if less else best
                     if labels[i] != lab:
                         n_changed += 1
                         labels[i] = lab
@@ -129,6 +133,27 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                         t0 = x0 - centers[j, 0]
                         t1 = x1 - centers[j, 1]
                         v = t0 * t0 + t1 * t1
+                        # branch-free running minimum (select, no mispredictions)
+                        less = v < best
+                        lab = j if less else lab
+                        best = v if less else best
+                    if labels[i] != lab:
+                        n_changed += 1
+                        labels[i] = lab
+                    if update_centers:
+                        w = sample_weight[i]
+                        wsums[p, lab] += w
+                        sums_p[lab, 0] += x0 * w
+                        sums_p[lab, 1] += x1 * w
+            elif not sparse:
+                for i in range(s0, s1):
+                    best = np.inf
+                    lab = 0
+                    for j in range(k):
+                        v = 0.0
+                        for f in range(d):
+                            t = X[i, f] - centers[j, f]
+                            v += t * t
                         if v < best:
                             best = v
                             lab = j
@@ -138,8 +163,8 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                     if update_centers:
                         w = sample_weight[i]
                         wsums[p, lab] += w
-                        sums_p[lab, 0] += x0 * w
-                        sums_p[lab, 1] += x1 * w
+                        for f in range(d):
+                            sums_p[lab, f] += X[i, f] * w
             else:
                 for i in range(s0, s1):
                     best = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
@@ -220,7 +245,7 @@ def assigned_sqdist(X, data, indices, indptr, x_sq, sparse, sample_weight, cente
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = partial.shape[0]
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
@@ -247,7 +272,7 @@ def sqdist_matrix(X, data, indices, indptr, x_sq, sparse, centers, out):
     """``out[i, j] = ||x_i - c_j||^2`` for all samples and the given centers."""
     n = out.shape[0]
     k, d = centers.shape
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
@@ -260,38 +285,9 @@ def sqdist_matrix(X, data, indices, indptr, x_sq, sparse, centers, out):
 
 
 @njit(parallel=True, cache=True)
-def elkan_init_bounds(X, data, indices, indptr, x_sq, sparse, centers, half_dist,
-                      labels, upper, lower):
-    """First assignment of Elkan's algorithm, skipping centers the triangle rules out."""
-    n = labels.shape[0]
-    k, d = centers.shape
-    c_sq = np.zeros(k, dtype=centers.dtype)
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j, f] * centers[j, f]
-        c_sq[j] = s
-    for i in prange(n):
-        lab = 0
-        best = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq, sparse, i, centers,
-                                   0, c_sq))
-        lower[i, 0] = best
-        for j in range(1, k):
-            if best > half_dist[lab, j]:
-                dist = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
-                                           centers, j, c_sq))
-                lower[i, j] = dist
-                if dist < best:
-                    best = dist
-                    lab = j
-        labels[i] = lab
-        upper[i] = best
-
-
-@njit(parallel=True, cache=True)
 def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
-               half_dist, next_half, labels, upper, lower, sums, wsums, changed,
-               update_centers):
+               half_dist, next_half, center_shift, labels, upper, lower, sums, wsums,
+               changed, update_centers):
     """One E-step (plus M-step sums) of Elkan's algorithm.
 
     ``upper[i]`` bounds the distance of sample ``i`` to its center from above,
@@ -299,11 +295,16 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     only when the bounds and the half distances between centers (``half_dist``,
     ``next_half[j]`` = half the distance of center ``j`` to its nearest other center)
     cannot rule the center out.
+
+    The bounds are first loosened by ``center_shift`` (how far each center moved
+    since the bounds were set; zeros on the first pass). The initial assignment is
+    this same pass with ``labels = 0``, ``upper = inf``, ``lower = 0`` and
+    ``update_centers=False``.
     """
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = sums.shape[0]
-    c_sq = np.zeros(k, dtype=centers.dtype)
+    c_sq = np.zeros(k, dtype=np.float64)
     for j in range(k):
         s = 0.0
         for f in range(d):
@@ -320,8 +321,11 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                 for f in range(d):
                     sums_p[j, f] = 0.0
         for i in range(i0, i1):
-            ub = upper[i]
             lab0 = labels[i]
+            ub = upper[i] + center_shift[lab0]
+            for j in range(k):
+                v = lower[i, j] - center_shift[j]
+                lower[i, j] = v if v > 0.0 else 0.0
             lab = lab0
             tight = False
             if next_half[lab] < ub:
@@ -348,14 +352,3 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                 wsums[p, lab] += w
                 _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab)
         changed[p] = n_changed
-
-
-@njit(parallel=True, cache=True)
-def elkan_shift_bounds(labels, center_shift, upper, lower):
-    """Loosen the bounds after the centers moved by ``center_shift``."""
-    n, k = lower.shape
-    for i in prange(n):
-        upper[i] += center_shift[labels[i]]
-        for j in range(k):
-            v = lower[i, j] - center_shift[j]
-            lower[i, j] = v if v > 0.0 else 0.0

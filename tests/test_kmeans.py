@@ -1,0 +1,301 @@
+"""Tests of sknets.KMeans: kernels vs the numpy reference, equality with scikit-learn
+given the same init, dtypes, sparse input, sample weights, edge cases, errors, and the
+scikit-learn tooling (Pipeline, GridSearchCV, clone, pickle)."""
+
+import pickle
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.cluster import KMeans as SkKMeans
+from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sknets import KMeans
+from sknets.cluster import _kmeans_kernels as K
+from sknets.cluster import kmeans_plusplus
+from sknets.cluster import _kmeans_reference as ref
+from sknets.cluster._kmeans import _Data, _kmeans_single
+
+
+def _blobs(n=600, d=2, k=4, seed=0, dtype=np.float64):
+    X, y = make_blobs(n, n_features=d, centers=k, random_state=seed)
+    return X.astype(dtype), y
+
+
+def _pack(X):
+    return _Data(X if sp.issparse(X) else np.ascontiguousarray(X))
+
+
+# --------------------------------------------------------------------- kernels vs ref
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["d2", "generic", "gemm", "sparse"])
+def test_lloyd_pass_matches_reference(dtype, layout):
+    d = {"d2": 2, "generic": 5, "gemm": 20, "sparse": 8}[layout]
+    rng = np.random.RandomState(0)
+    X = rng.randn(1100, d).astype(dtype)  # > 2 blocks of CHUNK: several parts
+    if layout == "sparse":
+        X[X < 0.3] = 0
+    w = rng.uniform(0.5, 2, size=1100).astype(dtype)
+    C = X[rng.choice(1100, 6, replace=False)].copy()
+    data = _pack(sp.csr_matrix(X) if layout == "sparse" else X)
+    n_parts = 3
+    labels = np.full(1100, -1, dtype=np.int32)
+    sums = np.zeros((n_parts, 6, d))
+    wsums = np.zeros((n_parts, 6))
+    changed = np.zeros(n_parts, dtype=np.int64)
+    K.lloyd_pass(*data.args(), w, C, labels, sums, wsums, changed, True,
+                 layout == "gemm")
+    lab_ref, sums_ref, wsums_ref = ref.lloyd_pass_ref(X, w.astype(np.float64), C)
+    assert_array_equal(labels, lab_ref)
+    assert changed.sum() == 1100  # every label changed from -1
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    acc, wacc = np.zeros((6, d)), np.zeros(6)
+    n_empty = K.reduce_parts(sums, wsums, acc, wacc)
+    assert n_empty == int((wsums_ref == 0).sum())
+    assert_allclose(acc, sums_ref, rtol=rtol, atol=1e-9)
+    assert_allclose(wacc, wsums_ref, rtol=rtol)
+    # a second pass with the same centers changes nothing
+    K.lloyd_pass(*data.args(), w, C, labels, sums, wsums, changed, False,
+                 layout == "gemm")
+    assert changed.sum() == 0
+
+
+def test_average_and_shift_matches_reference():
+    rng = np.random.RandomState(1)
+    acc = rng.randn(5, 3)
+    wacc = np.array([2.0, 0.0, 5.0, 1.0, 0.0])
+    old = rng.randn(5, 3)
+    new = np.empty_like(old)
+    shift = np.empty(5)
+    total = K.average_and_shift(acc, wacc, old, new, shift)
+    new_ref, shift_ref, total_ref = ref.average_and_shift_ref(acc, wacc, old)
+    assert_allclose(new, new_ref)
+    assert_allclose(shift, shift_ref)
+    assert total == pytest.approx(total_ref)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_distance_kernels_match_reference(sparse, dtype):
+    rng = np.random.RandomState(2)
+    X = rng.randn(300, 7).astype(dtype)
+    X[X < 0] = 0
+    C = rng.randn(4, 7).astype(dtype)
+    w = rng.uniform(size=300).astype(dtype)
+    labels = rng.randint(4, size=300).astype(np.int32)
+    data = _pack(sp.csr_matrix(X) if sparse else X)
+    out = np.empty((300, 4), dtype=dtype)
+    K.sqdist_matrix(*data.args(), C, out)
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    assert_allclose(out, ref.sqdist_matrix_ref(X, C), rtol=rtol, atol=1e-6)
+    per = np.empty(300, dtype=dtype)
+    total = K.assigned_sqdist(*data.args(), w, C, labels, per, np.zeros(2))
+    per_ref, total_ref = ref.assigned_sqdist_ref(X, w.astype(np.float64), C, labels)
+    assert_allclose(per, per_ref, rtol=rtol, atol=1e-6)
+    assert total == pytest.approx(total_ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_elkan_pass_initial_assignment_matches_reference(sparse):
+    rng = np.random.RandomState(3)
+    X = rng.randn(500, 6)
+    C = X[:5].copy()
+    data = _pack(sp.csr_matrix(X) if sparse else X)
+    from sknets.cluster._kmeans import _center_half_distances
+
+    half, next_half = _center_half_distances(C)
+    labels = np.zeros(500, dtype=np.int32)
+    upper = np.full(500, np.inf)
+    lower = np.zeros((500, 5))
+    sums, wsums = np.zeros((2, 5, 6)), np.zeros((2, 5))
+    K.elkan_pass(*data.args(), np.ones(500), C, half, next_half, np.zeros(5), labels,
+                 upper, lower, sums, wsums, np.zeros(2, dtype=np.int64), False)
+    D = np.sqrt(ref.sqdist_matrix_ref(X, C))
+    assert_array_equal(labels, D.argmin(axis=1))
+    # sparse distances use ||x||^2 - 2x.c + ||c||^2: sqrt of ~1e-16 at a center
+    assert_allclose(upper, D.min(axis=1), rtol=1e-10, atol=1e-7)
+    # lower bounds are valid lower bounds
+    assert np.all(lower <= D + 1e-7)
+
+
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+def test_single_run_matches_numpy_reference(algorithm):
+    X, _ = _blobs(800, 3, 5, seed=4)
+    X = X - X.mean(axis=0)
+    init = X[:5].copy()
+    w = np.ones(800)
+    labels, inertia, centers, n_iter = _kmeans_single(
+        _pack(X), w, init, algorithm, 50, False, 0.0, 2)
+    lab_r, inertia_r, centers_r, n_iter_r = ref.lloyd_ref(X, w, init, 50, 0.0)
+    assert_array_equal(labels, lab_r)
+    assert_allclose(centers, centers_r, rtol=1e-10, atol=1e-12)
+    assert inertia == pytest.approx(inertia_r, rel=1e-10)
+    assert n_iter == n_iter_r
+
+
+# ------------------------------------------------------------ equality with sklearn
+@pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(3000, 2, 8), (2000, 20, 12)])
+def test_same_init_same_result_as_sklearn(algorithm, dtype, shape):
+    n, d, k = shape
+    X, _ = _blobs(n, d, k, seed=5, dtype=dtype)
+    init = X[np.random.RandomState(0).choice(n, k, replace=False)].copy()
+    kw = dict(n_clusters=k, init=init, n_init=1, max_iter=100, tol=0,
+              algorithm=algorithm)
+    ours = KMeans(**kw).fit(X)
+    theirs = SkKMeans(**kw).fit(X)
+    assert_array_equal(ours.labels_, theirs.labels_)
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=rtol)
+    assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=rtol,
+                    atol=1e-4 if dtype == np.float32 else 1e-9)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.cluster_centers_.dtype == dtype
+
+
+def test_same_random_state_same_seeds_as_sklearn():
+    X, _ = _blobs(500, 4, 6, seed=6)
+    c1, i1 = kmeans_plusplus(X, 6, random_state=3)
+    c2, i2 = sk_kmeans_plusplus(X, 6, random_state=3)
+    assert_array_equal(i1, i2)
+    assert_allclose(c1, c2)
+    for init in ["k-means++", "random"]:
+        ours = KMeans(6, init=init, random_state=7, n_init=3).fit(X)
+        theirs = SkKMeans(6, init=init, random_state=7, n_init=3).fit(X)
+        assert_array_equal(ours.labels_, theirs.labels_)
+        assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
+
+
+def test_sparse_same_as_sklearn_and_dense():
+    X, _ = _blobs(400, 10, 4, seed=7)
+    X[X < 0] = 0
+    Xs = sp.csr_matrix(X)
+    w = np.random.RandomState(0).uniform(0.1, 2, size=400)
+    init = X[:4].copy()
+    ours = KMeans(4, init=init, n_init=1).fit(Xs, sample_weight=w)
+    theirs = SkKMeans(4, init=init, n_init=1).fit(Xs, sample_weight=w)
+    dense = KMeans(4, init=init, n_init=1).fit(X, sample_weight=w)
+    assert_array_equal(ours.labels_, theirs.labels_)
+    assert_array_equal(ours.labels_, dense.labels_)
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-9)
+    assert_allclose(ours.transform(Xs), theirs.transform(Xs), rtol=1e-7, atol=1e-9)
+    assert ours.score(Xs) == pytest.approx(theirs.score(Xs), rel=1e-9)
+
+
+# ------------------------------------------------------------------------- behaviour
+def test_float32_kept_and_int_to_float64():
+    X, _ = _blobs(300, 3, 3)
+    km = KMeans(3, random_state=0).fit(X.astype(np.float32))
+    assert km.cluster_centers_.dtype == np.float32
+    assert km.transform(X.astype(np.float32)).dtype == np.float32
+    km = KMeans(3, random_state=0).fit(np.round(X * 10).astype(np.int64))
+    assert km.cluster_centers_.dtype == np.float64
+
+
+def test_sample_weight_integer_equals_repetition():
+    X, _ = _blobs(200, 2, 3, seed=8)
+    w = np.random.RandomState(0).randint(1, 4, size=200)
+    init = X[:3].copy()
+    a = KMeans(3, init=init, n_init=1).fit(X, sample_weight=w)
+    b = KMeans(3, init=init, n_init=1).fit(np.repeat(X, w, axis=0))
+    assert_allclose(a.cluster_centers_, b.cluster_centers_)
+    assert a.inertia_ == pytest.approx(b.inertia_)
+
+
+def test_reproducible_with_random_state():
+    X, _ = _blobs(500, 5, 6, seed=9)
+    a = KMeans(6, init="random", n_init=4, random_state=11).fit(X)
+    b = KMeans(6, init="random", n_init=4, random_state=11).fit(X)
+    assert_array_equal(a.labels_, b.labels_)
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert a.inertia_ == b.inertia_
+
+
+def test_fewer_distinct_points_than_clusters_warns():
+    X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)
+    with pytest.warns(ConvergenceWarning, match=r"Number of distinct clusters \(2\)"):
+        km = KMeans(4, random_state=0).fit(X)
+    assert set(km.labels_) <= {0, 1, 2, 3}
+    assert np.all(np.isfinite(km.cluster_centers_))
+    assert km.inertia_ == pytest.approx(0.0)
+
+
+def test_thread_count_does_not_change_results_and_is_restored():
+    X, _ = _blobs(5000, 3, 5, seed=10)
+    before = numba.get_num_threads()
+    from sknets.utils._threads import numba_threads
+
+    with numba_threads(1):
+        a = KMeans(5, random_state=0).fit(X)
+    b = KMeans(5, random_state=0).fit(X)
+    assert numba.get_num_threads() == before
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-12)
+
+
+# ----------------------------------------------------------------------- bad input
+def test_bad_input_errors():
+    X, _ = _blobs(50, 3, 2)
+    km = KMeans(2, random_state=0)
+    with pytest.raises(NotFittedError):
+        km.predict(X)
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        km.fit(Xn)
+    Xi = X.copy()
+    Xi[1, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        km.fit(Xi)
+    with pytest.raises(ValueError):
+        km.fit(np.empty((0, 3)))
+    with pytest.raises(ValueError):
+        km.fit([["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError):
+        km.fit(X[:, 0])  # 1-D
+    km.fit(X)
+    with pytest.raises(ValueError, match="features"):
+        km.predict(X[:, :2])
+    with pytest.raises(ValueError, match="sample_weight"):
+        KMeans(2).fit(X, sample_weight=np.ones(7))
+    with pytest.raises(ValueError):
+        KMeans(n_clusters=0).fit(X)
+    with pytest.raises(ValueError):
+        KMeans(algorithm="auto").fit(X)
+
+
+def test_overflowing_data_raises_instead_of_nan():
+    X = np.array([[1e200], [-1e200], [1e200], [-1e200]])
+    with pytest.raises(ValueError, match="not finite"):
+        KMeans(2, init=np.array([[1e200], [0.0]]), n_init=1).fit(X)
+
+
+# ------------------------------------------------------------------ sklearn tooling
+def test_pipeline_clone_pickle():
+    X, y = _blobs(300, 4, 3, seed=12)
+    pipe = make_pipeline(StandardScaler(), KMeans(3, random_state=0))
+    Xt = pipe.fit_transform(X)
+    assert Xt.shape == (300, 3)
+    assert pipe.score(X) < 0
+    restored = pickle.loads(pickle.dumps(pipe))
+    assert_array_equal(restored.predict(X), pipe.predict(X))
+    c = clone(pipe[-1])
+    assert c.get_params() == pipe[-1].get_params()
+    assert not hasattr(c, "cluster_centers_")
+
+
+def test_grid_search_n_jobs_2():
+    X, _ = _blobs(200, 2, 3, seed=13)
+    gs = GridSearchCV(KMeans(random_state=0), {"n_clusters": [2, 3]}, cv=2, n_jobs=2)
+    gs.fit(X)
+    assert gs.best_params_["n_clusters"] == 3  # score = -inertia, more is better
+    assert hasattr(gs.best_estimator_, "cluster_centers_")
