@@ -27,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sknets import MeanShift
 from sknets.cluster import _mean_shift_reference as ref
 from sknets.cluster import estimate_bandwidth, get_bin_seeds, mean_shift
+from sknets.cluster._mean_shift import _sort_and_suppress, _unique_centers
 from sknets.cluster._mean_shift_kernels import (
     FLAT,
     GAUSSIAN,
@@ -149,6 +150,29 @@ def test_kth_neighbor_matches_reference(dtype, k):
     assert kth_neighbor_distance_sum(X, k) == pytest.approx(
         ref.kth_neighbor_distance_sum(X, k), rel=1e-10
     )
+
+
+def test_unique_centers_like_a_dict():
+    centers = np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0], [-0.0, 5.0], [0.0, 5.0],
+                        [2.0, 3.0]])
+    intensity = np.array([3, 4, 7, 1, 2, 9])
+    keys, inten = _unique_centers(centers, intensity)
+    expected = {}
+    for c, i in zip(centers, intensity):
+        expected[tuple(c)] = i
+    assert dict(zip(map(tuple, keys), inten)) == expected
+    assert len(keys) == len(expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sort_and_suppress_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    centers = np.round(rng.normal(size=(60, 2)) * 2, 1)  # repeats and ties
+    intensity = rng.integers(1, 5, size=60)
+    keys, inten = _unique_centers(centers, intensity)
+    for bandwidth in (0.3, 1.0, 3.0):
+        assert_array_equal(_sort_and_suppress(keys, inten, bandwidth),
+                           ref.post_process(centers, intensity, bandwidth))
 
 
 # --------------------------------------------------------------- against sklearn
@@ -388,6 +412,15 @@ def test_overflow_is_reported_not_returned():
         MeanShift(bandwidth=1e300).fit(X)
 
 
+def test_no_bin_seed_is_a_clear_error():
+    X, _ = _blobs(n=50)
+    with pytest.raises(ValueError, match="min_bin_freq=1000"):
+        MeanShift(bandwidth=0.5, bin_seeding=True, min_bin_freq=1000).fit(X)
+    # scikit-learn fails too, with a less helpful ValueError
+    with pytest.raises(ValueError):
+        skc.MeanShift(bandwidth=0.5, bin_seeding=True, min_bin_freq=1000).fit(X)
+
+
 def test_bin_seeding_warning_and_fallback():
     X = np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 0.0]])
     with pytest.warns(UserWarning, match="Binning data failed"):
@@ -470,3 +503,26 @@ def test_readonly_input():
     X.setflags(write=False)
     ms = MeanShift(bandwidth=0.8).fit(X)
     assert_array_equal(ms.labels_, MeanShift(bandwidth=0.8).fit(X.copy()).labels_)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sknets.cluster import _bandwidth, _mean_shift
+
+    for module in (_bandwidth, _mean_shift):
+        failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert tried > 0
+        assert failures == 0, module.__name__
+
+
+def test_thread_count_restored_after_fit_and_predict():
+    import numba
+
+    before = numba.get_num_threads()
+    X, _ = _blobs(n=100)
+    ms = MeanShift(bandwidth=0.8, n_jobs=1).fit(X)
+    assert numba.get_num_threads() == before
+    ms.predict(X)
+    estimate_bandwidth(X, n_jobs=1)
+    assert numba.get_num_threads() == before

@@ -3,6 +3,7 @@
 import warnings
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
@@ -76,8 +77,8 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     >>> from sknets.cluster import estimate_bandwidth
     >>> X = np.array([[1, 1], [2, 1], [1, 0],
     ...               [4, 7], [3, 5], [3, 6]])
-    >>> round(float(estimate_bandwidth(X, quantile=0.5)), 2)
-    1.61
+    >>> print(f"{estimate_bandwidth(X, quantile=0.5):.4f}")
+    1.6191
     """
     X = check_array(X, dtype=[np.float64, np.float32])
     rng = check_random_state(random_state)
@@ -87,7 +88,10 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     if not X.flags.writeable:  # read-only arrays would compile another variant
         X = X.copy()
     n_neighbors = max(1, int(X.shape[0] * quantile))
-    with numba_threads(n_jobs):
+    with numba_threads(n_jobs) as n_threads:
+        # one thread for small problems: the thread team costs more than it saves
+        work = X.shape[0] ** 2 * X.shape[1]
+        numba.set_num_threads(n_threads if work >= 2_000_000 else 1)
         total = kth_neighbor_distance_sum(X, n_neighbors)
     return np.float64(total / X.shape[0])
 

@@ -279,17 +279,19 @@ def mean_shift_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth
     return centers, intensity, n_iter
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def nearest_center(X, centers):
     """Index of the nearest center of every row of ``X`` and the squared distance.
 
     Ties go to the lowest index. O(n_samples * n_centers) time, O(n_samples) memory.
+    Serial on purpose: mean shift finds few centers, so this is a small part of a
+    fit, and a parallel kernel would cost seconds more of first-call compilation.
     """
     n, d = X.shape
     k = centers.shape[0]
     labels = np.empty(n, dtype=np.int64)
     dist2 = np.empty(n, dtype=np.float64)
-    for i in prange(n):
+    for i in range(n):
         best = np.inf
         arg = 0
         for c in range(k):

@@ -66,3 +66,24 @@ def kth_neighbor_distance_sum(X, k):
     Xd = X.astype(np.float64)
     d2 = ((Xd[:, None, :] - Xd[None]) ** 2).sum(-1)
     return float(np.sqrt(np.sort(d2, axis=1)[:, k - 1]).sum())
+
+
+def post_process(centers, intensity, bandwidth):
+    """Plain-Python post-processing: dict of centers, rank, greedy suppression.
+
+    ``centers``/``intensity`` are the per-seed results of kept seeds, in seed order.
+    """
+    by_center = {}
+    for c, i in zip(centers, intensity):
+        by_center[tuple(c)] = i  # a later seed with the same center overwrites
+    ranked = sorted(by_center.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+    ranked = np.array([kv[0] for kv in ranked])
+    unique = np.ones(len(ranked), dtype=bool)
+    for i in range(len(ranked)):
+        if unique[i]:
+            # squared distances against bandwidth**2, as scikit-learn's KD-tree
+            # radius query compares them (it decides exact-boundary cases)
+            d2 = ((ranked.astype(np.float64) - ranked[i]) ** 2).sum(axis=1)
+            unique[d2 <= bandwidth**2] = False
+            unique[i] = True
+    return ranked[unique]
