@@ -21,7 +21,6 @@ from .cluster import MeanShift  # noqa: E402
 
 __all__ += ["MeanShift"]
 
-
 from .rbm import BernoulliRBM  # noqa: E402
 
 __all__ += ["BernoulliRBM"]
