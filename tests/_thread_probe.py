@@ -7,37 +7,40 @@ file) so that joblib's loky workers and Dask workers can unpickle it by referenc
 import numba
 from sklearn.base import BaseEstimator, clone
 
-from sknets.utils import _threads
-
 
 class ThreadProbe(BaseEstimator):
-    """Fit ``estimator`` and record the thread count of every ``numba_threads`` block.
+    """Fit ``estimator`` and record the Numba thread count of every kernel block.
 
-    Every sknets estimator runs its parallel kernels inside
-    ``sknets.utils._threads.numba_threads(n_jobs)``, which sets
-    ``numba.set_num_threads(effective_n_threads(n_jobs))`` for the block. The probe wraps
-    the module's ``effective_n_threads`` while the inner estimator fits, so the recorded
-    values are exactly the thread counts the kernels ran with, wherever the fit runs
-    (main process, loky worker, Dask worker).
+    sknets runs its parallel kernels inside blocks that call
+    ``numba.set_num_threads(n)`` on entry and restore the previous count on exit
+    (``sknets.utils._threads.numba_threads``, or an estimator's own scope). The probe
+    wraps ``numba.set_num_threads`` while the inner estimator fits and keeps a stack of
+    the counts to restore, so it records the entry counts only: exactly the thread
+    counts the kernels ran with, wherever the fit runs (main process, loky worker, Dask
+    worker).
     """
 
     def __init__(self, estimator):
         self.estimator = estimator
 
     def fit(self, X, y=None):
-        calls = []
-        original = _threads.effective_n_threads
+        calls, saved = [], []
+        original = numba.set_num_threads
 
-        def recording(n_jobs=None):
-            n = original(n_jobs)
-            calls.append(int(n))
-            return n
+        def recording(n):
+            n = int(n)
+            if saved and n == saved[-1]:
+                saved.pop()  # leaving a block: restoring the outer count
+            else:
+                saved.append(numba.get_num_threads())
+                calls.append(n)  # entering a block: the count its kernels use
+            return original(n)
 
-        _threads.effective_n_threads = recording
+        numba.set_num_threads = recording
         try:
             self.estimator_ = clone(self.estimator).fit(X, y)
         finally:
-            _threads.effective_n_threads = original
+            numba.set_num_threads = original
         self.thread_counts_ = calls
         self.numba_num_threads_ = numba.config.NUMBA_NUM_THREADS
         return self
@@ -48,5 +51,5 @@ class ThreadProbe(BaseEstimator):
     def score(self, X, y=None):
         # The score is the largest thread count a kernel block ran with: GridSearchCV
         # carries it from the worker back to the parent in ``cv_results_``; 0 means the
-        # fit ran no kernel under ``numba_threads`` at all.
+        # fit ran no parallel kernel block at all.
         return float(max(self.thread_counts_)) if self.thread_counts_ else 0.0
