@@ -46,7 +46,7 @@ default_role = "literal"
 
 # -- API reference ---------------------------------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 # numpydoc renders the Parameters/Attributes/... sections; the class template lists the
 # methods itself, so numpydoc must not add a second, stub-generating member table.
@@ -70,6 +70,16 @@ numpydoc_xref_aliases = {
     "Generator": "numpy.random.Generator",
     "RandomState": "numpy.random.RandomState",
     "bool": ":class:`bool`",
+    "int": ":class:`int`",
+    "float": ":class:`float`",
+    "str": ":class:`str`",
+    "list": ":class:`list`",
+    "tuple": ":class:`tuple`",
+    "dict": ":class:`dict`",
+    "callable": ":func:`callable`",
+    "None": ":data:`None`",
+    "True": ":data:`True`",
+    "False": ":data:`False`",
     "boolean": ":class:`bool`",
     "array-like": ":term:`array-like`",
     "array_like": ":term:`array-like`",
