@@ -12,9 +12,12 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
     about 20 % ones plus some gray pixels), ``batch_size=100``, float64 and float32,
     ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
     ``--repeat-b`` (default 1). scikit-learn runs its products through a
-    multithreaded BLAS while the sknets epoch kernel is sequential; on a loaded
-    machine oversubscribed BLAS threads slow scikit-learn down a lot, so (b) is also
-    printed with scikit-learn's BLAS limited to one thread (threadpoolctl).
+    multithreaded BLAS; the sknets epoch kernel shares minibatch rows out over the
+    allowed threads, unless the load average says every core is already busy (then
+    it runs sequentially). On a loaded machine oversubscribed BLAS threads slow
+    scikit-learn down a lot, so (b) is also printed with the thread limit at one
+    (threadpoolctl, which limits sknets to one thread as well). The load average is
+    printed with each (b) line.
 
 and the compile overhead: the first fits (float64 and float32) in a new process with
 Numba's cache already warm, minus the same fits once loaded; split into Numba's own
@@ -27,6 +30,7 @@ Absolute times on a shared machine mean little; compare the ratios.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import textwrap
@@ -104,7 +108,7 @@ def compare(label, make_ours, make_sk, X, repeat):
     t_sk = best_time(lambda: make_sk().fit(X), repeat)
     t_ours = best_time(lambda: make_ours().fit(X), repeat)
     print(f"{label:<38} sklearn {t_sk:8.3f} s   sknets {t_ours:8.3f} s   "
-          f"ratio {t_sk / t_ours:5.2f}x")
+          f"ratio {t_sk / t_ours:5.2f}x   (load {os.getloadavg()[0]:.1f})")
     return t_sk / t_ours
 
 

@@ -68,7 +68,8 @@ for k, ax in enumerate(axes.ravel()):
 fig.suptitle(f"{n} components extracted by BernoulliRBM", fontsize=12)
 fig.tight_layout()
 if matplotlib.get_backend().lower() == "agg":
-    out = os.path.join(os.environ.get("SKNETS_EXAMPLE_OUT", "."), "rbm_digits_filters.png")
+    out_dir = os.environ.get("SKNETS_EXAMPLE_OUT", ".")
+    out = os.path.join(out_dir, "rbm_digits_filters.png")
     fig.savefig(out)
     print("figure saved to", out)
 else:

@@ -100,8 +100,8 @@ def _tour_bernoulli_rbm(quick=False):
     pipe = Pipeline([
         ("scale", MinMaxScaler()),  # Bernoulli visible units want [0, 1]
         ("rbm", BernoulliRBM(n_components=100, learning_rate=0.06,
-                             n_iter=5 if quick else 20, random_state=0)),
-        ("logistic", LogisticRegression(C=100, max_iter=1000)),
+                             n_iter=5 if quick else 15, random_state=0)),
+        ("logistic", LogisticRegression(C=10, max_iter=300)),
     ])
     pipe.fit(X_train, y_train)
     return "accuracy", pipe.score(X_test, y_test)

@@ -156,6 +156,74 @@ def test_epoch_kernel_matches_numpy_reference(params, dtype, sparse):
     np.testing.assert_array_equal(est.h_samples_, chain)
 
 
+@pytest.fixture
+def parallel_epochs(monkeypatch):
+    """Force the parallel epoch kernel (2 chunks of rows) whatever the size/load."""
+    import sknets.rbm._bernoulli as bernoulli
+
+    monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(bernoulli, "_cores_busy", lambda: False)
+    monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 2)
+    calls = []
+    kernel = bernoulli.bernoulli_epoch_parallel
+
+    def counted(*args):
+        calls.append(1)
+        return kernel(*args)
+
+    monkeypatch.setattr(bernoulli, "bernoulli_epoch_parallel", counted)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("params", KERNEL_CASES)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_parallel_epoch_kernel_matches_sequential_and_reference(
+        params, dtype, sparse, parallel_epochs):
+    X = _binaryish(23, 7, seed=1).astype(dtype)
+    if params.get("visible_unit") == "gaussian":
+        X = StandardScaler().fit_transform(X).astype(dtype)
+    Xf = sp.csr_matrix(X) if sparse else X
+    kw = dict(n_components=6, batch_size=5, n_iter=3, random_state=7, **params)
+    par = BernoulliRBM(**kw).fit(Xf)
+    assert len(parallel_epochs) == 3
+    W, bh, bv, chain = _reference_fit(X, par, np.random.RandomState(7))
+    tol = dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-4,
+                                                                       atol=2e-6)
+    np.testing.assert_allclose(par.components_, W, **tol)
+    np.testing.assert_allclose(par.intercept_hidden_, bh, **tol)
+    np.testing.assert_allclose(par.intercept_visible_, bv, **tol)
+    np.testing.assert_array_equal(par.h_samples_, chain)
+    # the sequential kernel does the same arithmetic row by row
+    import sknets.rbm._bernoulli as bernoulli
+
+    bernoulli._PARALLEL_MIN_WORK = 10**18  # (restored by monkeypatch)
+    seq = BernoulliRBM(**kw).fit(Xf)
+    assert len(parallel_epochs) == 3
+    for name in ("components_", "intercept_hidden_", "intercept_visible_",
+                 "h_samples_"):
+        np.testing.assert_allclose(getattr(par, name), getattr(seq, name),
+                                   rtol=1e-12 if dtype == np.float64 else 1e-6,
+                                   atol=0)
+
+
+def test_parallel_path_chosen_by_size_and_limits(monkeypatch):
+    import sknets.rbm._bernoulli as bernoulli
+
+    calls = []
+    kernel = bernoulli.bernoulli_epoch_parallel
+    monkeypatch.setattr(bernoulli, "bernoulli_epoch_parallel",
+                        lambda *a: calls.append(1) or kernel(*a))
+    monkeypatch.setattr(bernoulli, "_cores_busy", lambda: False)
+    X = _binaryish(40, 64)
+    BernoulliRBM(n_components=100, n_iter=1, random_state=0).fit(X)  # batch 10: small
+    assert calls == []
+    monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 1)
+    BernoulliRBM(n_components=100, n_iter=1, random_state=0).fit(X)  # 1 thread allowed
+    assert calls == []
+
+
 @settings(max_examples=8, deadline=None)
 @given(n=st.integers(1, 30), d=st.integers(1, 9), h=st.integers(1, 9),
        bs=st.integers(1, 12), seed=st.integers(0, 2**31 - 1),
@@ -226,7 +294,8 @@ def test_gaussian_visible_units_learn_density():
     untrained = clone(est).set_params(n_iter=0).fit(X_train)
     est.fit(X_train)
     gap = est.score_samples(X_test).mean() - est.score_samples(noise).mean()
-    gap0 = untrained.score_samples(X_test).mean() - untrained.score_samples(noise).mean()
+    gap0 = (untrained.score_samples(X_test).mean()
+            - untrained.score_samples(noise).mean())
     assert gap > gap0 + 5
     # score is the negative free energy: 0.5||v - b||^2 - sum softplus(...)
     v = X_test[:3]

@@ -1,7 +1,9 @@
 """BernoulliRBM: a drop-in replacement of scikit-learn's, with Numba epoch kernels."""
 
+import os
 import warnings
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -10,8 +12,29 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._threads import effective_n_threads
 from ._base import BaseRBM
-from ._kernels import bernoulli_epoch, minibatch_draws
+from ._kernels import bernoulli_epoch, bernoulli_epoch_parallel, minibatch_draws
+
+# Minibatch size (rows x (visible + hidden) x hidden) from which the epoch runs on
+# several threads; below it waking the threads costs more than the work saved.
+_PARALLEL_MIN_WORK = 2_000_000
+
+
+def _cores_busy():
+    """True when the 1-minute load average exceeds the number of CPUs (+ 0.5).
+
+    The parallel kernel meets its threads at a barrier a few times per minibatch;
+    when other processes keep every core busy, each barrier waits for a thread the
+    OS has descheduled, and the parallel epoch runs several times slower than the
+    sequential one (measured: 2-5x slower at load 6-8 on 2 cores). Both kernels give
+    the same numbers, so this only picks the faster one.
+    """
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not on every platform
+        return False
+    return load > (os.cpu_count() or 1) + 0.5
 
 
 class BernoulliRBM(BaseRBM):
@@ -204,6 +227,10 @@ class BernoulliRBM(BaseRBM):
 
     # ------------------------------------------------------------ base hooks
     @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    @property
     def _verbose_score_name(self):
         if self.visible_unit == "gaussian":
             return "negative free energy"
@@ -267,9 +294,9 @@ class BernoulliRBM(BaseRBM):
         if not self.components_.flags.f_contiguous:
             self.components_ = np.asfortranarray(self.components_)
         Wt = self.components_.T
-        H = self.n_components
-        V = Wt.shape[0]
-        if self.h_samples_.shape != (self.batch_size, H) or self.h_samples_.dtype != dtype:
+        V, H = Wt.shape
+        h = self.h_samples_
+        if h.shape != (self.batch_size, H) or h.dtype != dtype:
             # batch_size changed through set_params between partial_fit calls
             self.h_samples_ = np.zeros((self.batch_size, H), dtype=dtype)
         plain = self.momentum == 0.0 and self.weight_decay == 0.0
@@ -293,17 +320,31 @@ class BernoulliRBM(BaseRBM):
         grad_v = np.empty((2, max(V, H)), dtype)
         state = rng.get_state(legacy=True)
         key = np.array(state[1], dtype=np.uint32)
-        # the epoch kernel is sequential (one minibatch depends on the previous one;
-        # minibatches are too small to share out), so no Numba thread pool is used
-        pos = bernoulli_epoch(
-            indptr, indices, values, bounds, Wt, self.intercept_hidden_,
-            self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
-            key, int(state[2]), float(self.learning_rate), float(self.momentum),
-            float(self.weight_decay), int(self.n_gibbs_steps),
-            bool(self.persistent), gaussian, work_h, work_v, rand, words,
-            grad_v, np.empty((H, V), dtype),
-            np.empty(max(V, H), np.int32 if dtype == np.float32 else np.int64),
-        )
+        # rows of a minibatch are shared out over threads when a minibatch is big
+        # enough to pay for waking them (not for batch 10 x 64 x 100)
+        n_threads = 1
+        if m * (V + H) * H >= _PARALLEL_MIN_WORK and not _cores_busy():
+            n_threads = effective_n_threads()
+        if n_threads > 1:
+            kernel = bernoulli_epoch_parallel
+            previous = numba.get_num_threads()
+            numba.set_num_threads(n_threads)
+        else:
+            kernel = bernoulli_epoch
+        try:
+            pos = kernel(
+                indptr, indices, values, bounds, Wt, self.intercept_hidden_,
+                self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
+                key, int(state[2]), float(self.learning_rate), float(self.momentum),
+                float(self.weight_decay), int(self.n_gibbs_steps),
+                bool(self.persistent), gaussian, work_h, work_v, rand, words,
+                grad_v, np.empty((H, V), dtype),
+                np.empty((n_threads, max(V, H)),
+                         np.int32 if dtype == np.float32 else np.int64),
+            )
+        finally:
+            if n_threads > 1:
+                numba.set_num_threads(previous)
         rng.set_state((state[0], key, int(pos), state[3], state[4]))
 
     # ------------------------------------------------------------ public API

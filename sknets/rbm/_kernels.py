@@ -7,7 +7,7 @@ reference in ``_reference.py`` (the tests compare them on the same random draws)
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -314,37 +314,37 @@ def _box_muller(rand, start, n):
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_step(Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum, plain,
-                 idx, coef):
-    """Wt_i += lr * (sum_b vpos_bi hpos_b - sum_c vneg_ci hneg_c) for every row i
-    (plain), or the same step through the velocity with momentum and weight decay.
-    ``hcat`` stacks hpos (rows 0..m-1) and hneg (rows m..2m-1)."""
+def _weight_row(i, Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum, plain,
+                idx, coef):
+    """Step of row ``i`` of ``Wt``: Wt_i += lr * (sum_b vpos_bi hpos_b -
+    sum_c vneg_ci hneg_c) (plain), or the same step through the velocity with
+    momentum and weight decay. ``hcat`` stacks hpos (rows 0..m-1) and hneg (rows
+    m..2m-1). Rows are independent: the parallel kernel shares them out."""
     H = Wt.shape[1]
-    for i in range(Wt.shape[0]):
-        w = Wt[i]
-        if plain:
-            g = w
-        else:
-            g = vel[i]
-            for j in range(H):
-                g[j] = momentum * g[j] - decay * w[j]
-        n = 0
-        for b in range(nb):
-            x = vpos[b, i]
-            if x != 0:
-                idx[n] = b
-                coef[n] = lr * x
-                n += 1
-        for b in range(nc):
-            x = vneg[b, i]
-            if x != 0:
-                idx[n] = m + b
-                coef[n] = -lr * x
-                n += 1
-        accumulate_rows(g, hcat, idx, coef, n)
-        if not plain:
-            for j in range(H):
-                w[j] += g[j]
+    w = Wt[i]
+    if plain:
+        g = w
+    else:
+        g = vel[i]
+        for j in range(H):
+            g[j] = momentum * g[j] - decay * w[j]
+    n = 0
+    for b in range(nb):
+        x = vpos[b, i]
+        if x != 0:
+            idx[n] = b
+            coef[n] = lr * x
+            n += 1
+    for b in range(nc):
+        x = vneg[b, i]
+        if x != 0:
+            idx[n] = m + b
+            coef[n] = -lr * x
+            n += 1
+    accumulate_rows(g, hcat, idx, coef, n)
+    if not plain:
+        for j in range(H):
+            w[j] += g[j]
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -357,26 +357,130 @@ def _bias_step(b, vel, grad, lr, momentum, plain):
             b[j] += vel[j]
 
 
+# Per-row phases of a minibatch. Rows (of the minibatch, of the chains, of ``Wt``) are
+# independent given the pre-drawn random numbers, so the sequential kernel runs each
+# phase over all rows and the parallel kernel over chunks of rows, one per thread:
+# both do the same arithmetic on each row and give the same numbers.
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _positive_rows(lo, hi, r0, dense, indptr, indices, data, Wt, bh, vpos, hpos, idx,
+                   coef, ibuf):
+    """Rows lo..hi-1 of the positive phase: ``vpos[b]`` = X row r0 + b (dense) and
+    ``hpos[b]`` = sigmoid(bh + X row @ Wt), summing only the non-zeros."""
+    V = Wt.shape[0]
+    zero = Wt.dtype.type(0)
+    for b in range(lo, hi):
+        r = r0 + b
+        if dense:
+            vpos[b, :] = data[r * V:(r + 1) * V]
+            n_act = _nonzeros(vpos[b], idx, coef)
+        else:
+            vpos[b, :] = zero
+            start = indptr[r]
+            n_act = indptr[r + 1] - start
+            for a in range(n_act):
+                idx[a] = indices[start + a]
+                coef[a] = data[start + a]
+                vpos[b, idx[a]] = coef[a]
+        hpos[b, :] = bh
+        accumulate_rows(hpos[b], Wt, idx, coef, n_act)
+        sigmoid_row(hpos[b], ibuf)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _chain_rows(lo, hi, n_gibbs, hc, W, Wt, bv, bh, rand, off, gaussian, vneg, hneg,
+                idx, coef, ibuf):
+    """Chains lo..hi-1 through ``n_gibbs`` steps h -> v -> h (``W`` = ``Wt.T``; the
+    Gaussian draws already turned into normals). A chain only reads its own random
+    numbers, so chains are independent. Leaves the last visible and hidden
+    probabilities in ``vneg`` / ``hneg`` and the hidden sample in ``hc``."""
+    nc = hc.shape[0]
+    V = Wt.shape[0]
+    H = Wt.shape[1]
+    step_v = 2 * ((nc * V + 1) // 2) if gaussian else nc * V
+    for c in range(lo, hi):
+        o = off
+        for step in range(n_gibbs):
+            _visible_row(hc[c], W, bv, rand, o + c * V, gaussian, vneg[c], idx, coef,
+                         ibuf)
+            o += step_v
+            n_act = _nonzeros(vneg[c], idx, coef)
+            hneg[c, :] = bh
+            accumulate_rows(hneg[c], Wt, idx, coef, n_act)
+            sigmoid_row(hneg[c], ibuf)
+            _sample_binary(hneg[c], rand, o + c * H, hc[c])
+            o += nc * H
+
+
+@njit(cache=True)
+def _box_muller_steps(rand, off, n_gibbs, nc, V, H):
+    """Turn the visible draws of every Gibbs step into standard normals."""
+    for step in range(n_gibbs):
+        _box_muller(rand, off, nc * V)
+        off += 2 * ((nc * V + 1) // 2) + nc * H
+
+
+@njit(cache=True)
+def _transpose_rows(lo, hi, Wt, W):
+    """W[j] = Wt[:, j] for j in lo..hi-1."""
+    for j in range(lo, hi):
+        W[j, :] = Wt[:, j]
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_rows(lo, hi, Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum,
+                 plain, idx, coef):
+    for i in range(lo, hi):
+        _weight_row(i, Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum,
+                    plain, idx, coef)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _bias_gradients(vpos, hpos, nb, vneg, hneg, nc, g_v, g_h):
+    """g_v = sum_b vpos_b - sum_c vneg_c; g_h likewise (rows added in order)."""
+    zero = g_v.dtype.type(0)
+    g_v[:] = zero
+    g_h[:] = zero
+    for b in range(nb):
+        for i in range(g_v.shape[0]):
+            g_v[i] += vpos[b, i]
+        for j in range(g_h.shape[0]):
+            g_h[j] += hpos[b, j]
+    for c in range(nc):
+        for i in range(g_v.shape[0]):
+            g_v[i] -= vneg[c, i]
+        for j in range(g_h.shape[0]):
+            g_h[j] -= hneg[c, j]
+
+
+@njit(cache=True)
+def _sample_rows(lo, hi, p, rand, off, out):
+    H = p.shape[1]
+    for c in range(lo, hi):
+        _sample_binary(p[c], rand, off + c * H, out[c])
+
+
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel_bh,
                     vel_bv, key, pos, learning_rate, momentum, weight_decay, n_gibbs,
                     persistent, gaussian, work_h, work_v, rand, words, grad_v,
                     W, ibuf):
-    """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of X.
+    """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of X (sequential).
 
     X is CSR (``indptr``, ``indices``, ``data``) or, when ``indptr`` is empty, dense
     and C-contiguous with ``data = X.ravel()``; zeros are skipped either way.
 
     Parameters are updated in place; returns the new MT19937 position. Work arrays:
     ``work_h`` (3, m, H) for hpos / hneg / CD chains, ``work_v`` (2, m, V) for the
-    dense positive minibatch and the negative visibles, ``rand``/``words`` the random block (``minibatch_draws`` doubles and
-    twice as many uint32), ``grad_v`` (2, max(V, H)) bias gradients, ``W`` (H, V) for
-    the transposed weights, ``ibuf`` int scratch of length max(V, H) (int32 for
-    float32, int64 for float64); m >= max(batch rows, chain rows).
+    dense positive minibatch and the negative visibles, ``rand``/``words`` the random
+    block (``minibatch_draws`` doubles and twice as many uint32), ``grad_v``
+    (2, max(V, H)) bias gradients, ``W`` (H, V) for the transposed weights, ``ibuf``
+    int scratch (1, max(V, H)) (int32 for float32, int64 for float64);
+    m >= max(batch rows, chain rows).
     """
     V = Wt.shape[0]
     H = Wt.shape[1]
-    zero = Wt.dtype.type(0)
     dense = indptr.shape[0] == 0  # dense X: row r is data[r * V:(r + 1) * V]
     plain = momentum == 0.0 and weight_decay == 0.0
     m = work_h.shape[1]
@@ -390,71 +494,90 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel
     L = max(max(V, H), 2 * m)
     idx = np.empty(L, dtype=np.int64)
     coef = np.empty(L, dtype=Wt.dtype)
+    ib = ibuf[0]
     for k in range(bounds.shape[0] - 1):
         r0 = bounds[k]
         nb = bounds[k + 1] - r0
-        if persistent:
-            hc = chain
-        else:
-            hc = work_h[2]
+        hc = chain if persistent else work_h[2]
         nc = hc.shape[0] if persistent else nb
         n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
         pos = mt_fill_random(key, pos, words, rand[:n_draws])
         off = 0
         lr = learning_rate / nb
         decay = learning_rate * weight_decay
-        # positive phase
-        g_h[:] = zero
-        g_v[:] = zero
-        for b in range(nb):
-            r = r0 + b
-            if dense:
-                vpos[b, :] = data[r * V:(r + 1) * V]
-                n_act = _nonzeros(vpos[b], idx, coef)
-            else:
-                vpos[b, :] = zero
-                start = indptr[r]
-                n_act = indptr[r + 1] - start
-                for a in range(n_act):
-                    idx[a] = indices[start + a]
-                    coef[a] = data[start + a]
-                    vpos[b, idx[a]] = coef[a]
-            for a in range(n_act):
-                g_v[idx[a]] += coef[a]
-            hpos[b, :] = bh
-            accumulate_rows(hpos[b], Wt, idx, coef, n_act)
-            sigmoid_row(hpos[b], ibuf)
-            for j in range(H):
-                g_h[j] += hpos[b, j]
+        _positive_rows(0, nb, r0, dense, indptr, indices, data, Wt, bh, vpos, hpos,
+                       idx, coef, ib)
         if not persistent:
-            for b in range(nb):
-                _sample_binary(hpos[b], rand, off + b * H, hc[b])
+            _sample_rows(0, nb, hpos, rand, off, hc)
             off += nb * H
-        # negative phase: n_gibbs steps of h -> v -> h
-        for step in range(n_gibbs):
-            W[:, :] = Wt.T
-            if gaussian:
-                _box_muller(rand, off, nc * V)
-            for c in range(nc):
-                _visible_row(hc[c], W, bv, rand, off + c * V, gaussian, vneg[c],
-                             idx, coef, ibuf)
-            off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
-            for c in range(nc):
-                n_act = _nonzeros(vneg[c], idx, coef)
-                hneg[c, :] = bh
-                accumulate_rows(hneg[c], Wt, idx, coef, n_act)
-                sigmoid_row(hneg[c], ibuf)
-            for c in range(nc):
-                _sample_binary(hneg[c], rand, off + c * H, hc[c])
-            off += nc * H
-        for c in range(nc):
-            for i in range(V):
-                g_v[i] -= vneg[c, i]
-            for j in range(H):
-                g_h[j] -= hneg[c, j]
-        # parameter step
-        _weight_step(Wt, vel_w, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum,
-                     plain, idx, coef)
+        _transpose_rows(0, H, Wt, W)
+        if gaussian:
+            _box_muller_steps(rand, off, n_gibbs, nc, V, H)
+        _chain_rows(0, nc, n_gibbs, hc[:nc], W, Wt, bv, bh, rand, off, gaussian, vneg,
+                    hneg, idx, coef, ib)  # negative phase
+        _bias_gradients(vpos, hpos, nb, vneg, hneg, nc, g_v, g_h)
+        _weight_rows(0, V, Wt, vel_w, vpos, hcat, nb, vneg, nc, m, lr, decay,
+                     momentum, plain, idx, coef)
+        _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
+        _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
+    return pos
+
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH, error_model="numpy")
+def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w,
+                             vel_bh, vel_bv, key, pos, learning_rate, momentum,
+                             weight_decay, n_gibbs, persistent, gaussian, work_h,
+                             work_v, rand, words, grad_v, W, ibuf):
+    """``bernoulli_epoch`` with each phase shared out over ``ibuf.shape[0]`` threads
+    (chunks of minibatch / chain rows, of ``W`` rows for the transpose and of ``Wt``
+    rows for the weight step; no two threads write the same row). Same arguments and
+    the same numbers as the sequential kernel; run it under ``numba_threads``.
+    """
+    V = Wt.shape[0]
+    H = Wt.shape[1]
+    dense = indptr.shape[0] == 0
+    plain = momentum == 0.0 and weight_decay == 0.0
+    m = work_h.shape[1]
+    hpos = work_h[0]
+    hneg = work_h[1]
+    hcat = work_h[:2].reshape(2 * m, H)
+    vpos = work_v[0]
+    vneg = work_v[1]
+    g_h = grad_v[0, :H]
+    g_v = grad_v[1, :V]
+    nt = ibuf.shape[0]
+    L = max(max(V, H), 2 * m)
+    idx = np.empty((nt, L), dtype=np.int64)
+    coef = np.empty((nt, L), dtype=Wt.dtype)
+    for k in range(bounds.shape[0] - 1):
+        r0 = bounds[k]
+        nb = bounds[k + 1] - r0
+        hc = chain if persistent else work_h[2]
+        nc = hc.shape[0] if persistent else nb
+        n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
+        pos = mt_fill_random(key, pos, words, rand[:n_draws])
+        off = 0
+        lr = learning_rate / nb
+        decay = learning_rate * weight_decay
+        for t in prange(nt):  # positive phase; W = Wt.T for the negative phase
+            lo = t * nb // nt
+            hi = (t + 1) * nb // nt
+            _positive_rows(lo, hi, r0, dense, indptr, indices, data, Wt, bh, vpos,
+                           hpos, idx[t], coef[t], ibuf[t])
+            if not persistent:
+                _sample_rows(lo, hi, hpos, rand, 0, hc)
+            _transpose_rows(t * H // nt, (t + 1) * H // nt, Wt, W)
+        if not persistent:
+            off += nb * H
+        if gaussian:
+            _box_muller_steps(rand, off, n_gibbs, nc, V, H)
+        for t in prange(nt):  # negative phase
+            _chain_rows(t * nc // nt, (t + 1) * nc // nt, n_gibbs, hc[:nc], W, Wt, bv,
+                        bh, rand, off, gaussian, vneg, hneg, idx[t], coef[t], ibuf[t])
+        _bias_gradients(vpos, hpos, nb, vneg, hneg, nc, g_v, g_h)
+        for t in prange(nt):
+            _weight_rows(t * V // nt, (t + 1) * V // nt, Wt, vel_w, vpos, hcat, nb,
+                         vneg, nc, m, lr, decay, momentum, plain, idx[t], coef[t])
         _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
         _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
     return pos
