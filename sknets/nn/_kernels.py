@@ -1,8 +1,11 @@
 """Numba kernels for convolution and pooling (channels-first, float32 or float64).
 
-Every kernel is parallel over the batch axis (``prange`` over samples: each sample
-writes only its own slice, so no race), keeps the dtype of its inputs and writes into
-arrays the caller passes (work buffers reused across steps). Plain-numpy references
+``im2col`` and ``col2im``, the kernels that move most memory, are parallel over the
+batch axis (``prange`` over samples: each sample writes only its own slice, so no race);
+the light ones (conv epilogue/prologue, pooling) are serial: with 2 threads they gain
+little, and a parallel kernel costs several times more to compile. Every kernel keeps
+the dtype of its inputs and writes into arrays the caller passes (work buffers reused
+across steps). Plain-numpy references
 of each kernel live in ``tests/test_nn.py``.
 
 Convolution is im2col + one GEMM per batch: ``im2col`` lays the receptive fields of the
@@ -12,7 +15,6 @@ while turning the (F, N*OH*OW) product into (N, F, OH, OW); backward mirrors it
 (``conv_grad_input``, two GEMMs, ``col2im`` scattering the input gradient back).
 """
 
-import numpy as np
 from numba import njit, prange
 
 
@@ -83,12 +85,12 @@ def col2im(dcols, kh, kw, stride, pad, oh, ow, dx):
                             dx[n, c, y, q * stride + off] += dcols[row, base + q]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def conv_output(out_fm, b, relu, out):
     """Conv epilogue: out[n, f, k] = act(out_fm[f, n*M + k] + b[f]), act = relu or
     identity; turns the GEMM's (F, N*M) layout into channels-first (N, F, M)."""
     n_samples, n_filters, m = out.shape
-    for n in prange(n_samples):
+    for n in range(n_samples):
         for f in range(n_filters):
             bf = b[f]
             base = n * m
@@ -101,12 +103,12 @@ def conv_output(out_fm, b, relu, out):
                     out[n, f, k] = out_fm[f, base + k] + bf
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def conv_grad_input(grad_out, out, relu, g_fm, db):
     """Conv backward prologue: g_fm[f, n*M + k] = grad_out[n, f, k] * (out[n, f, k] > 0
     if relu), the (F, N*M) layout of the GEMMs, and db[f] = sum of g_fm[f]."""
     n_samples, n_filters, m = grad_out.shape
-    for f in prange(n_filters):
+    for f in range(n_filters):
         s = 0.0
         for n in range(n_samples):
             base = n * m
@@ -125,13 +127,13 @@ def conv_grad_input(grad_out, out, relu, g_fm, db):
         db[f] = s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def maxpool_forward(x, k, stride, oh, ow, out, argmax):
     """out[n, c, p, q] = max of the k x k window at (p*stride, q*stride) (no padding);
     argmax keeps the flat index (y*W + x) of the winner inside the (H, W) plane (the
     first maximum in row-major order). The 2x2 stride-2 case is unrolled."""
     n_samples, n_channels, h, w = x.shape
-    for n in prange(n_samples):
+    for n in range(n_samples):
         for c in range(n_channels):
             if k == 2 and stride == 2:
                 for p in range(oh):
@@ -171,12 +173,12 @@ def maxpool_forward(x, k, stride, oh, ow, out, argmax):
                     argmax[n, c, p, q] = best_idx
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def maxpool_backward(grad_out, argmax, dx):
     """dx gets each output gradient at the position of its window's maximum."""
     n_samples, n_channels, oh, ow = grad_out.shape
     w = dx.shape[3]
-    for n in prange(n_samples):
+    for n in range(n_samples):
         dx[n] = 0
         for c in range(n_channels):
             for p in range(oh):
@@ -185,12 +187,12 @@ def maxpool_backward(grad_out, argmax, dx):
                     dx[n, c, idx // w, idx % w] += grad_out[n, c, p, q]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def avgpool_forward(x, k, stride, oh, ow, out):
     """out[n, c, p, q] = mean of the k x k window at (p*stride, q*stride)."""
     n_samples, n_channels, h, w = x.shape
     inv = 1.0 / (k * k)
-    for n in prange(n_samples):
+    for n in range(n_samples):
         for c in range(n_channels):
             for p in range(oh):
                 for q in range(ow):
@@ -201,12 +203,12 @@ def avgpool_forward(x, k, stride, oh, ow, out):
                     out[n, c, p, q] = s * inv
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def avgpool_backward(grad_out, k, stride, dx):
     """Each output gradient spread evenly (1/k^2) over its window."""
     n_samples, n_channels, oh, ow = grad_out.shape
     inv = 1.0 / (k * k)
-    for n in prange(n_samples):
+    for n in range(n_samples):
         dx[n] = 0
         for c in range(n_channels):
             for p in range(oh):
