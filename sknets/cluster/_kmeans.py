@@ -142,7 +142,11 @@ def _n_parts(n_threads, n_samples):
 
 
 def _use_gemm(data, n_clusters):
-    return (not data.sparse) and data.X.shape[1] >= _GEMM_MIN_FEATURES and n_clusters > 1
+    if data.sparse or n_clusters < 2:
+        return False
+    d = data.X.shape[1]
+    # direct loops win in 2-D and for few centers; BLAS blocks otherwise
+    return d >= _GEMM_MIN_FEATURES or (d >= 3 and n_clusters >= 16)
 
 
 def _labels_inertia(data, sample_weight, centers, n_threads, return_inertia=True):
