@@ -13,7 +13,7 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
     ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
     ``--repeat-b`` (default 1). scikit-learn runs its products through a
     multithreaded BLAS; the sknets epoch kernel shares minibatch rows out over the
-    allowed threads, unless the load average says every core is already busy (then
+    allowed threads only when the load average leaves a CPU idle (otherwise
     it runs sequentially). On a loaded machine oversubscribed BLAS threads slow
     scikit-learn down a lot, so (b) is also printed with the thread limit at one
     (threadpoolctl, which limits sknets to one thread as well). The load average is

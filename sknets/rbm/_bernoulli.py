@@ -22,19 +22,21 @@ _PARALLEL_MIN_WORK = 2_000_000
 
 
 def _cores_busy():
-    """True when the 1-minute load average exceeds the number of CPUs (+ 0.5).
+    """True unless the 1-minute load average leaves at least one CPU idle.
 
-    The parallel kernel meets its threads at a barrier a few times per minibatch;
-    when other processes keep every core busy, each barrier waits for a thread the
-    OS has descheduled, and the parallel epoch runs several times slower than the
-    sequential one (measured: 2-5x slower at load 6-8 on 2 cores). Both kernels give
-    the same numbers, so this only picks the faster one.
+    The parallel kernel meets its threads at a barrier three times per minibatch;
+    when other processes keep the cores busy, each barrier waits for a thread the OS
+    has descheduled (a time slice, milliseconds), and the parallel epoch runs 2-5x
+    slower than the sequential one (measured on 2 cores at load averages from 2.3
+    to 8). Both kernels give the same numbers, so this only picks the faster one.
+    The load average counts this process too and lags by about a minute, so on an
+    idle machine a long fit may alternate between the two kernels.
     """
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # pragma: no cover - not on every platform
         return False
-    return load > (os.cpu_count() or 1) + 0.5
+    return load > (os.cpu_count() or 1) - 0.5
 
 
 class BernoulliRBM(BaseRBM):
