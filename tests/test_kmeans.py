@@ -82,6 +82,21 @@ def test_average_and_shift_matches_reference():
     assert total == pytest.approx(total_ref)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_center_norm_helpers_match_reference(dtype):
+    C = np.random.RandomState(3).randn(7, 5).astype(dtype)
+    c_sq = np.empty(7)
+    K._center_sq_norms(C, c_sq)
+    half_c_sq = np.empty(7, dtype=dtype)
+    centers_t = np.empty((5, 7), dtype=dtype)
+    K._gemm_operands(C, c_sq, half_c_sq, centers_t)
+    c_sq_ref, half_ref, t_ref = ref.gemm_operands_ref(C)
+    assert_allclose(c_sq, c_sq_ref, rtol=1e-12)
+    assert_array_equal(half_c_sq, (0.5 * c_sq).astype(dtype))
+    assert_allclose(half_c_sq, half_ref, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert_array_equal(centers_t, t_ref)
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_distance_kernels_match_reference(sparse, dtype):

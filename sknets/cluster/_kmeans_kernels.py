@@ -59,6 +59,31 @@ def _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab):
             sums_p[lab, f] += X[i, f] * w
 
 
+@njit(cache=True)
+def _center_sq_norms(centers, c_sq):
+    """``c_sq[j] = ||c_j||^2`` (float64); serial, so no parallel region of its own."""
+    k, d = centers.shape
+    for j in range(k):
+        s = 0.0
+        for f in range(d):
+            s += centers[j, f] * centers[j, f]
+        c_sq[j] = s
+
+
+@njit(cache=True)
+def _gemm_operands(centers, c_sq, half_c_sq, centers_t):
+    """``half_c_sq = 0.5 * c_sq`` (centers' dtype), ``centers_t = centers.T``.
+
+    Serial helper: inside a ``parallel=True`` kernel these array expressions would
+    each become a parallel region (one more fork/join per call).
+    """
+    k, d = centers.shape
+    for j in range(k):
+        half_c_sq[j] = 0.5 * c_sq[j]
+        for f in range(d):
+            centers_t[f, j] = centers[j, f]
+
+
 @njit(parallel=True, cache=True)
 def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                labels, sums, wsums, changed, update_centers, use_gemm):
@@ -77,14 +102,11 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = sums.shape[0]
-    c_sq = np.zeros(k, dtype=np.float64)
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j, f] * centers[j, f]
-        c_sq[j] = s
-    half_c_sq = (0.5 * c_sq).astype(centers.dtype)
-    centers_t = np.ascontiguousarray(centers.T)
+    c_sq = np.empty(k, dtype=np.float64)
+    _center_sq_norms(centers, c_sq)
+    half_c_sq = np.empty(k, dtype=centers.dtype)
+    centers_t = np.empty((d, k), dtype=centers.dtype)
+    _gemm_operands(centers, c_sq, half_c_sq, centers_t)
     gemm_rows = CHUNK if use_gemm and not sparse else 1
     n_chunks = (n + CHUNK - 1) // CHUNK
     for p in prange(n_parts):
@@ -245,12 +267,8 @@ def assigned_sqdist(X, data, indices, indptr, x_sq, sparse, sample_weight, cente
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = partial.shape[0]
-    c_sq = np.zeros(k, dtype=np.float64)
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j, f] * centers[j, f]
-        c_sq[j] = s
+    c_sq = np.empty(k, dtype=np.float64)
+    _center_sq_norms(centers, c_sq)
     for p in prange(n_parts):
         i0 = p * n // n_parts
         i1 = (p + 1) * n // n_parts
@@ -272,12 +290,8 @@ def sqdist_matrix(X, data, indices, indptr, x_sq, sparse, centers, out):
     """``out[i, j] = ||x_i - c_j||^2`` for all samples and the given centers."""
     n = out.shape[0]
     k, d = centers.shape
-    c_sq = np.zeros(k, dtype=np.float64)
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j, f] * centers[j, f]
-        c_sq[j] = s
+    c_sq = np.empty(k, dtype=np.float64)
+    _center_sq_norms(centers, c_sq)
     for i in prange(n):
         for j in range(k):
             out[i, j] = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
@@ -304,12 +318,8 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     n = labels.shape[0]
     k, d = centers.shape
     n_parts = sums.shape[0]
-    c_sq = np.zeros(k, dtype=np.float64)
-    for j in range(k):
-        s = 0.0
-        for f in range(d):
-            s += centers[j, f] * centers[j, f]
-        c_sq[j] = s
+    c_sq = np.empty(k, dtype=np.float64)
+    _center_sq_norms(centers, c_sq)
     for p in prange(n_parts):
         i0 = p * n // n_parts
         i1 = (p + 1) * n // n_parts

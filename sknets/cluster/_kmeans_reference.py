@@ -59,3 +59,12 @@ def lloyd_ref(X, sample_weight, centers_init, max_iter, tol):
         labels = lloyd_pass_ref(X, sample_weight, centers)[0]
     inertia = assigned_sqdist_ref(X, sample_weight, centers, labels)[1]
     return labels, inertia, centers, it + 1
+
+
+def gemm_operands_ref(centers):
+    """``||c||^2`` (float64), ``0.5 ||c||^2`` in the centers' dtype and ``centers.T``.
+
+    As the kernels: each square in the centers' dtype, the sum in float64.
+    """
+    c_sq = (centers * centers).astype(np.float64).sum(axis=1)
+    return c_sq, (0.5 * c_sq).astype(centers.dtype), np.ascontiguousarray(centers.T)
