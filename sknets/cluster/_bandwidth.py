@@ -127,6 +127,12 @@ def get_bin_seeds(X, bin_size, min_bin_freq=1):
     MeanShift : Uses these seeds when ``bin_seeding=True``.
     sklearn.cluster.get_bin_seeds : The scikit-learn function this replaces.
 
+    References
+    ----------
+    Dorin Comaniciu and Peter Meer, "Mean Shift: A robust approach toward feature
+    space analysis". IEEE Transactions on Pattern Analysis and Machine Intelligence.
+    2002. pp. 603-619.
+
     Examples
     --------
     >>> import numpy as np

@@ -162,6 +162,12 @@ def mean_shift(
     --------
     MeanShift : The estimator form.
 
+    References
+    ----------
+    Dorin Comaniciu and Peter Meer, "Mean Shift: A robust approach toward feature
+    space analysis". IEEE Transactions on Pattern Analysis and Machine Intelligence.
+    2002. pp. 603-619.
+
     Examples
     --------
     >>> import numpy as np

@@ -9,11 +9,16 @@ pick a thread count that honours, in order:
 - ``OMP_NUM_THREADS`` / ``NUMBA_NUM_THREADS``, which joblib's loky backend sets in its
   workers to ``cpu_count // n_jobs``;
 - the BLAS limit currently in force through ``threadpoolctl``;
+- inside a task of a ``dask.distributed`` worker, one thread: parallelism then comes from
+  the cluster's worker threads (dask's nanny sets ``OMP_NUM_THREADS=1`` in worker
+  processes for the same reason, but an in-process ``LocalCluster(processes=False)``
+  sets nothing, and its worker threads would each start all of Numba's threads);
 
 and apply it with :func:`numba.set_num_threads` for the duration of a ``with`` block.
 """
 
 import os
+import sys
 from contextlib import contextmanager
 
 import numba
@@ -30,17 +35,50 @@ def _env_limit(name):
     return n if n > 0 else None
 
 
+_CONTROLLER = {"key": None, "controller": None}
+
+
+def _controller():
+    """A cached ``threadpoolctl.ThreadpoolController``.
+
+    Building one scans every loaded shared library (about 20 ms, far more than a small
+    fit's kernels), while asking an existing one for the current thread counts is cheap
+    and still sees ``threadpool_limits`` blocks. The cache is rebuilt when new modules
+    have been imported, since they may have loaded a new BLAS or OpenMP runtime.
+    """
+    key = len(sys.modules)
+    if _CONTROLLER["key"] != key:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER["controller"] = ThreadpoolController()
+        _CONTROLLER["key"] = key
+    return _CONTROLLER["controller"]
+
+
 def _blas_limit():
     try:
-        from threadpoolctl import threadpool_info
+        controller = _controller()
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         return None
     limits = [
         info["num_threads"]
-        for info in threadpool_info()
+        for info in controller.info()
         if info.get("user_api") in ("blas", "openmp") and info.get("num_threads")
     ]
     return min(limits) if limits else None
+
+
+def _in_dask_worker_task():
+    """True when called from a task running on a ``dask.distributed`` worker."""
+    if "distributed" not in sys.modules:  # never import dask just to ask
+        return False
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except Exception:  # ValueError outside a worker; anything else: not in one
+        return False
+    return True
 
 
 def effective_n_threads(n_jobs=None):
@@ -63,6 +101,8 @@ def effective_n_threads(n_jobs=None):
                   _blas_limit()):
         if limit is not None:
             allowed = min(allowed, limit)
+    if _in_dask_worker_task():
+        allowed = 1
     if n_jobs is None or n_jobs == -1:
         n = allowed
     elif n_jobs < 0:
