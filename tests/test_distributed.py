@@ -155,20 +155,7 @@ def _registry_ids():
 def _registry_params():
     from tests._registry import ESTIMATORS
 
-    params = []
-    for estimator in ESTIMATORS:
-        marks = []
-        if type(estimator).__name__ == "KMeans":
-            # KMeans computes its thread count with a private copy of the rule
-            # (sknets/cluster/_kmeans.py::_fit_n_threads, written while the shared
-            # effective_n_threads was slow) that lacks the Dask-task limit, so in an
-            # in-process Dask worker it starts all cores' threads. Fix: call
-            # sknets.utils._threads.effective_n_threads (now cheap). Reported.
-            marks.append(pytest.mark.xfail(
-                reason="KMeans bypasses effective_n_threads (no Dask-task limit)",
-                strict=False))
-        params.append(pytest.param(estimator, marks=marks))
-    return params
+    return [pytest.param(estimator) for estimator in ESTIMATORS]
 
 
 @pytest.mark.parametrize("estimator", _registry_params(), ids=_registry_ids())

@@ -18,9 +18,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 import numba
-from threadpoolctl import ThreadpoolController
 
-from ..utils._threads import _env_limit, numba_threads
+from ..utils._threads import _controller, effective_n_threads, numba_threads
 from . import _kmeans_kernels as _k
 
 # Below this many features the direct-loop kernel beats a BLAS product per block.
@@ -30,36 +29,12 @@ _GEMM_MIN_FEATURES = 12
 ###############################################################################
 # Threads
 
-_CONTROLLER = []
-
-
-def _controller():
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
-
-
 def _fit_n_threads():
-    """The rule of :func:`sknets.utils._threads.effective_n_threads` (``n_jobs=None``),
-    without re-scanning the loaded libraries at every call.
-
-    ``effective_n_threads`` asks threadpoolctl for ``threadpool_info()``, which scans
-    the process's shared libraries (~10-20 ms); a cached ``ThreadpoolController``
-    reads the same current limits in microseconds.
-    """
-    allowed = numba.config.NUMBA_NUM_THREADS
-    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        limit = _env_limit(name)
-        if limit is not None:
-            allowed = min(allowed, limit)
-    limits = [
-        info["num_threads"]
-        for info in _controller().info()
-        if info.get("user_api") in ("blas", "openmp") and info.get("num_threads")
-    ]
-    if limits:
-        allowed = min(allowed, min(limits))
-    return int(max(1, allowed))
+    """Thread count for one fit: the shared rule of
+    :func:`sknets.utils._threads.effective_n_threads` (``n_jobs=None``), which honours
+    ``OMP_NUM_THREADS``/``NUMBA_NUM_THREADS``, threadpoolctl's limits (through a cached
+    controller, so no library scan per call) and dask worker tasks."""
+    return effective_n_threads(None)
 
 
 @contextmanager
