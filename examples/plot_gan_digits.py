@@ -11,6 +11,7 @@ real digits reports its mean confidence on 500 samples at each stage.
 """
 
 import tempfile
+import time
 from pathlib import Path
 
 import matplotlib
@@ -35,13 +36,16 @@ gan = GANSampler(generator_layer_sizes=(128, 128), discriminator_layer_sizes=(12
 checkpoints = [1, 20, 60, 150]
 n_show = 12
 fig, axes = plt.subplots(len(checkpoints), n_show, figsize=(n_show, len(checkpoints)))
+t_train = 0.0
 epoch = 0
 for row, stop in zip(axes, checkpoints):
+    t0 = time.perf_counter()
     while epoch < stop:
         gan.partial_fit(X_train)
         epoch += 1
+    t_train += time.perf_counter() - t0
     res = judge.score(gan.sample(500, random_state=2))
-    print(f"epoch {stop:3d}: confidence {res['confidence']:.3f}, class entropy "
+    print(f"epoch {stop:3d}: training time {t_train:.1f} s, confidence {res['confidence']:.3f}, class entropy "
           f"{res['class_entropy']:.3f}, Fréchet {res['frechet']:.1f} "
           f"(floor {res['frechet_floor']:.1f})")
     images = gan.sample(n_show, random_state=1).reshape(-1, 8, 8)

@@ -14,27 +14,6 @@ import pytest
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("plot_*.py"))
 
-# Examples that do not print their timings yet (issue 7 asks every example to), with the
-# owner to relay it to. Not a skip: the check still runs and reports XPASS once fixed.
-MISSING_TIMINGS = {
-    "plot_gan_digits.py": "gan branch: prints no timing",
-    "plot_gan_gaussian.py": "gan branch: prints no timing",
-    "plot_gan_ring.py": "gan branch: prints no timing",
-    "plot_rbm_digits.py": "rbm branch: prints no timing",
-    "plot_ssrbm_digits.py": "ssrbm branch: prints no timing",
-    "plot_ssrbm_patches.py": "ssrbm branch: prints no timing",
-}
-
-
-def _timing_params():
-    return [
-        pytest.param(p, marks=pytest.mark.xfail(reason=MISSING_TIMINGS[p.name],
-                                                strict=False))
-        if p.name in MISSING_TIMINGS else p
-        for p in EXAMPLES
-    ]
-
-
 def test_gallery_has_examples():
     assert EXAMPLES, "examples/ has no plot_*.py"
 
@@ -68,7 +47,7 @@ def test_example_is_gallery_ready(path):
     )
 
 
-@pytest.mark.parametrize("path", _timing_params(), ids=[p.name for p in EXAMPLES])
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_prints_its_timings(path):
     source = path.read_text()
     assert re.search(r"perf_counter|time\.time\(|process_time|timeit", source), (
