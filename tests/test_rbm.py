@@ -162,7 +162,6 @@ def parallel_epochs(monkeypatch):
     import sknets.rbm._bernoulli as bernoulli
 
     monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(bernoulli, "_cores_busy", lambda: False)
     monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 2)
     calls = []
     kernel = bernoulli.bernoulli_epoch_parallel
@@ -214,7 +213,6 @@ def test_parallel_path_chosen_by_size_and_limits(monkeypatch):
     kernel = bernoulli.bernoulli_epoch_parallel
     monkeypatch.setattr(bernoulli, "bernoulli_epoch_parallel",
                         lambda *a: calls.append(1) or kernel(*a))
-    monkeypatch.setattr(bernoulli, "_cores_busy", lambda: False)
     X = _binaryish(40, 64)
     BernoulliRBM(n_components=100, n_iter=1, random_state=0).fit(X)  # batch 10: small
     assert calls == []

@@ -1,6 +1,5 @@
 """BernoulliRBM: a drop-in replacement of scikit-learn's, with Numba epoch kernels."""
 
-import os
 import warnings
 
 import numba
@@ -23,24 +22,6 @@ from ._kernels import bernoulli_epoch, bernoulli_epoch_parallel, minibatch_draws
 # parallel kernel stays tested against the sequential one and the numpy reference;
 # lower this threshold again once it measures faster.
 _PARALLEL_MIN_WORK = 2**62
-
-
-def _cores_busy():
-    """True unless the 1-minute load average leaves at least one CPU idle.
-
-    The parallel kernel meets its threads at a barrier three times per minibatch;
-    when other processes keep the cores busy, each barrier waits for a thread the OS
-    has descheduled (a time slice, milliseconds), and the parallel epoch runs 2-5x
-    slower than the sequential one (measured on 2 cores at load averages from 2.3
-    to 8). Both kernels give the same numbers, so this only picks the faster one.
-    The load average counts this process too and lags by about a minute, so on an
-    idle machine a long fit may alternate between the two kernels.
-    """
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # pragma: no cover - not on every platform
-        return False
-    return load > (os.cpu_count() or 1) - 0.5
 
 
 class BernoulliRBM(BaseRBM):
@@ -329,7 +310,7 @@ class BernoulliRBM(BaseRBM):
         # rows of a minibatch are shared out over threads when a minibatch is big
         # enough to pay for waking them (not for batch 10 x 64 x 100)
         n_threads = 1
-        if m * (V + H) * H >= _PARALLEL_MIN_WORK and not _cores_busy():
+        if m * (V + H) * H >= _PARALLEL_MIN_WORK:
             n_threads = effective_n_threads()
         if n_threads > 1:
             kernel = bernoulli_epoch_parallel
