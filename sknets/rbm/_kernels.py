@@ -69,6 +69,32 @@ def _mt_twist(key):
     key[623] = key[396] ^ (y >> one) ^ ((y & one) * matrix)
 
 
+@njit(cache=True, inline="always")
+def _temper(a):
+    a ^= a >> np.uint32(11)
+    a ^= (a << np.uint32(7)) & np.uint32(0x9D2C5680)
+    a ^= (a << np.uint32(15)) & np.uint32(0xEFC60000)
+    a ^= a >> np.uint32(18)
+    return a
+
+
+@njit(cache=True)
+def _temper_block(key, pos, words, k, m):
+    """words[k:k + m] = tempered key[pos:pos + m] (its own function: the loop
+    vectorises once the two arrays are known to be distinct arguments)."""
+    for t in range(m):
+        words[k + t] = _temper(key[pos + t])
+
+
+@njit(cache=True)
+def _words_to_doubles(words, out, n):
+    """out[t] = RandomState's double from words 2t (27 high bits) and 2t + 1 (26)."""
+    for t in range(n):
+        a = words[2 * t] >> np.uint32(5)
+        b = words[2 * t + 1] >> np.uint32(6)
+        out[t] = (np.float64(a) * 67108864.0 + np.float64(b)) * (1.0 / 9007199254740992.0)
+
+
 @njit(cache=True)
 def mt_fill_random(key, pos, words, out):
     """Fill ``out`` (float64, 1-D) with the next ``RandomState.random_sample`` doubles.
@@ -84,24 +110,10 @@ def mt_fill_random(key, pos, words, out):
             _mt_twist(key)
             pos = 0
         m = min(624 - pos, n_words - k)
-        for t in range(m):  # tempering, vectorisable
-            a = key[pos + t]
-            a ^= a >> np.uint32(11)
-            a ^= (a << np.uint32(7)) & np.uint32(0x9D2C5680)
-            a ^= (a << np.uint32(15)) & np.uint32(0xEFC60000)
-            a ^= a >> np.uint32(18)
-            words[k + t] = a
+        _temper_block(key, pos, words, k, m)
         k += m
         pos += m
-    # pairs of words read as one uint64 (little-endian: the first word is the low
-    # half), so that the loop reads contiguous memory and vectorises
-    pairs = words.view(np.uint64)  # (sknets targets little-endian machines)
-    low = np.uint64(0xFFFFFFFF)
-    for t in range(n):
-        w = pairs[t]
-        a = np.int32((w & low) >> np.uint64(5))  # 27 random bits
-        b = np.int32(w >> np.uint64(38))  # 26 random bits
-        out[t] = (a * 67108864.0 + b) * (1.0 / 9007199254740992.0)
+    _words_to_doubles(words, out, n)
     return pos
 
 
@@ -261,11 +273,11 @@ def accumulate_rows(out, M, idx, coef, n):
 def _nonzeros(row, idx, coef):
     """Indices and values of the non-zeros of ``row``; returns their number."""
     n = 0
-    for i in range(row.shape[0]):
-        if row[i] != 0:
-            idx[n] = i
-            coef[n] = row[i]
-            n += 1
+    for i in range(row.shape[0]):  # branchless: random 0/1 patterns mispredict
+        x = row[i]
+        idx[n] = i
+        coef[n] = x
+        n += x != 0
     return n
 
 
@@ -329,18 +341,16 @@ def _weight_row(i, Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum, pl
         for j in range(H):
             g[j] = momentum * g[j] - decay * w[j]
     n = 0
-    for b in range(nb):
+    for b in range(nb):  # branchless, as in _nonzeros
         x = vpos[b, i]
-        if x != 0:
-            idx[n] = b
-            coef[n] = lr * x
-            n += 1
+        idx[n] = b
+        coef[n] = lr * x
+        n += x != 0
     for b in range(nc):
         x = vneg[b, i]
-        if x != 0:
-            idx[n] = m + b
-            coef[n] = -lr * x
-            n += 1
+        idx[n] = m + b
+        coef[n] = -lr * x
+        n += x != 0
     accumulate_rows(g, hcat, idx, coef, n)
     if not plain:
         for j in range(H):
