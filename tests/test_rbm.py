@@ -177,13 +177,16 @@ def parallel_epochs(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("params", KERNEL_CASES)
 @pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_features, n_components", [(7, 6), (40, 70)])
 def test_parallel_epoch_kernel_matches_sequential_and_reference(
-        params, dtype, sparse, parallel_epochs):
-    X = _binaryish(23, 7, seed=1).astype(dtype)
+        params, dtype, sparse, n_features, n_components, parallel_epochs):
+    # (40, 70): two column blocks per phase (hidden 64 + 6, visible 32 + 8)
+    X = _binaryish(23, n_features, seed=1).astype(dtype)
     if params.get("visible_unit") == "gaussian":
         X = StandardScaler().fit_transform(X).astype(dtype)
     Xf = sp.csr_matrix(X) if sparse else X
-    kw = dict(n_components=6, batch_size=5, n_iter=3, random_state=7, **params)
+    kw = dict(n_components=n_components, batch_size=5, n_iter=3, random_state=7,
+              **params)
     par = BernoulliRBM(**kw).fit(Xf)
     assert len(parallel_epochs) == 3
     W, bh, bv, chain = _reference_fit(X, par, np.random.RandomState(7))

@@ -2,7 +2,6 @@
 
 import warnings
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -11,17 +10,27 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._threads import effective_n_threads
+from ..utils._threads import effective_n_threads, numba_threads
 from ._base import BaseRBM
-from ._kernels import bernoulli_epoch, bernoulli_epoch_parallel, minibatch_draws
+from ._kernels import bernoulli_epoch, bernoulli_epoch_parallel
 
-# Minibatch size (rows x (visible + hidden) x hidden) from which the epoch would run on
-# several threads. Switched off (an unreachable size): on the 2-core machine, quiet
-# (load 1.1), benchmarks/bench_rbm.py case (b) took 22.6 s with the parallel kernel
-# against 2.1 s with the sequential one (float64; 15.1 s vs 1.2 s in float32). The
-# parallel kernel stays tested against the sequential one and the numpy reference;
-# lower this threshold again once it measures faster.
-_PARALLEL_MIN_WORK = 2**62
+# Minibatch size (rows x visible x hidden) from which an epoch runs on several threads
+# (the column blocks of each phase shared out), when more than one is allowed. Below,
+# waking the threads four times per minibatch costs more than it saves: scikit-learn's
+# example (10 x 64 x 100) runs sequentially, benchmarks/bench_rbm.py case (b)
+# (100 x 784 x 500) in parallel.
+_PARALLEL_MIN_WORK = 2**22
+
+
+def _block_width(n_cols, n_threads):
+    """Width of the column blocks of a phase: all columns on one thread; else one
+    block per thread, a multiple of 32 columns (whole vector loops, no scalar tail
+    inside a block). Smaller, cache-sized blocks measured slower: the per-row cost
+    of a block outweighs the cache reuse at these sizes."""
+    if n_threads <= 1:
+        return max(n_cols, 1)
+    width = -(-n_cols // n_threads)
+    return max(32, -(-width // 32) * 32)
 
 
 class BernoulliRBM(BaseRBM):
@@ -263,6 +272,9 @@ class BernoulliRBM(BaseRBM):
         dtype = self.components_.dtype
         if sp.issparse(X):
             X = sp.csr_matrix(X)
+            if not X.has_canonical_format:  # the kernel wants sorted, unique indices
+                X = X.copy()
+                X.sum_duplicates()
             return (
                 np.asarray(X.indptr, dtype=np.int64),
                 np.asarray(X.indices, dtype=np.int64),
@@ -294,44 +306,29 @@ class BernoulliRBM(BaseRBM):
                 self._velocities = (np.zeros_like(Wt), np.zeros(H, dtype),
                                     np.zeros(V, dtype))
             vel = self._velocities
-        max_nb = int(np.max(np.diff(bounds)))
-        m = max(max_nb, self.batch_size)
-        nc = self.batch_size if self.persistent else max_nb
         gaussian = self.visible_unit == "gaussian"
-        n_draws = minibatch_draws.py_func(max_nb, nc, V, H, self.n_gibbs_steps,
-                                  self.persistent, gaussian)
-        work_h = np.empty((3, m, H), dtype)
-        work_v = np.empty((2, m, V), dtype)
-        rand = np.empty(max(n_draws, 1))
-        words = np.empty(2 * rand.shape[0], np.uint32)
-        grad_v = np.empty((2, max(V, H)), dtype)
         state = rng.get_state(legacy=True)
         key = np.array(state[1], dtype=np.uint32)
-        # rows of a minibatch are shared out over threads when a minibatch is big
-        # enough to pay for waking them (not for batch 10 x 64 x 100)
+        itemplate = np.empty(0, np.int32 if dtype == np.float32 else np.int64)
+        # the column blocks of each phase are shared out over threads when a
+        # minibatch is big enough to pay for waking them (not for batch 10 x 64 x 100)
+        max_nb = int(np.max(np.diff(bounds)))
         n_threads = 1
-        if m * (V + H) * H >= _PARALLEL_MIN_WORK:
+        if max(max_nb, self.batch_size) * V * H >= _PARALLEL_MIN_WORK:
             n_threads = effective_n_threads()
+        bw_h = _block_width(H, n_threads)
+        bw_v = _block_width(V, n_threads)
+        args = (indptr, indices, values, bounds, Wt, np.ascontiguousarray(Wt.T),
+                self.intercept_hidden_, self.intercept_visible_, self.h_samples_,
+                vel[0], vel[1], vel[2], key, int(state[2]), float(self.learning_rate),
+                float(self.momentum), float(self.weight_decay),
+                int(self.n_gibbs_steps), bool(self.persistent), gaussian, bw_h, bw_v,
+                itemplate)
         if n_threads > 1:
-            kernel = bernoulli_epoch_parallel
-            previous = numba.get_num_threads()
-            numba.set_num_threads(n_threads)
+            with numba_threads(n_threads) as nt:
+                pos = bernoulli_epoch_parallel(*args, nt)
         else:
-            kernel = bernoulli_epoch
-        try:
-            pos = kernel(
-                indptr, indices, values, bounds, Wt, self.intercept_hidden_,
-                self.intercept_visible_, self.h_samples_, vel[0], vel[1], vel[2],
-                key, int(state[2]), float(self.learning_rate), float(self.momentum),
-                float(self.weight_decay), int(self.n_gibbs_steps),
-                bool(self.persistent), gaussian, work_h, work_v, rand, words,
-                grad_v, np.empty((H, V), dtype),
-                np.empty((n_threads, max(V, H)),
-                         np.int32 if dtype == np.float32 else np.int64),
-            )
-        finally:
-            if n_threads > 1:
-                numba.set_num_threads(previous)
+            pos = bernoulli_epoch(*args)
         rng.set_state((state[0], key, int(pos), state[3], state[4]))
 
     # ------------------------------------------------------------ public API

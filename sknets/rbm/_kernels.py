@@ -149,11 +149,18 @@ def minibatch_draws(nb, nc, n_features, n_components, n_gibbs, persistent, gauss
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def sigmoid_row(a, ibuf):
-    """In place ``a = 1 / (1 + exp(-a))`` on a 1-D row, vectorisable.
+    """In place ``a = 1 / (1 + exp(-a))`` on a 1-D row (see ``sigmoid_range``)."""
+    sigmoid_range(a, 0, a.shape[0], ibuf)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def sigmoid_range(a, j0, j1, ibuf):
+    """In place ``a[j] = 1 / (1 + exp(-a[j]))`` for j0 <= j < j1 (1-D), vectorisable.
 
     exp is computed as ``2**k * p(r)`` (Cody-Waite reduction, Taylor polynomial of
-    degree 7 for float32 and 12 for float64, ``2**k`` built in the exponent bits of ``ibuf``, an int32 scratch for
-    float32 rows and int64 for float64): within a few ulp of ``np.exp``. Arguments
+    degree 7 for float32 and 12 for float64, ``2**k`` built in the exponent bits of
+    ``ibuf``, an int32 scratch for float32 rows and int64 for float64, as long as
+    ``a``): within a few ulp of ``np.exp``. Arguments
     are clamped to about +-87 (float32) / +-708 (float64), far beyond the point
     where the logistic function saturates.
     """
@@ -179,6 +186,10 @@ def sigmoid_row(a, ibuf):
     c10 = T(1.0 / 3628800)
     c11 = T(1.0 / 39916800)
     c12 = T(1.0 / 479001600)
+    # loops over slices from 0: indices known to be non-negative (no wraparound
+    # test, which would stop the vectorisation)
+    a = a[j0:j1]
+    ib = ibuf[j0:j1]
     n = a.shape[0]
     if f32:  # degree 7 is exact to float32 rounding (|r| <= ln2 / 2)
         for j in range(n):
@@ -193,7 +204,7 @@ def sigmoid_row(a, ibuf):
             q = q * r + c2
             q = q * r + one
             a[j] = q * r + one
-            ibuf[j] = (I(k) + bias) << shift
+            ib[j] = (I(k) + bias) << shift
     else:
         for j in range(n):
             t = -a[j]
@@ -212,21 +223,30 @@ def sigmoid_row(a, ibuf):
             q = q * r + c2
             q = q * r + one
             a[j] = q * r + one
-            ibuf[j] = (I(k) + bias) << shift
-    scale = ibuf.view(a.dtype)
+            ib[j] = (I(k) + bias) << shift
+    scale = ib.view(a.dtype)
     for j in range(n):
         a[j] = one / (one + a[j] * scale[j])
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def accumulate_rows(out, M, idx, coef, n):
-    """out += sum_a coef[a] * M[idx[a]] for a < n.
+    """out += sum_a coef[a] * M[idx[a]] for a < n (see ``accumulate_cols``)."""
+    accumulate_cols(out, M, 0, out.shape[0], idx, coef, n)
 
-    Rows are taken eight (then four, then one) at a time so that ``out`` is loaded
-    and stored once per eight multiply-adds: short rows are otherwise bound by loads
-    and stores, not arithmetic.
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def accumulate_cols(out, M, j0, j1, idx, coef, n):
+    """out[j] += sum_a coef[a] * M[idx[a], j] for a < n and j0 <= j < j1.
+
+    ``M`` is C-contiguous, so each row piece is contiguous. Rows are taken eight (then
+    four, then one) at a time so that ``out`` is loaded and stored once per eight
+    multiply-adds: short rows are otherwise bound by loads and stores, not arithmetic.
     """
-    L = out.shape[0]
+    # slices, and loops from 0: indices known to be non-negative (no wraparound
+    # test, which would stop the vectorisation)
+    out = out[j0:j1]
+    L = j1 - j0
     a = 0
     while a + 8 <= n:
         c0 = coef[a]
@@ -237,14 +257,14 @@ def accumulate_rows(out, M, idx, coef, n):
         c5 = coef[a + 5]
         c6 = coef[a + 6]
         c7 = coef[a + 7]
-        m0 = M[idx[a]]
-        m1 = M[idx[a + 1]]
-        m2 = M[idx[a + 2]]
-        m3 = M[idx[a + 3]]
-        m4 = M[idx[a + 4]]
-        m5 = M[idx[a + 5]]
-        m6 = M[idx[a + 6]]
-        m7 = M[idx[a + 7]]
+        m0 = M[idx[a], j0:j1]
+        m1 = M[idx[a + 1], j0:j1]
+        m2 = M[idx[a + 2], j0:j1]
+        m3 = M[idx[a + 3], j0:j1]
+        m4 = M[idx[a + 4], j0:j1]
+        m5 = M[idx[a + 5], j0:j1]
+        m6 = M[idx[a + 6], j0:j1]
+        m7 = M[idx[a + 7], j0:j1]
         for j in range(L):
             out[j] += (((c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j]))
                        + ((c4 * m4[j] + c5 * m5[j]) + (c6 * m6[j] + c7 * m7[j])))
@@ -254,16 +274,16 @@ def accumulate_rows(out, M, idx, coef, n):
         c1 = coef[a + 1]
         c2 = coef[a + 2]
         c3 = coef[a + 3]
-        m0 = M[idx[a]]
-        m1 = M[idx[a + 1]]
-        m2 = M[idx[a + 2]]
-        m3 = M[idx[a + 3]]
+        m0 = M[idx[a], j0:j1]
+        m1 = M[idx[a + 1], j0:j1]
+        m2 = M[idx[a + 2], j0:j1]
+        m3 = M[idx[a + 3], j0:j1]
         for j in range(L):
             out[j] += (c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j])
         a += 4
     while a < n:
         c0 = coef[a]
-        m0 = M[idx[a]]
+        m0 = M[idx[a], j0:j1]
         for j in range(L):
             out[j] += c0 * m0[j]
         a += 1
@@ -281,38 +301,6 @@ def _nonzeros(row, idx, coef):
     return n
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _visible_row(hrow, W, bv, rand, offset, gaussian, vrow, idx, coef, ibuf):
-    """Sample one visible row given the binary hidden row ``hrow``.
-
-    ``W`` is (n_components, n_features) C-contiguous; the pre-activation is the sum of
-    the rows of ``W`` where ``hrow`` is 1. Bernoulli: v_i = [u_i < sigmoid(s_i)];
-    Gaussian: v_i = s_i + z_i, with ``rand[offset + i]`` holding u_i or z_i. Writes
-    ``vrow`` (``idx``/``coef`` are scratch).
-    """
-    zero = W.dtype.type(0)
-    one = W.dtype.type(1)
-    V = vrow.shape[0]
-    vrow[:] = bv
-    nh = _nonzeros(hrow, idx, coef)
-    accumulate_rows(vrow, W, idx, coef, nh)
-    if gaussian:
-        for i in range(V):
-            vrow[i] += rand[offset + i]
-    else:
-        sigmoid_row(vrow, ibuf)
-        for i in range(V):
-            vrow[i] = one if rand[offset + i] < vrow[i] else zero
-
-
-@njit(cache=True)
-def _sample_binary(p, rand, offset, out):
-    one = p.dtype.type(1)
-    zero = p.dtype.type(0)
-    for j in range(p.shape[0]):
-        out[j] = one if rand[offset + j] < p[j] else zero
-
-
 @njit(cache=True)
 def _box_muller(rand, start, n):
     """Turn rand[start:start + 2 * ceil(n / 2)] into n standard normals, in place."""
@@ -325,36 +313,195 @@ def _box_muller(rand, start, n):
         rand[start + 2 * t + 1] = r * np.sin(two_pi * u2)
 
 
+@njit(cache=True)
+def _box_muller_steps(rand, off, n_gibbs, nc, V, H):
+    """Turn the visible draws of every Gibbs step into standard normals."""
+    for step in range(n_gibbs):
+        _box_muller(rand, off, nc * V)
+        off += 2 * ((nc * V + 1) // 2) + nc * H
+
+
+# ---------------------------------------------------------------------------
+# Phases of one minibatch
+#
+# Every product has a sparse or binary left factor (the data, the binary samples), so
+# it is a sum of selected rows of a weight matrix: the kernel first lists the non-zeros
+# of each left row (``*_idx``, ``*_coef``, ``*_cnt``), then adds up the selected rows
+# one column block at a time, for all rows of the minibatch, so that the block of the
+# weight matrix stays in the core's cache while it is reused. A phase works on a range
+# of column blocks; the parallel kernel shares the blocks out over its threads. Each
+# output element gets the same arithmetic whichever thread and block computes it, so
+# the sequential and the parallel kernel give the same numbers.
+#
+# ``Wt`` (n_features, n_components) is the updated matrix, ``W`` = ``Wt.T`` is its copy
+# for the visible phase, refreshed block by block at the end of the weight step.
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _row_lists(M, n_rows, idx, coef, cnt):
+    """Non-zeros of rows 0..n_rows-1 of ``M`` into ``idx[r]``, ``coef[r]``, ``cnt[r]``."""
+    for r in range(n_rows):
+        cnt[r] = _nonzeros(M[r], idx[r], coef[r])
+
+
+@njit(cache=True)
+def _data_lists(r0, nb, dense, indptr, indices, data, V, idx, coef, cnt):
+    """Non-zeros of the data rows r0..r0+nb-1 (dense rows of length V, or CSR)."""
+    for b in range(nb):
+        r = r0 + b
+        if dense:
+            cnt[b] = _nonzeros(data[r * V:(r + 1) * V], idx[b], coef[b])
+        else:
+            start = indptr[r]
+            n = indptr[r + 1] - start
+            for a in range(n):
+                idx[b, a] = indices[start + a]
+                coef[b, a] = data[start + a]
+            cnt[b] = n
+
+
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_row(i, Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum, plain,
-                idx, coef):
-    """Step of row ``i`` of ``Wt``: Wt_i += lr * (sum_b vpos_bi hpos_b -
-    sum_c vneg_ci hneg_c) (plain), or the same step through the velocity with
-    momentum and weight decay. ``hcat`` stacks hpos (rows 0..m-1) and hneg (rows
-    m..2m-1). Rows are independent: the parallel kernel shares them out."""
+def _hidden_blocks(blo, bhi, bw, n_rows, idx, coef, cnt, Wt, bh, out, sample, rand,
+                   off, hc, ibuf):
+    """Blocks blo..bhi-1 (width ``bw``) of out = sigmoid(bh + left @ Wt) for rows
+    0..n_rows-1, the left rows given by their non-zero lists; with ``sample``, also
+    hc = [rand[off + r * H + j] < out] (binary hidden samples)."""
     H = Wt.shape[1]
-    w = Wt[i]
-    if plain:
-        g = w
-    else:
-        g = vel[i]
-        for j in range(H):
-            g[j] = momentum * g[j] - decay * w[j]
-    n = 0
-    for b in range(nb):  # branchless, as in _nonzeros
-        x = vpos[b, i]
-        idx[n] = b
-        coef[n] = lr * x
-        n += x != 0
-    for b in range(nc):
-        x = vneg[b, i]
-        idx[n] = m + b
-        coef[n] = -lr * x
-        n += x != 0
-    accumulate_rows(g, hcat, idx, coef, n)
-    if not plain:
-        for j in range(H):
-            w[j] += g[j]
+    one = Wt.dtype.type(1)
+    zero = Wt.dtype.type(0)
+    for blk in range(blo, bhi):
+        j0 = blk * bw
+        j1 = min(j0 + bw, H)
+        L = j1 - j0
+        b = bh[j0:j1]
+        for r in range(n_rows):
+            o = out[r]
+            os = o[j0:j1]  # loops over slices from 0 vectorise (see accumulate_cols)
+            for j in range(L):
+                os[j] = b[j]
+            accumulate_cols(o, Wt, j0, j1, idx[r], coef[r], cnt[r])
+            sigmoid_range(o, j0, j1, ibuf)
+            if sample:
+                hs = hc[r, j0:j1]
+                u = rand[off + r * H + j0:off + r * H + j1]
+                for j in range(L):
+                    hs[j] = one if u[j] < os[j] else zero
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _visible_blocks(blo, bhi, bw, nc, h_idx, h_coef, h_cnt, W, bv, gaussian, rand, off,
+                    vneg, ibuf):
+    """Blocks blo..bhi-1 of the visible samples of the chains: pre-activation
+    s = bv + h @ W (h binary, given by its lists); Bernoulli: v = [u < sigmoid(s)],
+    Gaussian: v = s + z, with u or z at ``rand[off + c * V + i]``."""
+    V = W.shape[1]
+    one = W.dtype.type(1)
+    zero = W.dtype.type(0)
+    for blk in range(blo, bhi):
+        i0 = blk * bw
+        i1 = min(i0 + bw, V)
+        L = i1 - i0
+        b = bv[i0:i1]
+        for c in range(nc):
+            v = vneg[c]
+            vs = v[i0:i1]
+            for i in range(L):
+                vs[i] = b[i]
+            accumulate_cols(v, W, i0, i1, h_idx[c], h_coef[c], h_cnt[c])
+            u = rand[off + c * V + i0:off + c * V + i1]
+            if gaussian:
+                for i in range(L):
+                    vs[i] += u[i]
+            else:
+                sigmoid_range(v, i0, i1, ibuf)
+                for i in range(L):
+                    vs[i] = one if u[i] < vs[i] else zero
+
+
+@njit(cache=True)
+def _column_lists(nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt, m, lr, w_idx,
+                  w_coef, w_cnt, g_v):
+    """Transpose the row lists of the positive rows (coefficient ``lr * x``, index b)
+    and of the negative visibles (``-lr * x``, index m + c) into per-feature lists for
+    the weight step, in that order; g_v = sum_b vpos_b - sum_c vneg_c."""
+    zero = g_v.dtype.type(0)
+    for i in range(w_cnt.shape[0]):
+        w_cnt[i] = 0
+        g_v[i] = zero
+    for b in range(nb):
+        for a in range(p_cnt[b]):
+            i = p_idx[b, a]
+            x = p_coef[b, a]
+            k = w_cnt[i]
+            w_idx[i, k] = b
+            w_coef[i, k] = lr * x
+            w_cnt[i] = k + 1
+            g_v[i] += x
+    for c in range(nc):
+        for a in range(n_cnt[c]):
+            i = n_idx[c, a]
+            x = n_coef[c, a]
+            k = w_cnt[i]
+            w_idx[i, k] = m + c
+            w_coef[i, k] = -lr * x
+            w_cnt[i] = k + 1
+            g_v[i] -= x
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_cnt,
+                   lr, decay, momentum, plain, bh, vel_bh, g_h):
+    """Blocks blo..bhi-1 (hidden columns) of the parameter step: for every feature i,
+    Wt[i] += sum over its list of coef * hcat[row] (plain), or through the velocity
+    with momentum and weight decay; the hidden biases of the block likewise
+    (g_h = sum_b hpos_b - sum_c hneg_c); then W = Wt.T on the block."""
+    V = Wt.shape[0]
+    H = Wt.shape[1]
+    zero = Wt.dtype.type(0)
+    for blk in range(blo, bhi):
+        j0 = blk * bw
+        j1 = min(j0 + bw, H)
+        L = j1 - j0
+        for i in range(V):
+            if plain:
+                accumulate_cols(Wt[i], hcat, j0, j1, w_idx[i], w_coef[i], w_cnt[i])
+            else:  # slices: loops from 0 vectorise (see accumulate_cols)
+                w = Wt[i, j0:j1]
+                g = vel[i, j0:j1]
+                for j in range(L):
+                    g[j] = momentum * g[j] - decay * w[j]
+                accumulate_cols(vel[i], hcat, j0, j1, w_idx[i], w_coef[i], w_cnt[i])
+                for j in range(L):
+                    w[j] += g[j]
+        gh = g_h[j0:j1]
+        for j in range(L):
+            gh[j] = zero
+        for b in range(nb):
+            hp = hcat[b, j0:j1]
+            for j in range(L):
+                gh[j] += hp[j]
+        for c in range(nc):
+            hn = hcat[m + c, j0:j1]
+            for j in range(L):
+                gh[j] -= hn[j]
+        if plain:
+            _bias_step(bh[j0:j1], vel_bh, gh, lr, momentum, plain)
+        else:
+            _bias_step(bh[j0:j1], vel_bh[j0:j1], gh, lr, momentum, plain)
+        _transpose_block(Wt, W, j0, j1)
+
+
+@njit(cache=True)
+def _transpose_block(Wt, W, j0, j1):
+    """W[j] = Wt[:, j] for j0 <= j < j1, in tiles of 16 features."""
+    V = Wt.shape[0]
+    for i0 in range(0, V, 16):
+        i1 = min(i0 + 16, V)
+        for j in range(j0, j1):
+            w = W[j, i0:i1]
+            for i in range(i1 - i0):
+                w[i] = Wt[i0 + i, j]
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -367,227 +514,174 @@ def _bias_step(b, vel, grad, lr, momentum, plain):
             b[j] += vel[j]
 
 
-# Per-row phases of a minibatch. Rows (of the minibatch, of the chains, of ``Wt``) are
-# independent given the pre-drawn random numbers, so the sequential kernel runs each
-# phase over all rows and the parallel kernel over chunks of rows, one per thread:
-# both do the same arithmetic on each row and give the same numbers.
+@njit(cache=True, inline="always")
+def _share(t, nt, n):
+    """Range of items of thread t of nt when n items are shared out."""
+    return t * n // nt, (t + 1) * n // nt
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _positive_rows(lo, hi, r0, dense, indptr, indices, data, Wt, bh, vpos, hpos, idx,
-                   coef, ibuf):
-    """Rows lo..hi-1 of the positive phase: ``vpos[b]`` = X row r0 + b (dense) and
-    ``hpos[b]`` = sigmoid(bh + X row @ Wt), summing only the non-zeros."""
-    V = Wt.shape[0]
-    zero = Wt.dtype.type(0)
-    for b in range(lo, hi):
-        r = r0 + b
-        if dense:
-            vpos[b, :] = data[r * V:(r + 1) * V]
-            n_act = _nonzeros(vpos[b], idx, coef)
-        else:
-            vpos[b, :] = zero
-            start = indptr[r]
-            n_act = indptr[r + 1] - start
-            for a in range(n_act):
-                idx[a] = indices[start + a]
-                coef[a] = data[start + a]
-                vpos[b, idx[a]] = coef[a]
-        hpos[b, :] = bh
-        accumulate_rows(hpos[b], Wt, idx, coef, n_act)
-        sigmoid_row(hpos[b], ibuf)
-
-
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _chain_rows(lo, hi, n_gibbs, hc, W, Wt, bv, bh, rand, off, gaussian, vneg, hneg,
-                idx, coef, ibuf):
-    """Chains lo..hi-1 through ``n_gibbs`` steps h -> v -> h (``W`` = ``Wt.T``; the
-    Gaussian draws already turned into normals). A chain only reads its own random
-    numbers, so chains are independent. Leaves the last visible and hidden
-    probabilities in ``vneg`` / ``hneg`` and the hidden sample in ``hc``."""
-    nc = hc.shape[0]
+@njit(cache=True)
+def _epoch_work(Wt, bounds, n_chains, persistent, n_gibbs, gaussian, nt, itemplate):
+    """Work arrays of one epoch."""
     V = Wt.shape[0]
     H = Wt.shape[1]
-    step_v = 2 * ((nc * V + 1) // 2) if gaussian else nc * V
-    for c in range(lo, hi):
-        o = off
-        for step in range(n_gibbs):
-            _visible_row(hc[c], W, bv, rand, o + c * V, gaussian, vneg[c], idx, coef,
-                         ibuf)
-            o += step_v
-            n_act = _nonzeros(vneg[c], idx, coef)
-            hneg[c, :] = bh
-            accumulate_rows(hneg[c], Wt, idx, coef, n_act)
-            sigmoid_row(hneg[c], ibuf)
-            _sample_binary(hneg[c], rand, o + c * H, hc[c])
-            o += nc * H
-
-
-@njit(cache=True)
-def _box_muller_steps(rand, off, n_gibbs, nc, V, H):
-    """Turn the visible draws of every Gibbs step into standard normals."""
-    for step in range(n_gibbs):
-        _box_muller(rand, off, nc * V)
-        off += 2 * ((nc * V + 1) // 2) + nc * H
-
-
-@njit(cache=True)
-def _transpose_rows(lo, hi, Wt, W):
-    """W[j] = Wt[:, j] for j in lo..hi-1."""
-    for j in range(lo, hi):
-        W[j, :] = Wt[:, j]
+    dt = Wt.dtype
+    max_nb = np.max(bounds[1:] - bounds[:-1])
+    m = max(n_chains, max_nb)  # rows of a minibatch and of the chains
+    nc = n_chains if persistent else max_nb
+    rand = np.empty(max(minibatch_draws(max_nb, nc, V, H, n_gibbs, persistent,
+                                        gaussian), 1))
+    words = np.empty(2 * rand.shape[0], np.uint32)
+    hcat = np.empty((2 * m, H), dt)  # hpos rows 0..m-1, hneg rows m..2m-1
+    vneg = np.empty((m, V), dt)
+    hc_cd = np.empty((m, H), dt)  # CD chains
+    p_idx = np.empty((m, V), np.int64)  # non-zeros of the data rows
+    p_coef = np.empty((m, V), dt)
+    h_idx = np.empty((m, H), np.int64)  # ... of the hidden samples of the chains
+    h_coef = np.empty((m, H), dt)
+    n_idx = np.empty((m, V), np.int64)  # ... of the visible samples of the chains
+    n_coef = np.empty((m, V), dt)
+    cnt = np.empty((3, m), np.int64)
+    w_idx = np.empty((V, 2 * m), np.int64)  # per feature, for the weight step
+    w_coef = np.empty((V, 2 * m), dt)
+    w_cnt = np.empty(V, np.int64)
+    g = np.empty((2, max(V, H)), dt)  # bias gradients
+    ibuf = np.empty((nt, max(V, H)), itemplate.dtype)  # sigmoid scratch per thread
+    return (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx,
+            n_coef, cnt, w_idx, w_coef, w_cnt, g, ibuf)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_rows(lo, hi, Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum,
-                 plain, idx, coef):
-    for i in range(lo, hi):
-        _weight_row(i, Wt, vel, vpos, hcat, nb, vneg, nc, m, lr, decay, momentum,
-                    plain, idx, coef)
-
-
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _bias_gradients(vpos, hpos, nb, vneg, hneg, nc, g_v, g_h):
-    """g_v = sum_b vpos_b - sum_c vneg_c; g_h likewise (rows added in order)."""
-    zero = g_v.dtype.type(0)
-    g_v[:] = zero
-    g_h[:] = zero
-    for b in range(nb):
-        for i in range(g_v.shape[0]):
-            g_v[i] += vpos[b, i]
-        for j in range(g_h.shape[0]):
-            g_h[j] += hpos[b, j]
-    for c in range(nc):
-        for i in range(g_v.shape[0]):
-            g_v[i] -= vneg[c, i]
-        for j in range(g_h.shape[0]):
-            g_h[j] -= hneg[c, j]
-
-
-@njit(cache=True)
-def _sample_rows(lo, hi, p, rand, off, out):
-    H = p.shape[1]
-    for c in range(lo, hi):
-        _sample_binary(p[c], rand, off + c * H, out[c])
-
-
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def bernoulli_epoch(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w, vel_bh,
+def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, vel_bh,
                     vel_bv, key, pos, learning_rate, momentum, weight_decay, n_gibbs,
-                    persistent, gaussian, work_h, work_v, rand, words, grad_v,
-                    W, ibuf):
+                    persistent, gaussian, bw_h, bw_v, itemplate):
     """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of X (sequential).
 
-    X is CSR (``indptr``, ``indices``, ``data``) or, when ``indptr`` is empty, dense
-    and C-contiguous with ``data = X.ravel()``; zeros are skipped either way.
+    X is CSR (``indptr``, ``indices``, ``data``; canonical: sorted indices, no
+    duplicates) or, when ``indptr`` is empty, dense and C-contiguous with
+    ``data = X.ravel()``; zeros are skipped either way. ``Wt`` is ``components_.T``
+    (C-contiguous) and ``W`` a C-contiguous copy of ``components_`` (kept equal to
+    ``Wt.T``). ``chain`` holds the persistent chains (its row count is the number of
+    chains, also used when ``persistent`` is False). ``bw_h`` / ``bw_v`` are the
+    column block widths of the hidden / visible phases; ``itemplate`` an empty int32
+    (float32 parameters) or int64 array (float64).
 
-    Parameters are updated in place; returns the new MT19937 position. Work arrays:
-    ``work_h`` (3, m, H) for hpos / hneg / CD chains, ``work_v`` (2, m, V) for the
-    dense positive minibatch and the negative visibles, ``rand``/``words`` the random
-    block (``minibatch_draws`` doubles and twice as many uint32), ``grad_v``
-    (2, max(V, H)) bias gradients, ``W`` (H, V) for the transposed weights, ``ibuf``
-    int scratch (1, max(V, H)) (int32 for float32, int64 for float64);
-    m >= max(batch rows, chain rows).
-    """
-    V = Wt.shape[0]
-    H = Wt.shape[1]
-    dense = indptr.shape[0] == 0  # dense X: row r is data[r * V:(r + 1) * V]
-    plain = momentum == 0.0 and weight_decay == 0.0
-    m = work_h.shape[1]
-    hpos = work_h[0]
-    hneg = work_h[1]
-    hcat = work_h[:2].reshape(2 * m, H)  # hpos and hneg stacked, for the weight step
-    vpos = work_v[0]
-    vneg = work_v[1]
-    g_h = grad_v[0, :H]
-    g_v = grad_v[1, :V]
-    L = max(max(V, H), 2 * m)
-    idx = np.empty(L, dtype=np.int64)
-    coef = np.empty(L, dtype=Wt.dtype)
-    ib = ibuf[0]
-    for k in range(bounds.shape[0] - 1):
-        r0 = bounds[k]
-        nb = bounds[k + 1] - r0
-        hc = chain if persistent else work_h[2]
-        nc = hc.shape[0] if persistent else nb
-        n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
-        pos = mt_fill_random(key, pos, words, rand[:n_draws])
-        off = 0
-        lr = learning_rate / nb
-        decay = learning_rate * weight_decay
-        _positive_rows(0, nb, r0, dense, indptr, indices, data, Wt, bh, vpos, hpos,
-                       idx, coef, ib)
-        if not persistent:
-            _sample_rows(0, nb, hpos, rand, off, hc)
-            off += nb * H
-        _transpose_rows(0, H, Wt, W)
-        if gaussian:
-            _box_muller_steps(rand, off, n_gibbs, nc, V, H)
-        _chain_rows(0, nc, n_gibbs, hc[:nc], W, Wt, bv, bh, rand, off, gaussian, vneg,
-                    hneg, idx, coef, ib)  # negative phase
-        _bias_gradients(vpos, hpos, nb, vneg, hneg, nc, g_v, g_h)
-        _weight_rows(0, V, Wt, vel_w, vpos, hcat, nb, vneg, nc, m, lr, decay,
-                     momentum, plain, idx, coef)
-        _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
-        _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
-    return pos
-
-
-@njit(cache=True, parallel=True, fastmath=_FASTMATH, error_model="numpy")
-def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, bh, bv, chain, vel_w,
-                             vel_bh, vel_bv, key, pos, learning_rate, momentum,
-                             weight_decay, n_gibbs, persistent, gaussian, work_h,
-                             work_v, rand, words, grad_v, W, ibuf):
-    """``bernoulli_epoch`` with each phase shared out over ``ibuf.shape[0]`` threads
-    (chunks of minibatch / chain rows, of ``W`` rows for the transpose and of ``Wt``
-    rows for the weight step; no two threads write the same row). Same arguments and
-    the same numbers as the sequential kernel; run it under ``numba_threads``.
+    Parameters are updated in place; returns the new MT19937 position.
     """
     V = Wt.shape[0]
     H = Wt.shape[1]
     dense = indptr.shape[0] == 0
     plain = momentum == 0.0 and weight_decay == 0.0
-    m = work_h.shape[1]
-    hpos = work_h[0]
-    hneg = work_h[1]
-    hcat = work_h[:2].reshape(2 * m, H)
-    vpos = work_v[0]
-    vneg = work_v[1]
-    g_h = grad_v[0, :H]
-    g_v = grad_v[1, :V]
-    nt = ibuf.shape[0]
-    L = max(max(V, H), 2 * m)
-    idx = np.empty((nt, L), dtype=np.int64)
-    coef = np.empty((nt, L), dtype=Wt.dtype)
+    (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx, n_coef,
+     cnt, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
+        Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, 1, itemplate)
+    hpos = hcat[:m]
+    hneg = hcat[m:]
+    g_h = g[0, :H]
+    g_v = g[1, :V]
+    ib = ibuf[0]
+    nblk_h = (H + bw_h - 1) // bw_h
+    nblk_v = (V + bw_v - 1) // bw_v
     for k in range(bounds.shape[0] - 1):
         r0 = bounds[k]
         nb = bounds[k + 1] - r0
-        hc = chain if persistent else work_h[2]
+        hc = chain if persistent else hc_cd
         nc = hc.shape[0] if persistent else nb
+        lr = learning_rate / nb
         n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
         pos = mt_fill_random(key, pos, words, rand[:n_draws])
-        off = 0
-        lr = learning_rate / nb
-        decay = learning_rate * weight_decay
-        for t in prange(nt):  # positive phase; W = Wt.T for the negative phase
-            lo = t * nb // nt
-            hi = (t + 1) * nb // nt
-            _positive_rows(lo, hi, r0, dense, indptr, indices, data, Wt, bh, vpos,
-                           hpos, idx[t], coef[t], ibuf[t])
-            if not persistent:
-                _sample_rows(lo, hi, hpos, rand, 0, hc)
-            _transpose_rows(t * H // nt, (t + 1) * H // nt, Wt, W)
-        if not persistent:
-            off += nb * H
+        _data_lists(r0, nb, dense, indptr, indices, data, V, p_idx, p_coef, cnt[0])
+        _hidden_blocks(0, nblk_h, bw_h, nb, p_idx, p_coef, cnt[0], Wt, bh, hpos,
+                       not persistent, rand, 0, hc, ib)  # positive phase
+        off = 0 if persistent else nb * H
         if gaussian:
             _box_muller_steps(rand, off, n_gibbs, nc, V, H)
-        for t in prange(nt):  # negative phase
-            _chain_rows(t * nc // nt, (t + 1) * nc // nt, n_gibbs, hc[:nc], W, Wt, bv,
-                        bh, rand, off, gaussian, vneg, hneg, idx[t], coef[t], ibuf[t])
-        _bias_gradients(vpos, hpos, nb, vneg, hneg, nc, g_v, g_h)
-        for t in prange(nt):
-            _weight_rows(t * V // nt, (t + 1) * V // nt, Wt, vel_w, vpos, hcat, nb,
-                         vneg, nc, m, lr, decay, momentum, plain, idx[t], coef[t])
-        _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
+        for step in range(n_gibbs):  # negative phase
+            _row_lists(hc, nc, h_idx, h_coef, cnt[1])
+            _visible_blocks(0, nblk_v, bw_v, nc, h_idx, h_coef, cnt[1], W, bv,
+                            gaussian, rand, off, vneg, ib)
+            off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
+            _row_lists(vneg, nc, n_idx, n_coef, cnt[2])
+            _hidden_blocks(0, nblk_h, bw_h, nc, n_idx, n_coef, cnt[2], Wt, bh, hneg,
+                           True, rand, off, hc, ib)
+            off += nc * H
+        _column_lists(nb, p_idx, p_coef, cnt[0], nc, n_idx, n_coef, cnt[2], m, lr,
+                      w_idx, w_coef, w_cnt, g_v)
+        _weight_blocks(0, nblk_h, bw_h, Wt, W, vel_w, hcat, nb, nc, m, w_idx, w_coef,
+                       w_cnt, lr, learning_rate * weight_decay, momentum, plain, bh,
+                       vel_bh, g_h)
         _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
     return pos
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy", parallel=True)
+def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w,
+                             vel_bh, vel_bv, key, pos, learning_rate, momentum,
+                             weight_decay, n_gibbs, persistent, gaussian, bw_h, bw_v,
+                             itemplate, nt):
+    """``bernoulli_epoch`` with the column blocks of each phase shared out over ``nt``
+    threads (run it under ``numba_threads``). With persistent chains, thread 0 draws
+    the minibatch's random numbers while the others run the positive phase. Same
+    arguments (plus ``nt``) and the same numbers as the sequential kernel."""
+    V = Wt.shape[0]
+    H = Wt.shape[1]
+    dense = indptr.shape[0] == 0
+    plain = momentum == 0.0 and weight_decay == 0.0
+    (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx, n_coef,
+     cnt, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
+        Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, nt, itemplate)
+    hpos = hcat[:m]
+    hneg = hcat[m:]
+    g_h = g[0, :H]
+    g_v = g[1, :V]
+    nblk_h = (H + bw_h - 1) // bw_h
+    nblk_v = (V + bw_v - 1) // bw_v
+    posbuf = np.empty(1, np.int64)
+    posbuf[0] = pos
+    for k in range(bounds.shape[0] - 1):
+        r0 = bounds[k]
+        nb = bounds[k + 1] - r0
+        hc = chain if persistent else hc_cd
+        nc = hc.shape[0] if persistent else nb
+        lr = learning_rate / nb
+        n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
+        _data_lists(r0, nb, dense, indptr, indices, data, V, p_idx, p_coef, cnt[0])
+        if persistent and nt > 1:  # draws on thread 0, positive phase on the others
+            for t in prange(nt):
+                if t == 0:
+                    posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:n_draws])
+                else:
+                    blo, bhi = _share(t - 1, nt - 1, nblk_h)
+                    _hidden_blocks(blo, bhi, bw_h, nb, p_idx, p_coef, cnt[0], Wt, bh,
+                                   hpos, False, rand, 0, hc, ibuf[t])
+        else:  # CD: the positive phase samples the chains, so draws first
+            posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:n_draws])
+            for t in prange(nt):
+                blo, bhi = _share(t, nt, nblk_h)
+                _hidden_blocks(blo, bhi, bw_h, nb, p_idx, p_coef, cnt[0], Wt, bh, hpos,
+                               not persistent, rand, 0, hc, ibuf[t])
+        off = 0 if persistent else nb * H
+        if gaussian:
+            _box_muller_steps(rand, off, n_gibbs, nc, V, H)
+        for step in range(n_gibbs):
+            _row_lists(hc, nc, h_idx, h_coef, cnt[1])
+            for t in prange(nt):
+                blo, bhi = _share(t, nt, nblk_v)
+                _visible_blocks(blo, bhi, bw_v, nc, h_idx, h_coef, cnt[1], W, bv,
+                                gaussian, rand, off, vneg, ibuf[t])
+            off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
+            _row_lists(vneg, nc, n_idx, n_coef, cnt[2])
+            for t in prange(nt):
+                blo, bhi = _share(t, nt, nblk_h)
+                _hidden_blocks(blo, bhi, bw_h, nc, n_idx, n_coef, cnt[2], Wt, bh, hneg,
+                               True, rand, off, hc, ibuf[t])
+            off += nc * H
+        _column_lists(nb, p_idx, p_coef, cnt[0], nc, n_idx, n_coef, cnt[2], m, lr,
+                      w_idx, w_coef, w_cnt, g_v)
+        for t in prange(nt):
+            blo, bhi = _share(t, nt, nblk_h)
+            _weight_blocks(blo, bhi, bw_h, Wt, W, vel_w, hcat, nb, nc, m, w_idx,
+                           w_coef, w_cnt, lr, learning_rate * weight_decay, momentum,
+                           plain, bh, vel_bh, g_h)
+        _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
+    return posbuf[0]
