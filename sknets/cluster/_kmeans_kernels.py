@@ -77,9 +77,10 @@ def _argmin_update_dots(h, row, j, best_in, lab_in, best_out, lab_out, m):
     for b in range(m):
         vb = h - row[b]
         bb = best_in[b]
+        lb = lab_in[b]  # loaded unconditionally: no masked load either
         less = vb < bb
         best_out[b] = vb if less else bb
-        lab_out[b] = fj if less else lab_in[b]
+        lab_out[b] = fj if less else lb
 
 
 @njit(cache=True, inline="always")
@@ -91,9 +92,10 @@ def _argmin_update_2d(x0, x1, c0, c1, j, best_in, lab_in, best_out, lab_out, m):
         t1 = x1[b] - c1
         vb = t0 * t0 + t1 * t1
         bb = best_in[b]
+        lb = lab_in[b]  # loaded unconditionally: no masked load either
         less = vb < bb
         best_out[b] = vb if less else bb
-        lab_out[b] = fj if less else lab_in[b]
+        lab_out[b] = fj if less else lb
 
 
 @njit(cache=True, inline="always")
