@@ -21,9 +21,10 @@ and the tests compare them.
 import numpy as np
 from numba import njit, prange
 
-# Samples per block of the GEMM path (distances of a block to all centers are computed
-# with one BLAS call, then the argmin and the accumulation are fused on that block).
-CHUNK = 512
+# Samples per block (sklearn's chunk size): the GEMM path computes the dot products of a
+# block with all centers in one BLAS call (a (k, CHUNK) panel that stays in L2), then the
+# argmin and the accumulation are fused on that block.
+CHUNK = 256
 
 
 @njit(cache=True, inline="always")
@@ -57,6 +58,88 @@ def _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab):
     else:
         for f in range(X.shape[1]):
             sums_p[lab, f] += X[i, f] * w
+
+
+@njit(cache=True, inline="always")
+def _argmin_update_dots(h, row, j, best_in, lab_in, best_out, lab_out, m):
+    """Running argmin over centers, vectorised over the ``m`` samples of a block.
+
+    ``v = h - row`` (``0.5 ||c_j||^2 - x.c_j``); ``best_out = min(best_in, v)`` and
+    ``lab_out = j`` where ``v < best_in`` (strictly: ties keep the lower index).
+
+    The results go to *other* buffers than the inputs (the caller alternates them):
+    updating in place lets LLVM turn the "keep the old value" branch into a masked
+    store (``vmaskmovpd``), which is microcoded and about 3x slower on AMD cores.
+    Labels are kept as floats of the data's dtype (exact below 2**24 clusters) so
+    that the selects have the lane width of the distances.
+    """
+    fj = best_in.dtype.type(j)
+    for b in range(m):
+        vb = h - row[b]
+        bb = best_in[b]
+        lb = lab_in[b]  # loaded unconditionally: no masked load either
+        less = vb < bb
+        best_out[b] = vb if less else bb
+        lab_out[b] = fj if less else lb
+
+
+@njit(cache=True, inline="always")
+def _argmin_update_2d(x0, x1, c0, c1, j, best_in, lab_in, best_out, lab_out, m):
+    """As :func:`_argmin_update_dots` with ``v = (x0 - c0)^2 + (x1 - c1)^2``."""
+    fj = best_in.dtype.type(j)
+    for b in range(m):
+        t0 = x0[b] - c0
+        t1 = x1[b] - c1
+        vb = t0 * t0 + t1 * t1
+        bb = best_in[b]
+        lb = lab_in[b]  # loaded unconditionally: no masked load either
+        less = vb < bb
+        best_out[b] = vb if less else bb
+        lab_out[b] = fj if less else lb
+
+
+@njit(cache=True, inline="always")
+def _block_argmin_gemm(Xb, centers, half_c_sq, dots, best0, lab0, best1, lab1):
+    """Labels of the ``m`` samples of block ``Xb`` by ``0.5 ||c||^2 - x.c``.
+
+    ``dots`` (k, m) receives ``centers @ Xb.T`` (one BLAS call); the running minimum
+    then goes down the rows of ``dots``, vectorised over the samples. Returns the
+    buffer holding the block's labels (as floats).
+    """
+    k = centers.shape[0]
+    m = Xb.shape[0]
+    np.dot(centers, Xb.T, dots)
+    big = best0.dtype.type(np.inf)
+    for b in range(m):
+        best0[b] = big
+        lab0[b] = 0.0
+    for j in range(k):
+        if j & 1:
+            _argmin_update_dots(half_c_sq[j], dots[j], j, best1, lab1, best0, lab0, m)
+        else:
+            _argmin_update_dots(half_c_sq[j], dots[j], j, best0, lab0, best1, lab1, m)
+    return lab1 if k & 1 else lab0
+
+
+@njit(cache=True, inline="always")
+def _block_argmin_2d(X, s0, m, centers, x0, x1, best0, lab0, best1, lab1):
+    """Labels of samples ``s0 .. s0+m`` of 2-D ``X`` by exact squared differences,
+    vectorised over the samples (coordinates first copied into ``x0``/``x1``)."""
+    k = centers.shape[0]
+    big = best0.dtype.type(np.inf)
+    for b in range(m):
+        x0[b] = X[s0 + b, 0]
+        x1[b] = X[s0 + b, 1]
+        best0[b] = big
+        lab0[b] = 0.0
+    for j in range(k):
+        c0 = centers[j, 0]
+        c1 = centers[j, 1]
+        if j & 1:
+            _argmin_update_2d(x0, x1, c0, c1, j, best1, lab1, best0, lab0, m)
+        else:
+            _argmin_update_2d(x0, x1, c0, c1, j, best0, lab0, best1, lab1, m)
+    return lab1 if k & 1 else lab0
 
 
 @njit(cache=True)
@@ -94,10 +177,13 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     With ``update_centers``, ``sums[p]`` / ``wsums[p]`` receive the weighted sums of
     the samples of part ``p`` per cluster (float64), to be reduced by the caller.
 
-    ``use_gemm`` (dense only): distances of blocks of ``CHUNK`` samples to all
-    centers come from one matrix product ``X_block @ centers.T`` (BLAS) and
-    ``||c||^2 - 2 x.c``; otherwise direct loops over the features (best in low
-    dimension, where the centers stay in cache/registers).
+    Dense data go by blocks of ``CHUNK`` samples. With ``use_gemm`` the dot products
+    of a block with all centers come from one matrix product ``centers @ X_block.T``
+    (BLAS, a (k, CHUNK) panel) and the labels minimise ``0.5 ||c||^2 - x.c``; in 2-D
+    the exact squared differences are computed directly. In both cases the running
+    argmin walks down the centers vectorised over the samples of the block. Other
+    dense data (3 to ~11 features, few centers) use direct per-sample loops; CSR data
+    the sparse expansion of the distance.
     """
     n = labels.shape[0]
     k, d = centers.shape
@@ -107,13 +193,22 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     half_c_sq = np.empty(k, dtype=centers.dtype)
     centers_t = np.empty((d, k), dtype=centers.dtype)
     _gemm_operands(centers, c_sq, half_c_sq, centers_t)
-    gemm_rows = CHUNK if use_gemm and not sparse else 1
+    gemm = use_gemm and not sparse
+    blocked = gemm or (d == 2 and not sparse)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for p in prange(n_parts):
         ch0 = p * n_chunks // n_parts
         ch1 = (p + 1) * n_chunks // n_parts
         n_changed = 0
-        dots_buf = np.empty((gemm_rows, k), dtype=X.dtype)
+        # per-thread block buffers (empty unless used)
+        dots_flat = np.empty(k * CHUNK if gemm else 0, dtype=X.dtype)
+        nb = CHUNK if blocked else 0
+        best0 = np.empty(nb, dtype=X.dtype)
+        lab0 = np.empty(nb, dtype=X.dtype)
+        best1 = np.empty(nb, dtype=X.dtype)
+        lab1 = np.empty(nb, dtype=X.dtype)
+        x0 = np.empty(nb if d == 2 else 0, dtype=X.dtype)
+        x1 = np.empty(nb if d == 2 else 0, dtype=X.dtype)
         sums_p = sums[p]
         if update_centers:
             for j in range(k):
@@ -123,18 +218,18 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
         for ch in range(ch0, ch1):
             s0 = ch * CHUNK
             s1 = min(s0 + CHUNK, n)
-            if use_gemm and not sparse:
-                dots = dots_buf[: s1 - s0]
-                np.dot(X[s0:s1], centers_t, dots)
-                for ii in range(s1 - s0):
+            m = s1 - s0
+            if blocked:
+                if gemm:
+                    dots = dots_flat[: k * m].reshape((k, m))
+                    labs = _block_argmin_gemm(X[s0:s1], centers, half_c_sq, dots,
+                                              best0, lab0, best1, lab1)
+                else:
+                    labs = _block_argmin_2d(X, s0, m, centers, x0, x1, best0, lab0,
+                                            best1, lab1)
+                for ii in range(m):
                     i = s0 + ii
-                    best = half_c_sq[0] - dots[ii, 0]
-                    lab = 0
-                    for j in range(1, k):
-                        v = half_c_sq[j] - dots[ii, j]
-                        less = v < best
-                        lab = j if less else lab
-                        best = v if less else best
+                    lab = int(labs[ii])
                     if labels[i] != lab:
                         n_changed += 1
                         labels[i] = lab
@@ -143,30 +238,6 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                         wsums[p, lab] += w
                         for f in range(d):
                             sums_p[lab, f] += X[i, f] * w
-            elif d == 2 and not sparse:
-                for i in range(s0, s1):
-                    x0 = X[i, 0]
-                    x1 = X[i, 1]
-                    t0 = x0 - centers[0, 0]
-                    t1 = x1 - centers[0, 1]
-                    best = t0 * t0 + t1 * t1
-                    lab = 0
-                    for j in range(1, k):
-                        t0 = x0 - centers[j, 0]
-                        t1 = x1 - centers[j, 1]
-                        v = t0 * t0 + t1 * t1
-                        # branch-free running minimum (select, no mispredictions)
-                        less = v < best
-                        lab = j if less else lab
-                        best = v if less else best
-                    if labels[i] != lab:
-                        n_changed += 1
-                        labels[i] = lab
-                    if update_centers:
-                        w = sample_weight[i]
-                        wsums[p, lab] += w
-                        sums_p[lab, 0] += x0 * w
-                        sums_p[lab, 1] += x1 * w
             elif not sparse:
                 for i in range(s0, s1):
                     best = np.inf
