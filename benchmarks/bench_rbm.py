@@ -12,12 +12,12 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
     about 20 % ones plus some gray pixels), ``batch_size=100``, float64 and float32,
     ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
     ``--repeat-b`` (default 1). scikit-learn runs its products through a
-    multithreaded BLAS; the sknets epoch kernel shares minibatch rows out over the
-    allowed threads only when the load average leaves a CPU idle (otherwise
-    it runs sequentially). On a loaded machine oversubscribed BLAS threads slow
-    scikit-learn down a lot, so (b) is also printed with the thread limit at one
-    (threadpoolctl, which limits sknets to one thread as well). The load average is
-    printed with each (b) line.
+    multithreaded BLAS; the sknets epoch kernel shares the column blocks of each
+    phase out over the allowed threads (2 here) for minibatches of this size, and
+    runs (a) sequentially. (b) is also printed with the thread limit at one
+    (threadpoolctl, which limits sknets to one thread as well). The 1-minute load
+    average is printed with each line: figures taken while other work runs on the
+    machine are not comparable.
 
 and the compile overhead: the first fits (float64 and float32) in a new process with
 Numba's cache already warm, minus the same fits once loaded; split into Numba's own

@@ -327,11 +327,11 @@ def _box_muller_steps(rand, off, n_gibbs, nc, V, H):
 # Every product has a sparse or binary left factor (the data, the binary samples), so
 # it is a sum of selected rows of a weight matrix: the kernel first lists the non-zeros
 # of each left row (``*_idx``, ``*_coef``, ``*_cnt``), then adds up the selected rows
-# one column block at a time, for all rows of the minibatch, so that the block of the
-# weight matrix stays in the core's cache while it is reused. A phase works on a range
-# of column blocks; the parallel kernel shares the blocks out over its threads. Each
-# output element gets the same arithmetic whichever thread and block computes it, so
-# the sequential and the parallel kernel give the same numbers.
+# over a range of output columns (a column block) for all rows of the minibatch. The
+# sequential kernel runs one block (all columns); the parallel kernel one block per
+# thread, so that each core reads only its part of every weight row. Each output
+# element gets the same arithmetic whichever thread and block computes it, so the
+# sequential and the parallel kernel give the same numbers.
 #
 # ``Wt`` (n_features, n_components) is the updated matrix, ``W`` = ``Wt.T`` is its copy
 # for the visible phase, refreshed block by block at the end of the weight step.
