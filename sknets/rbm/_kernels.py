@@ -455,7 +455,7 @@ def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_c
     """Blocks blo..bhi-1 (hidden columns) of the parameter step: for every feature i,
     Wt[i] += sum over its list of coef * hcat[row] (plain), or through the velocity
     with momentum and weight decay; the hidden biases of the block likewise
-    (g_h = sum_b hpos_b - sum_c hneg_c); then W = Wt.T on the block."""
+    (g_h = sum_b hpos_b - sum_c hneg_c); W = Wt.T is kept up to date."""
     V = Wt.shape[0]
     H = Wt.shape[1]
     zero = Wt.dtype.type(0)
@@ -464,16 +464,19 @@ def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_c
         j1 = min(j0 + bw, H)
         L = j1 - j0
         for i in range(V):
+            w = Wt[i, j0:j1]  # slices: loops from 0 vectorise (see accumulate_cols)
             if plain:
                 accumulate_cols(Wt[i], hcat, j0, j1, w_idx[i], w_coef[i], w_cnt[i])
-            else:  # slices: loops from 0 vectorise (see accumulate_cols)
-                w = Wt[i, j0:j1]
+            else:
                 g = vel[i, j0:j1]
                 for j in range(L):
                     g[j] = momentum * g[j] - decay * w[j]
                 accumulate_cols(vel[i], hcat, j0, j1, w_idx[i], w_coef[i], w_cnt[i])
                 for j in range(L):
                     w[j] += g[j]
+            wc = W[j0:j1, i]  # W = Wt.T, written while the row is in cache
+            for j in range(L):
+                wc[j] = w[j]
         gh = g_h[j0:j1]
         for j in range(L):
             gh[j] = zero
@@ -489,19 +492,6 @@ def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_c
             _bias_step(bh[j0:j1], vel_bh, gh, lr, momentum, plain)
         else:
             _bias_step(bh[j0:j1], vel_bh[j0:j1], gh, lr, momentum, plain)
-        _transpose_block(Wt, W, j0, j1)
-
-
-@njit(cache=True)
-def _transpose_block(Wt, W, j0, j1):
-    """W[j] = Wt[:, j] for j0 <= j < j1, in tiles of 16 features."""
-    V = Wt.shape[0]
-    for i0 in range(0, V, 16):
-        i1 = min(i0 + 16, V)
-        for j in range(j0, j1):
-            w = W[j, i0:i1]
-            for i in range(i1 - i0):
-                w[i] = Wt[i0 + i, j]
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
