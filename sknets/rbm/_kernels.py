@@ -240,7 +240,7 @@ def accumulate_cols(out, M, j0, j1, idx, coef, n):
     """out[j] += sum_a coef[a] * M[idx[a], j] for a < n and j0 <= j < j1.
 
     ``M`` is C-contiguous, so each row piece is contiguous. Rows are taken eight (then
-    four, then one) at a time so that ``out`` is loaded and stored once per eight
+    four, two, one) at a time so that ``out`` is loaded and stored once per eight
     multiply-adds: short rows are otherwise bound by loads and stores, not arithmetic.
     """
     # slices, and loops from 0: indices known to be non-negative (no wraparound
@@ -281,7 +281,15 @@ def accumulate_cols(out, M, j0, j1, idx, coef, n):
         for j in range(L):
             out[j] += (c0 * m0[j] + c1 * m1[j]) + (c2 * m2[j] + c3 * m3[j])
         a += 4
-    while a < n:
+    if a + 2 <= n:
+        c0 = coef[a]
+        c1 = coef[a + 1]
+        m0 = M[idx[a], j0:j1]
+        m1 = M[idx[a + 1], j0:j1]
+        for j in range(L):
+            out[j] += c0 * m0[j] + c1 * m1[j]
+        a += 2
+    if a < n:
         c0 = coef[a]
         m0 = M[idx[a], j0:j1]
         for j in range(L):
