@@ -471,6 +471,9 @@ def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_c
         j0 = blk * bw
         j1 = min(j0 + bw, H)
         L = j1 - j0
+        # small blocks (L1-sized): transpose row by row as they are updated; larger
+        # ones afterwards in tiles (column writes over a big W miss the cache)
+        fuse = V * L * Wt.itemsize <= 32768
         for i in range(V):
             w = Wt[i, j0:j1]  # slices: loops from 0 vectorise (see accumulate_cols)
             if plain:
@@ -482,9 +485,10 @@ def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_c
                 accumulate_cols(vel[i], hcat, j0, j1, w_idx[i], w_coef[i], w_cnt[i])
                 for j in range(L):
                     w[j] += g[j]
-            wc = W[j0:j1, i]  # W = Wt.T, written while the row is in cache
-            for j in range(L):
-                wc[j] = w[j]
+            if fuse:  # W = Wt.T, written while the row is in cache
+                wc = W[j0:j1, i]
+                for j in range(L):
+                    wc[j] = w[j]
         gh = g_h[j0:j1]
         for j in range(L):
             gh[j] = zero
@@ -500,6 +504,20 @@ def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_c
             _bias_step(bh[j0:j1], vel_bh, gh, lr, momentum, plain)
         else:
             _bias_step(bh[j0:j1], vel_bh[j0:j1], gh, lr, momentum, plain)
+        if not fuse:
+            _transpose_block(Wt, W, j0, j1)
+
+
+@njit(cache=True)
+def _transpose_block(Wt, W, j0, j1):
+    """W[j] = Wt[:, j] for j0 <= j < j1, in tiles of 16 features."""
+    V = Wt.shape[0]
+    for i0 in range(0, V, 16):
+        i1 = min(i0 + 16, V)
+        for j in range(j0, j1):
+            w = W[j, i0:i1]
+            for i in range(i1 - i0):
+                w[i] = Wt[i0 + i, j]
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
