@@ -209,6 +209,21 @@ def test_parallel_epoch_kernel_matches_sequential_and_reference(
                                    atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_epoch_kernel_matches_reference_with_tiled_transpose(dtype):
+    # 300 x 40 weights (> 32 KiB): W = Wt.T is refreshed in tiles after the weight
+    # step instead of row by row
+    X = _binaryish(30, 300, seed=4).astype(dtype)
+    est = BernoulliRBM(n_components=40, batch_size=10, n_iter=2, random_state=5).fit(X)
+    W, bh, bv, chain = _reference_fit(X, est, np.random.RandomState(5))
+    tol = dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-4,
+                                                                       atol=2e-6)
+    np.testing.assert_allclose(est.components_, W, **tol)
+    np.testing.assert_allclose(est.intercept_hidden_, bh, **tol)
+    np.testing.assert_allclose(est.intercept_visible_, bv, **tol)
+    np.testing.assert_array_equal(est.h_samples_, chain)
+
+
 def test_parallel_path_chosen_by_size_and_limits(monkeypatch):
     import sknets.rbm._bernoulli as bernoulli
 
