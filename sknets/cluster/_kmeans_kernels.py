@@ -94,6 +94,41 @@ def _argmin_update_dots(h, row, j, best_in, lab_in, best_out, lab_out, m):
 
 
 @njit(cache=True, inline="always")
+def _argmin_update_dots4(half_c_sq, dots, j, best_in, lab_in, best_out, lab_out, m):
+    """:func:`_argmin_update_dots` for rows ``j .. j+3`` in one sweep over the block.
+
+    The four candidates are compared in increasing ``j`` with strict ``<``, so the
+    result (ties to the lower index) and every value are those of four single-row
+    sweeps; the running minimum is loaded and stored once instead of four times.
+    """
+    ft = best_in.dtype.type
+    f0, f1, f2, f3 = ft(j), ft(j + 1), ft(j + 2), ft(j + 3)
+    h0, h1, h2, h3 = half_c_sq[j], half_c_sq[j + 1], half_c_sq[j + 2], half_c_sq[j + 3]
+    r0, r1, r2, r3 = dots[j], dots[j + 1], dots[j + 2], dots[j + 3]
+    for b in range(m):
+        bb = best_in[b]
+        lb = lab_in[b]
+        v = h0 - r0[b]
+        less = v < bb
+        bb = v if less else bb
+        lb = f0 if less else lb
+        v = h1 - r1[b]
+        less = v < bb
+        bb = v if less else bb
+        lb = f1 if less else lb
+        v = h2 - r2[b]
+        less = v < bb
+        bb = v if less else bb
+        lb = f2 if less else lb
+        v = h3 - r3[b]
+        less = v < bb
+        bb = v if less else bb
+        lb = f3 if less else lb
+        best_out[b] = bb
+        lab_out[b] = lb
+
+
+@njit(cache=True, inline="always")
 def _argmin_update_2d(x0, x1, c0, c1, j, best_in, lab_in, best_out, lab_out, m):
     """As :func:`_argmin_update_dots` with ``v = (x0 - c0)^2 + (x1 - c1)^2``."""
     fj = best_in.dtype.type(j)
@@ -123,12 +158,24 @@ def _block_argmin_gemm(Xb, centers, half_c_sq, dots, best0, lab0, best1, lab1):
     for b in range(m):
         best0[b] = big
         lab0[b] = 0.0
-    for j in range(k):
-        if j & 1:
+    # four rows of ``dots`` per sweep over the block (the running minimum stays in
+    # registers across them), then the remaining rows one by one; each sweep reads
+    # one pair of buffers and writes the other
+    k4 = k - k % 4
+    swaps = 0
+    for j in range(0, k4, 4):
+        if swaps & 1:
+            _argmin_update_dots4(half_c_sq, dots, j, best1, lab1, best0, lab0, m)
+        else:
+            _argmin_update_dots4(half_c_sq, dots, j, best0, lab0, best1, lab1, m)
+        swaps += 1
+    for j in range(k4, k):
+        if swaps & 1:
             _argmin_update_dots(half_c_sq[j], dots[j], j, best1, lab1, best0, lab0, m)
         else:
             _argmin_update_dots(half_c_sq[j], dots[j], j, best0, lab0, best1, lab1, m)
-    return lab1 if k & 1 else lab0
+        swaps += 1
+    return lab1 if swaps & 1 else lab0
 
 
 @njit(cache=True, inline="always")
