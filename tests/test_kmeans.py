@@ -36,10 +36,29 @@ def _pack(X):
 
 # --------------------------------------------------------------------- kernels vs ref
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [1, 3, 4, 7, 8, 9])
+def test_block_argmin_gemm_ties_and_order(dtype, k):
+    # The argmin over a given dots panel, ties included (inside a sweep of four
+    # centers and across sweeps): the lowest index wins, as np.argmin.
+    rng = np.random.RandomState(k)
+    m = 37
+    centers = rng.randint(-2, 3, size=(k, 3)).astype(dtype)
+    Xb = rng.randint(-2, 3, size=(m, 3)).astype(dtype)  # small integers: exact dots
+    c_sq = (centers.astype(np.float64) ** 2).sum(axis=1)
+    half = (0.5 * c_sq).astype(dtype)
+    dots = np.empty((k, m), dtype=dtype)
+    bufs = [np.empty(K.CHUNK, dtype=dtype) for _ in range(4)]
+    labs = K._block_argmin_gemm(Xb, centers, half, dots, *bufs)
+    expected = np.argmin(half[:, None] - centers @ Xb.T, axis=0)
+    assert_array_equal(labs[:m].astype(np.int64), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("layout", ["d2", "generic", "gemm", "sparse"])
-@pytest.mark.parametrize("k", [1, 5, 6])
+@pytest.mark.parametrize("k", [1, 4, 5, 6, 11])
 def test_lloyd_pass_matches_reference(dtype, layout, k):
-    # k odd and even: the blocked paths alternate two argmin buffers per center
+    # k odd and even: the blocked paths alternate two argmin buffers per center (the
+    # GEMM path per sweep of four centers, then per remaining center: k = 4, 5, 6, 11)
     d = {"d2": 2, "generic": 5, "gemm": 20, "sparse": 8}[layout]
     rng = np.random.RandomState(0)
     X = rng.randn(1100, d).astype(dtype)  # > 2 blocks of CHUNK, a partial last one
