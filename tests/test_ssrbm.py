@@ -533,10 +533,10 @@ def test_11_epoch_kernel(persistent):
     starts, stops = bounds[:-1], bounds[1:]
     nb = len(starts)
     perm = rng.permutation(n)
-    noise = dict(u_h=rng.random((nb, steps, M, N)),
-                 z_s=rng.normal(size=(nb, steps, M, N * K_)),
-                 z_v=rng.normal(size=(nb, steps, M, D)),
-                 pool=rng.normal(size=(400, D)), fb_u=rng.random((100, D)))
+    seed = 987654321
+    # the kernel draws its own noise from counter-based streams; the reference replays
+    # them (rows beyond the last retry / fallback are never read)
+    noise = R.epoch_noise(seed, nb, steps, M, N, K_, D, 400, 100)
     chains = X[:M].copy()
     kw = dict(learning_rate=0.05, momentum=0.5, weight_decay=0.01,
               precision_bounds=(0.5, 3.0))
@@ -547,24 +547,44 @@ def test_11_epoch_kernel(persistent):
     assert nfb_ref > 0  # the fallback path is part of the comparison
     p_k, v_k = _copies(m, np.float64)
     c_k = chains.copy()
-    status, j, nfb, nd = K.ss_epoch(
-        X, perm, starts, stops, 0, *_kernel_args(p_k, v_k), c_k, persistent, steps,
-        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"], noise["fb_u"], 2.0, 3,
-        0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
-    assert (status, j, nfb, nd) == (K.STATUS_OK, nb, nfb_ref, nd_ref)
+    nfb, nd = K.ss_epoch(
+        X, perm, starts, stops, *_kernel_args(p_k, v_k), c_k, persistent, steps, seed,
+        2.0, 3, 0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5),
+        np.log(3.0))
+    assert (nfb, nd) == (nfb_ref, nd_ref)
     for key in p_ref:
         np.testing.assert_allclose(p_k[key], p_ref[key], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(v_k[key], v_ref[key], rtol=1e-12, atol=1e-12)
     if persistent:
         np.testing.assert_allclose(c_k, c_ref, atol=1e-12)
-    # resumable: a pool that runs out stops before committing that minibatch
-    p_s, v_s = _copies(m, np.float64)
-    c_s = chains.copy()
-    status, j, _, _ = K.ss_epoch(
-        X, perm, starts, stops, 0, *_kernel_args(p_s, v_s), c_s, persistent, steps,
-        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"][:1], noise["fb_u"], 2.0,
-        3, 0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
-    assert status == K.STATUS_POOL_EXHAUSTED and j < nb
-    assert np.all(np.isfinite(p_s["W2"]))
+    # another seed, other noise
+    p_o, v_o = _copies(m, np.float64)
+    K.ss_epoch(X, perm, starts, stops, *_kernel_args(p_o, v_o), chains.copy(),
+               persistent, steps, seed + 1, 2.0, 3, 0.05, 0.5, 0.01, True, True, True,
+               False, False, np.log(0.5), np.log(3.0))
+    assert not np.allclose(p_o["W2"], p_k["W2"])
+
+
+def test_11_counter_streams():
+    """The kernel's counter-based noise equals the numpy replay and is standard."""
+    keys = K.stream_keys(2024, K.N_STREAMS)
+    np.testing.assert_array_equal(keys, R.stream_keys(2024, K.N_STREAMS))
+    assert len(set(keys.tolist())) == K.N_STREAMS
+    n, c0 = 20001, 1000
+    z = np.empty(n + 1)
+    work = [np.empty(n, dtype=np.uint64) for _ in range(4)]
+    K._normals(keys[1], c0, n, z, *work)
+    np.testing.assert_allclose(z, R.counter_normals(keys[1], np.arange(c0, c0 + n + 1)),
+                               rtol=0, atol=1e-13)
+    u = np.empty(n)
+    K._uniforms(keys[0], 7, n, u, work[0])
+    np.testing.assert_array_equal(u, R.counter_uniforms(keys[0], np.arange(7, 7 + n)))
+    assert np.all((u >= 0) & (u < 1))
+    from scipy import stats
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    # the two normals of a pair (cosine, sine) are uncorrelated
+    assert abs(np.corrcoef(z[0::2], z[1::2])[0, 1]) < 0.05
 
 
 # ------------------------------------------------- 12. scikit-learn conventions

@@ -19,9 +19,6 @@ _IMPROPER_REMEDY = (
     "StandardScaler)"
 )
 
-# Noise drawn per kernel call is capped at about this many numbers (chunks of batches).
-_NOISE_BUDGET = 1 << 21
-
 
 class SpikeSlabRBM(BaseRBM):
     """Spike-and-slab restricted Boltzmann machine for real-valued inputs.
@@ -379,49 +376,22 @@ class SpikeSlabRBM(BaseRBM):
                 else np.arange(n_samples)).astype(np.int64)
         starts = np.ascontiguousarray(bounds[:-1], dtype=np.int64)
         stops = np.ascontiguousarray(bounds[1:], dtype=np.int64)
-        steps = int(self.n_gibbs_steps)
-        persistent = bool(self.persistent)
-        M = self.chains_.shape[0] if persistent else int(np.max(stops - starts))
-        per_batch = steps * M * (N + N * K + D)
-        chunk = max(1, _NOISE_BUDGET // per_batch)
         lo, hi = self._bounds()
         W2 = self.weights_.reshape(N * K, D)
         vel = self._velocity
         vW2 = vel["weights_"].reshape(N * K, D)
-        pool_rows = max(16, M * steps)
-        fb_rows = max(4, M // 4)
-        n_fb = n_draws = 0
-        # (the kernels are serial: no Numba thread pool to limit; BLAS keeps its own)
-        for c0 in range(0, n_batches, chunk):
-            c1 = min(n_batches, c0 + chunk)
-            nb = c1 - c0
-            u_h = gen.random((nb, steps, M, N)).astype(dtype, copy=False)
-            z_s = gen.standard_normal((nb, steps, M, N * K)).astype(dtype, copy=False)
-            z_v = gen.standard_normal((nb, steps, M, D)).astype(dtype, copy=False)
-            first = 0
-            while True:
-                pool = gen.standard_normal((pool_rows, D)).astype(dtype, copy=False)
-                fb_u = gen.random((fb_rows, D)).astype(dtype, copy=False)
-                status, first, nf, nd = _k.ss_epoch(
-                    X, perm, starts[c0:c1], stops[c0:c1], first, W2,
-                    self.spike_bias_, self.slab_precision_, self.slab_mean_,
-                    self.visible_precision_, vW2, vel["spike_bias_"],
-                    vel["slab_precision_"], vel["slab_mean_"],
-                    vel["visible_precision_"], self.chains_, persistent, steps,
-                    u_h, z_s, z_v, pool, fb_u, float(self.radius_),
-                    int(self.max_rejections), float(self.learning_rate),
-                    float(self.momentum), float(self.weight_decay),
-                    bool(self.learn_alpha), bool(self.learn_mu),
-                    bool(self.learn_lambda), bool(self.scalar_alpha),
-                    bool(self.scalar_lambda), math.log(lo), math.log(hi))
-                n_fb += nf
-                n_draws += nd
-                if status == _k.STATUS_OK:
-                    break
-                if status == _k.STATUS_POOL_EXHAUSTED:
-                    pool_rows *= 2
-                else:
-                    fb_rows *= 2
+        # the kernel draws its noise from counter-based streams keyed by this seed
+        # (serial kernel: no Numba thread pool to limit; BLAS keeps its own)
+        seed = int(gen.integers(0, np.iinfo(np.int64).max))
+        n_fb, n_draws = _k.ss_epoch(
+            X, perm, starts, stops, W2, self.spike_bias_, self.slab_precision_,
+            self.slab_mean_, self.visible_precision_, vW2, vel["spike_bias_"],
+            vel["slab_precision_"], vel["slab_mean_"], vel["visible_precision_"],
+            self.chains_, bool(self.persistent), int(self.n_gibbs_steps), seed,
+            float(self.radius_), int(self.max_rejections), float(self.learning_rate),
+            float(self.momentum), float(self.weight_decay), bool(self.learn_alpha),
+            bool(self.learn_mu), bool(self.learn_lambda), bool(self.scalar_alpha),
+            bool(self.scalar_lambda), math.log(lo), math.log(hi))
         self.fallback_rate_ = n_fb / max(n_draws, 1)
         if self.fallback_rate_ > 0.01:
             warnings.warn(

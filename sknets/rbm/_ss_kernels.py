@@ -488,19 +488,222 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
             log_hi)
 
 
-@njit(cache=True, error_model="numpy")
-def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
-             vl, chains, persistent, n_steps, u_h, z_s, z_v, pool, fb_u, radius,
-             max_rejections, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
-             scalar_alpha, scalar_lambda, log_lo, log_hi):
-    """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place.
+# --------------------------------------------------------------------------------------
+# Counter-based random numbers (the epoch kernel draws its own noise)
+# --------------------------------------------------------------------------------------
+#
+# Number ``c`` of a stream with key ``k`` is ``mix64(k + c * GAMMA)`` (the SplitMix64
+# output function applied to a counter), so any number can be computed on its own and
+# ``_ss_reference.counter_uniforms`` / ``counter_normals`` replay the streams in numpy.
+# Uniform ``c``: the top 52 bits as a double in [0, 1). Normal ``n``: Box-Muller on
+# the pair ``n // 2`` (numbers ``2 * (n // 2)`` and ``2 * (n // 2) + 1``),
+# ``sqrt(-2 log(1 - u1)) * (cos, sin)(2 pi u2)`` for ``n`` even / odd. Here the log and
+# the sine and cosine are polynomials written as plain arithmetic (within a few ulp of
+# libm), so the loops vectorise.
 
-    Minibatch ``j`` holds rows ``perm[starts[j]:stops[j]]`` of ``X``; its noise is
-    ``u_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
-    ``M = chains.shape[0]`` (persistent) or the batch size (CD, first rows used).
-    The retry and fallback pools start at row 0. Returns ``(status, j, n_fallback,
-    n_draws)``: on a pool running out, ``j`` is the minibatch to resume at (nothing
-    of it was committed).
+_ONE_BITS = 0x3FF0000000000000
+_MANT_MASK = 0x000FFFFFFFFFFFFF
+_EXP_MAGIC_BITS = 0x4330000000000000  # bits of 2**52: OR-ing k < 2**52 in gives 2**52 + k
+_SQRT_HALF = 0.7071067811865476
+_LN2 = 0.6931471805599453
+
+
+@njit(cache=True, inline="always")
+def _mix64(z):
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def stream_keys(seed, n_streams):
+    """Keys of ``n_streams`` independent streams derived from an int ``seed``."""
+    keys = np.empty(n_streams, dtype=np.uint64)
+    s = np.uint64(seed)
+    for i in range(n_streams):
+        keys[i] = _mix64(_mix64(s + np.uint64(i + 1) * np.uint64(0xD1B54A32D192ED03)))
+    return keys
+
+
+@njit(cache=True)
+def _uniform_bits(key, c0, n, out_bits):
+    """``out_bits[:n]`` = bits of the doubles ``1 + u`` (u uniform in [0, 1)) of numbers
+    ``c0 .. c0 + n - 1`` of the stream ``key``; view as float64 and subtract 1."""
+    g = np.uint64(0x9E3779B97F4A7C15)
+    one = np.uint64(_ONE_BITS)
+    base = key + np.uint64(c0) * g
+    for i in range(n):
+        out_bits[i] = (_mix64(base + np.uint64(i) * g) >> np.uint64(12)) | one
+
+
+@njit(cache=True, error_model="numpy")
+def _uniforms(key, c0, n, out, bits):
+    """``out[:n]`` = uniforms [0, 1) number ``c0 ..`` of stream ``key`` (``bits``:
+    uint64 work space of length >= n)."""
+    _uniform_bits(key, c0, n, bits)
+    f = bits.view(np.float64)
+    for i in range(n):
+        out[i] = f[i] - 1.0
+
+
+@njit(cache=True, error_model="numpy")
+def _normals(key, n0, n, out, w1, w2, w3, w4):
+    """``out[:n]`` = standard normals number ``n0 .. n0 + n - 1`` (``n0`` even) of stream
+    ``key``; ``out`` must have room for an even count (``2 * ceil(n / 2)``), the last
+    slot of an odd ``n`` receives normal ``n0 + n``. ``w1 .. w4``: uint64 work space of
+    length >= ceil(n / 2)."""
+    n_pairs = (n + 1) // 2
+    g = np.uint64(0x9E3779B97F4A7C15)
+    one = np.uint64(_ONE_BITS)
+    base = key + np.uint64(n0) * g
+    for p in range(n_pairs):
+        c = base + np.uint64(2 * p) * g
+        w1[p] = (_mix64(c) >> np.uint64(12)) | one
+        w2[p] = (_mix64(c + g) >> np.uint64(12)) | one
+    f1 = w1.view(np.float64)
+    a = w3.view(np.float64)
+    for p in range(n_pairs):
+        a[p] = 2.0 - f1[p]  # 1 - u1 in (0, 1]
+    mant = np.uint64(_MANT_MASK)
+    emag = np.uint64(_EXP_MAGIC_BITS)
+    for p in range(n_pairs):
+        x = w3[p]
+        w4[p] = (x >> np.uint64(52)) | emag
+        w1[p] = (x & mant) | one
+    ef = w4.view(np.float64)
+    mf = w1.view(np.float64)
+    f2 = w2.view(np.float64)
+    for p in range(n_pairs):
+        # log(1 - u1) = e ln 2 + log m, m in [sqrt(1/2), sqrt(2))
+        e = ef[p] - 4503599627371519.0  # 2**52 + 1023
+        m = mf[p]
+        big = m > 1.4142135623730951
+        m = m * 0.5 if big else m
+        e = e + 1.0 if big else e
+        s = (m - 1.0) / (m + 1.0)
+        z = s * s
+        q = 1.0 / 21.0
+        q = q * z + 1.0 / 19.0
+        q = q * z + 1.0 / 17.0
+        q = q * z + 1.0 / 15.0
+        q = q * z + 1.0 / 13.0
+        q = q * z + 1.0 / 11.0
+        q = q * z + 1.0 / 9.0
+        q = q * z + 1.0 / 7.0
+        q = q * z + 1.0 / 5.0
+        q = q * z + 1.0 / 3.0
+        q = q * z + 1.0
+        lg = e * _LN2_HI + (2.0 * s * q + e * _LN2_LO)
+        r = math.sqrt(max(-2.0 * lg, 0.0))
+        # (cos, sin)(2 pi u2): u2 -> x in [-1/2, 1/2], quadrant k = round(4 x)
+        u2 = f2[p] - 1.0
+        x = u2 - ((u2 + _MAGIC) - _MAGIC)
+        k = (4.0 * x + _MAGIC) - _MAGIC
+        t = 6.283185307179586 * (x - 0.25 * k)  # in [-pi/4, pi/4]
+        t2 = t * t
+        sn = 1.0 / 1307674368000.0
+        sn = -sn * t2 + 1.0 / 6227020800.0
+        sn = -sn * t2 + 1.0 / 39916800.0
+        sn = -sn * t2 + 1.0 / 362880.0
+        sn = -sn * t2 + 1.0 / 5040.0
+        sn = -sn * t2 + 1.0 / 120.0
+        sn = -sn * t2 + 1.0 / 6.0
+        sn = t - t * t2 * sn
+        cs = 1.0 / 20922789888000.0
+        cs = -cs * t2 + 1.0 / 87178291200.0
+        cs = -cs * t2 + 1.0 / 479001600.0
+        cs = -cs * t2 + 1.0 / 3628800.0
+        cs = -cs * t2 + 1.0 / 40320.0
+        cs = -cs * t2 + 1.0 / 720.0
+        cs = -cs * t2 + 1.0 / 24.0
+        cs = -cs * t2 + 0.5
+        cs = 1.0 - t2 * cs
+        # rotate by k quarter turns (k in -2 .. 2)
+        c_out = cs
+        s_out = sn
+        if k == 1.0:
+            c_out = -sn
+            s_out = cs
+        elif k == -1.0:
+            c_out = sn
+            s_out = -cs
+        elif k == 2.0 or k == -2.0:
+            c_out = -cs
+            s_out = -sn
+        out[2 * p] = r * c_out
+        out[2 * p + 1] = r * s_out
+
+
+# --------------------------------------------------------------------------------------
+# Epoch kernel with its own noise
+# --------------------------------------------------------------------------------------
+
+N_STREAMS = 5  # spike uniforms, slab normals, visible normals, retry normals, fallback
+
+
+@njit(cache=True, error_model="numpy")
+def _sigmoid_into(c, out, n, ebuf, poly):
+    """``out[:n] = 1 / (1 + exp(-c[:n]))`` with the vectorisable exp of
+    ``_sigmoid_rows`` (``ebuf``: float64 work space, ``poly``: float64 work space)."""
+    bits = ebuf.view(np.int64)
+    for i in range(n):
+        x = min(max(-c[i], -708.0), 708.0)
+        y = x * _LOG2E + _MAGIC
+        ebuf[i] = y
+        k = y - _MAGIC
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        q = 1.0 / 479001600.0
+        q = q * r + 1.0 / 39916800.0
+        q = q * r + 1.0 / 3628800.0
+        q = q * r + 1.0 / 362880.0
+        q = q * r + 1.0 / 40320.0
+        q = q * r + 1.0 / 5040.0
+        q = q * r + 1.0 / 720.0
+        q = q * r + 1.0 / 120.0
+        q = q * r + 1.0 / 24.0
+        q = q * r + 1.0 / 6.0
+        q = q * r + 0.5
+        q = q * r + 1.0
+        poly[i] = q * r + 1.0
+    for i in range(n):
+        bits[i] = (bits[i] - _MAGIC_BITS + 1023) << 52
+    for i in range(n):
+        out[i] = 1.0 / (1.0 + poly[i] * ebuf[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
+    """``C[t, i] = c_i(v_t)`` (section 2) for rows ``t < n`` of the projections ``U``;
+    ``Q`` is work space of length N*K."""
+    N = C.shape[1]
+    NK = N * K
+    for t in range(n):
+        for q in range(NK):
+            u = U[t, q]
+            Q[q] = u * (u * half_inv_a[q] + mu1[q])
+        if K == 2:
+            for i in range(N):
+                C[t, i] = b[i] + (Q[2 * i] + Q[2 * i + 1])
+        else:
+            for i in range(N):
+                c = b[i]
+                for k in range(K):
+                    c += Q[i * K + k]
+                C[t, i] = c
+
+
+@njit(cache=True, error_model="numpy")
+def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl,
+             chains, persistent, n_steps, seed, radius, max_rejections, lr, mom, wd,
+             learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
+             log_hi):
+    """One epoch (PCD-k or CD-k) over the minibatches ``perm[starts[j]:stops[j]]`` of
+    ``X``, in place on the parameters, velocities and ``chains``.
+
+    The noise comes from the counter-based streams of ``stream_keys(seed, 5)`` (layout
+    in ``_ss_reference.epoch_noise``, which replays it): row ``r = (j * n_steps + step)
+    * M + t`` with ``M = chains.shape[0]`` (persistent) or the largest minibatch (CD).
+    Returns ``(n_fallback, n_draws)``.
     """
     D = X.shape[1]
     N, K = alpha.shape
@@ -510,53 +713,186 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     bmax = 1
     for j in range(n_batches):
         bmax = max(bmax, stops[j] - starts[j])
+    mstride = chains.shape[0] if persistent else bmax
     mmax = max(bmax, chains.shape[0])
-    V = np.empty((bmax + mmax, D), dtype=dt)  # data rows, then negative particles
+    keys = stream_keys(seed, N_STREAMS)
+    key_h, key_s, key_v, key_r, key_f = keys[0], keys[1], keys[2], keys[3], keys[4]
+    sk = 2 * ((NK + 1) // 2)
+    sdv = 2 * ((D + 1) // 2)
+    # work space, allocated once
+    Vall = np.empty((bmax + mmax, D), dtype=dt)  # data rows, then negative particles
     Vc = np.empty((mmax, D), dtype=dt)
     Vn = np.empty((mmax, D), dtype=dt)
     U = np.empty((bmax + mmax, NK), dtype=dt)
-    P = np.empty((bmax + mmax, N), dtype=dt)
     Rr = np.empty((bmax + mmax, NK), dtype=dt)
-    C = np.empty((bmax + mmax, N), dtype=dt)
     HS = np.empty((mmax, NK), dtype=dt)
     Mv = np.empty((mmax, D), dtype=dt)
     G = np.empty((NK, D), dtype=dt)
-    dummy = np.empty((0, 0), dtype=dt)
-    pool_pos = 0
+    nrow = bmax + mmax
+    C = np.empty((nrow, N))
+    Q = np.empty(NK)
+    L = nrow * max(N, sk, sdv) + 2
+    Pb = np.empty(L)
+    ebuf = np.empty(L)
+    poly = np.empty(L)
+    ubuf = np.empty(L)
+    zbuf = np.empty(L)
+    zv = np.empty(L)
+    zr = np.empty(sdv)
+    w1 = np.empty(L, dtype=np.uint64)
+    w2 = np.empty(L, dtype=np.uint64)
+    w3 = np.empty(L, dtype=np.uint64)
+    w4 = np.empty(L, dtype=np.uint64)
+    fb = np.empty(D)
+    inv_a = np.empty(NK)
+    half_inv_a = np.empty(NK)
+    mu1 = np.empty(NK)
+    sd_s = np.empty(NK)
+    sd = np.empty(D, dtype=dt)
+    gb = np.empty(N, dtype=dt)
+    gmu = np.empty(NK, dtype=dt)
+    ga = np.empty(NK, dtype=dt)
+    gl = np.empty(D, dtype=dt)
+    log_alpha = np.empty(NK, dtype=dt)
+    log_lam = np.empty(D, dtype=dt)
+    a1 = alpha.reshape(-1)
+    m1 = mu.reshape(-1)
+    r2 = radius * radius
+    retry = 0
     fb_pos = 0
     n_fb_total = 0
     n_draws = 0
-    for j in range(first, n_batches):
+    for j in range(n_batches):
         B = stops[j] - starts[j]
         for t in range(B):
             row = perm[starts[j] + t]
             for d in range(D):
-                V[t, d] = X[row, d]
+                Vall[t, d] = X[row, d]
         if persistent:
             Mr = chains.shape[0]
             _copy_rows(chains, 0, Vc, 0, Mr)
         else:
             Mr = B
-            _copy_rows(V, 0, Vc, 0, Mr)
-        n_fb_batch = 0
+            _copy_rows(Vall, 0, Vc, 0, Mr)
+        for q in range(NK):
+            inv_a[q] = 1.0 / a1[q]
+            half_inv_a[q] = 0.5 * inv_a[q]
+            mu1[q] = m1[q]
+            sd_s[q] = 1.0 / math.sqrt(a1[q])
+        for d in range(D):
+            sd[d] = 1.0 / math.sqrt(lam[d])
+        # ---- negative phase: n_steps Gibbs sweeps of the chains Vc
         for step in range(n_steps):
-            status, pool_pos, fb_pos, n_fb = _sweep(
-                Vc[:Mr], W2, b, alpha, mu, lam, radius, u_h[j, step, :Mr],
-                z_s[j, step, :Mr], z_v[j, step, :Mr], pool, pool_pos, max_rejections,
-                fb_u, fb_pos, U[:Mr], P[:Mr], Rr[:Mr], C[:Mr], HS[:Mr], Mv[:Mr],
-                Vn[:Mr], dummy, dummy, False)
-            if status != STATUS_OK:
-                return status, j, n_fb_total, n_draws
-            n_fb_batch += n_fb
+            np.dot(Vc[:Mr], W2.T, U[:Mr])
+            r0 = (j * n_steps + step) * mstride
+            _logits(U, Mr, b, half_inv_a, mu1, K, Q, C)
+            _sigmoid_into(C.reshape(-1), Pb, Mr * N, ebuf, poly)
+            _uniforms(key_h, r0 * N, Mr * N, ubuf, w1)
+            if sk == NK:  # rows' slab normals are consecutive numbers: one call
+                _normals(key_s, r0 * sk, Mr * NK, zbuf, w1, w2, w3, w4)
+            else:
+                for t in range(Mr):
+                    _normals(key_s, (r0 + t) * sk, NK, zbuf[t * sk:], w1, w2, w3, w4)
+            for t in range(Mr):
+                for i in range(N):
+                    on = ubuf[t * N + i] < Pb[t * N + i]
+                    for k in range(K):
+                        q = i * K + k
+                        if on:
+                            HS[t, q] = (mu1[q] + U[t, q] * inv_a[q]
+                                        + zbuf[t * sk + q] * sd_s[q])
+                        else:
+                            HS[t, q] = 0.0
+            np.dot(HS[:Mr], W2, Mv[:Mr])
+            if sdv == D:
+                _normals(key_v, r0 * sdv, Mr * D, zv, w1, w2, w3, w4)
+            else:
+                for t in range(Mr):
+                    _normals(key_v, (r0 + t) * sdv, D, zv[t * sdv:], w1, w2, w3, w4)
+            for t in range(Mr):
+                sq = 0.0
+                for d in range(D):
+                    m = Mv[t, d] / lam[d]
+                    Mv[t, d] = m
+                    x = m + zv[t * sdv + d] * sd[d]
+                    Vn[t, d] = x
+                    sq += x * x
+                tries = 0
+                while sq > r2 and tries < max_rejections:
+                    _normals(key_r, retry * sdv, D, zr, w1, w2, w3, w4)
+                    retry += 1
+                    tries += 1
+                    sq = 0.0
+                    for d in range(D):
+                        x = Mv[t, d] + zr[d] * sd[d]
+                        Vn[t, d] = x
+                        sq += x * x
+                if sq > r2:
+                    _uniforms(key_f, fb_pos * D, D, fb, w1)
+                    _fallback_row(Vc[t], Mv[t], sd, radius, fb, Vn[t])
+                    fb_pos += 1
+                    n_fb_total += 1
             _copy_rows(Vn, 0, Vc, 0, Mr)
+        n_draws += Mr * n_steps
+        # ---- statistics of both phases (data rows :B, particles B:) and the update
         n = B + Mr
-        _copy_rows(Vc, 0, V, B, Mr)
-        _spike_stats(V[:n], W2, b, alpha, mu, U[:n], P[:n], Rr[:n], C[:n])
-        _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V[:n], B, U[:n], P[:n],
-                Rr[:n], G, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
-                scalar_alpha, scalar_lambda, log_lo, log_hi)
+        _copy_rows(Vc, 0, Vall, B, Mr)
+        np.dot(Vall[:n], W2.T, U[:n])
+        for q in range(NK):
+            gmu[q] = 0.0
+            ga[q] = 0.0
+        for i in range(N):
+            gb[i] = 0.0
+        inv_b = 1.0 / B
+        inv_m = 1.0 / Mr
+        _logits(U, n, b, half_inv_a, mu1, K, Q, C)
+        _sigmoid_into(C.reshape(-1), Pb, n * N, ebuf, poly)
+        for t in range(n):
+            w = inv_b if t < B else -inv_m
+            for i in range(N):
+                p = Pb[t * N + i] * w
+                gb[i] += p
+                for k in range(K):
+                    q = i * K + k
+                    u = U[t, q]
+                    gmu[q] += p * u
+                    ga[q] -= p * u * u
+                    Rr[t, q] = p * (mu1[q] + u * inv_a[q])
+        np.dot(Rr[:n].T, Vall[:n], G)
+        momentum_step(W2.reshape(-1), G.reshape(-1), vW2.reshape(-1), lr, mom, wd)
+        sa = 0.0
+        for q in range(NK):
+            ga[q] = ga[q] * half_inv_a[q]
+            sa += ga[q]
+        momentum_step(b, gb, vb, lr, mom, 0.0)
+        if learn_mu:
+            momentum_step(m1, gmu, vmu.reshape(-1), lr, mom, 0.0)
+        if learn_alpha:
+            for q in range(NK):
+                log_alpha[q] = math.log(a1[q])
+                if scalar_alpha:
+                    ga[q] = sa
+            momentum_step(log_alpha, ga, va.reshape(-1), lr, mom, 0.0)
+            for q in range(NK):
+                a1[q] = math.exp(min(max(log_alpha[q], log_lo), log_hi))
+        if learn_lambda:
+            for d in range(D):
+                gl[d] = 0.0
+            for t in range(n):
+                w = -0.5 * inv_b if t < B else 0.5 * inv_m
+                for d in range(D):
+                    gl[d] += w * Vall[t, d] * Vall[t, d]
+            sl = 0.0
+            for d in range(D):
+                gl[d] *= lam[d]
+                sl += gl[d]
+            for d in range(D):
+                log_lam[d] = math.log(lam[d])
+                if scalar_lambda:
+                    gl[d] = sl
+            momentum_step(log_lam, gl, vl, lr, mom, 0.0)
+            for d in range(D):
+                lam[d] = math.exp(min(max(log_lam[d], log_lo), log_hi))
         if persistent:
             _copy_rows(Vc, 0, chains, 0, Mr)
-        n_fb_total += n_fb_batch
-        n_draws += Mr * n_steps
-    return STATUS_OK, n_batches, n_fb_total, n_draws
+    return n_fb_total, n_draws
