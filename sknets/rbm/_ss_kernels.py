@@ -32,6 +32,10 @@ STATUS_FALLBACK_EXHAUSTED = 2
 
 _SQRT2 = math.sqrt(2.0)
 
+# FMA contraction only (no reassociation, no finite-math assumptions): lets LLVM fuse the
+# polynomial steps of the vectorised exp / log / sin / cos
+_CONTRACT = {"contract"}
+
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _sigmoid(x):
@@ -536,7 +540,7 @@ def _uniform_bits(key, c0, n, out_bits):
         out_bits[i] = (_mix64(base + np.uint64(i) * g) >> np.uint64(12)) | one
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def _uniforms(key, c0, n, out, bits):
     """``out[:n]`` = uniforms [0, 1) number ``c0 ..`` of stream ``key`` (``bits``:
     uint64 work space of length >= n)."""
@@ -546,7 +550,7 @@ def _uniforms(key, c0, n, out, bits):
         out[i] = f[i] - 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def _normals(key, n0, n, out, w1, w2, w3, w4):
     """``out[:n]`` = standard normals number ``n0 .. n0 + n - 1`` (``n0`` even) of stream
     ``key``; ``out`` must have room for an even count (``2 * ceil(n / 2)``), the last
@@ -641,7 +645,7 @@ def _normals(key, n0, n, out, w1, w2, w3, w4):
 N_STREAMS = 5  # spike uniforms, slab normals, visible normals, retry normals, fallback
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def _sigmoid_into(c, out, n, ebuf, poly):
     """``out[:n] = 1 / (1 + exp(-c[:n]))`` with the vectorisable exp of
     ``_sigmoid_rows`` (``ebuf``: float64 work space, ``poly``: float64 work space)."""
@@ -672,6 +676,19 @@ def _sigmoid_into(c, out, n, ebuf, poly):
 
 
 @njit(cache=True, error_model="numpy")
+def _expand(x, out, N, K):
+    """``out[i*K + k] = x[i]`` (a per-spike value repeated over its slabs)."""
+    if K == 2:
+        for i in range(N):
+            out[2 * i] = x[i]
+            out[2 * i + 1] = x[i]
+    else:
+        for i in range(N):
+            for k in range(K):
+                out[i * K + k] = x[i]
+
+
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
     """``C[t, i] = c_i(v_t)`` (section 2) for rows ``t < n`` of the projections ``U``;
     ``Q`` is work space of length N*K."""
@@ -744,6 +761,8 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
     w3 = np.empty(L, dtype=np.uint64)
     w4 = np.empty(L, dtype=np.uint64)
     fb = np.empty(D)
+    hb = np.empty(N)
+    he = np.empty(NK)
     inv_a = np.empty(NK)
     half_inv_a = np.empty(NK)
     mu1 = np.empty(NK)
@@ -793,16 +812,14 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
             else:
                 for t in range(Mr):
                     _normals(key_s, (r0 + t) * sk, NK, zbuf[t * sk:], w1, w2, w3, w4)
+            # h = 1 iff u < p; hs = h (mu + u / alpha + z / sqrt(alpha)), branch-free
             for t in range(Mr):
                 for i in range(N):
-                    on = ubuf[t * N + i] < Pb[t * N + i]
-                    for k in range(K):
-                        q = i * K + k
-                        if on:
-                            HS[t, q] = (mu1[q] + U[t, q] * inv_a[q]
+                    hb[i] = 1.0 if ubuf[t * N + i] < Pb[t * N + i] else 0.0
+                _expand(hb, he, N, K)
+                for q in range(NK):
+                    HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
                                         + zbuf[t * sk + q] * sd_s[q])
-                        else:
-                            HS[t, q] = 0.0
             np.dot(HS[:Mr], W2, Mv[:Mr])
             if sdv == D:
                 _normals(key_v, r0 * sdv, Mr * D, zv, w1, w2, w3, w4)
@@ -850,14 +867,16 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
         for t in range(n):
             w = inv_b if t < B else -inv_m
             for i in range(N):
-                p = Pb[t * N + i] * w
-                gb[i] += p
-                for k in range(K):
-                    q = i * K + k
-                    u = U[t, q]
-                    gmu[q] += p * u
-                    ga[q] -= p * u * u
-                    Rr[t, q] = p * (mu1[q] + u * inv_a[q])
+                hb[i] = Pb[t * N + i] * w
+                gb[i] += hb[i]
+            _expand(hb, he, N, K)
+            for q in range(NK):
+                p = he[q]
+                u = U[t, q]
+                pu = p * u
+                gmu[q] += pu
+                ga[q] -= pu * u
+                Rr[t, q] = p * mu1[q] + pu * inv_a[q]
         np.dot(Rr[:n].T, Vall[:n], G)
         momentum_step(W2.reshape(-1), G.reshape(-1), vW2.reshape(-1), lr, mom, wd)
         sa = 0.0
