@@ -176,9 +176,10 @@ class SpikeSlabRBM(BaseRBM):
     Notes
     -----
     Minibatches are drawn in a fresh random order every epoch (``BernoulliRBM`` keeps
-    data order). Each epoch runs in one Numba kernel; the random numbers are drawn
-    with numpy from a generator seeded by ``random_state`` and passed in, so a fixed
-    ``random_state`` gives bit-identical models. Visible draws are restricted to the
+    data order). Each epoch runs in one Numba kernel that draws its random numbers
+    from counter-based streams (SplitMix64, Box-Muller) keyed by a seed taken from
+    ``random_state``; :meth:`gibbs` draws with numpy. A fixed ``random_state`` gives
+    bit-identical models. Visible draws are restricted to the
     ball by rejection; a row whose proposals keep leaving it gets an exact
     coordinate-wise truncated-normal update instead, and the fraction of such rows is
     ``fallback_rate_``.

@@ -4,7 +4,9 @@ Nothing here is used by the estimator at fit or transform time: these functions 
 readable statement of the model that the Numba kernels of ``_ss_kernels`` are tested
 against, and the "plain numpy implementation of the same update" that
 ``benchmarks/bench_ssrbm.py`` times. They replay the same pre-drawn random numbers as
-the kernels, so for equal inputs the outputs agree to rounding.
+the kernels (for the epoch kernel, which draws its own numbers from counter-based
+streams, :func:`epoch_noise` rebuilds them), so for equal inputs the outputs agree to
+rounding.
 
 Shapes: ``V`` (B, D) visibles; ``W`` (N, K, D) filters, stored for the kernels as
 ``W2 = W.reshape(N * K, D)``; ``b`` (N,); ``alpha``, ``mu`` (N, K); ``lam`` (D,);
