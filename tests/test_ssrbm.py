@@ -522,9 +522,10 @@ def test_11_gradient_step_kernel(flags, dtype):
         np.testing.assert_array_equal(p_k["alpha"], m["alpha"].astype(dtype))
 
 
-@pytest.mark.parametrize("persistent", [True, False])
-def test_11_epoch_kernel(persistent):
-    D, N, K_, n, M, steps = 5, 4, 2, 23, 6, 2
+@pytest.mark.parametrize("persistent, K_", [(True, 2), (False, 2), (True, 3), (False, 4)])
+def test_11_epoch_kernel(persistent, K_):
+    # (even K: the kernel draws slab noise only for spikes that are on; odd K: all)
+    D, N, n, M, steps = 5, 4, 23, 6, 2
     m = random_model(D, N, K_, seed=20)
     m["W2"] *= 0.6
     rng = np.random.default_rng(21)

@@ -574,6 +574,27 @@ def _normals(key, n0, n, out, w1, w2, w3, w4):
         c = base + np.uint64(2 * p) * g
         w1[p] = (_mix64(c) >> np.uint64(12)) | one
         w2[p] = (_mix64(c + g) >> np.uint64(12)) | one
+    _box_muller(n_pairs, out, w1, w2, w3, w4)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
+def _normal_pairs_at(key, pairs, n_pairs, out, w1, w2, w3, w4):
+    """``out[2p], out[2p + 1]`` = normals ``2 * pairs[p]`` and ``2 * pairs[p] + 1`` of
+    stream ``key``, for ``p < n_pairs`` (the pairs a caller needs, in any order)."""
+    g = np.uint64(0x9E3779B97F4A7C15)
+    one = np.uint64(_ONE_BITS)
+    for p in range(n_pairs):
+        c = key + np.uint64(2 * pairs[p]) * g
+        w1[p] = (_mix64(c) >> np.uint64(12)) | one
+        w2[p] = (_mix64(c + g) >> np.uint64(12)) | one
+    _box_muller(n_pairs, out, w1, w2, w3, w4)
+
+
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
+def _box_muller(n_pairs, out, w1, w2, w3, w4):
+    """Normals ``out[2p], out[2p + 1]`` from the uniform bits ``w1[p]``, ``w2[p]`` (doubles
+    ``1 + u`` as filled by ``_normals``); ``w3``, ``w4`` are work space."""
+    one = np.uint64(_ONE_BITS)
     f1 = w1.view(np.float64)
     a = w3.view(np.float64)
     for p in range(n_pairs):
@@ -771,8 +792,10 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
     w3 = np.empty(L, dtype=np.uint64)
     w4 = np.empty(L, dtype=np.uint64)
     fb = np.empty(D)
-    hb = np.empty(N)
+    hb = np.empty(L)
     he = np.empty(NK)
+    pidx = np.empty(L, dtype=np.int64)
+    zrow = np.empty(L)
     inv_a = np.empty(NK)
     half_inv_a = np.empty(NK)
     mu1 = np.empty(NK)
@@ -817,19 +840,46 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
             _logits(U, Mr, b, half_inv_a, mu1, K, Q, C)
             _sigmoid_into(C.reshape(-1), Pb, Mr * N, ebuf, poly)
             _uniforms(key_h, r0 * N, Mr * N, ubuf, w1)
-            if sk == NK:  # rows' slab normals are consecutive numbers: one call
-                _normals(key_s, r0 * sk, Mr * NK, zbuf, w1, w2, w3, w4)
+            if K % 2 == 0:
+                # slab normals only for spikes that are on: spike i of row r owns the
+                # pairs (r * sk + i * K) / 2 + 0 .. K/2 - 1 (branch-free compaction)
+                half = K // 2
+                m = 0
+                for t in range(Mr):
+                    pbase = ((r0 + t) * sk) // 2
+                    for i in range(N):
+                        on = ubuf[t * N + i] < Pb[t * N + i]
+                        hb[t * N + i] = 1.0 if on else 0.0
+                        for k in range(half):
+                            pidx[m + k] = pbase + i * half + k
+                        m += half if on else 0
+                _normal_pairs_at(key_s, pidx, m, zbuf, w1, w2, w3, w4)
+                # scatter back to slab order; slabs of spikes that are off read some
+                # other number (or the zero padding) and are multiplied by h = 0
+                for q in range(2 * m, 2 * m + K):
+                    zbuf[q] = 0.0
+                m = 0
+                for t in range(Mr):
+                    for i in range(N):
+                        for k in range(K):
+                            zrow[t * NK + i * K + k] = zbuf[2 * m + k]
+                        m += half if hb[t * N + i] > 0.0 else 0
+                for t in range(Mr):
+                    _expand(hb[t * N:], he, N, K)
+                    for q in range(NK):
+                        HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
+                                            + zrow[t * NK + q] * sd_s[q])
             else:
                 for t in range(Mr):
                     _normals(key_s, (r0 + t) * sk, NK, zbuf[t * sk:], w1, w2, w3, w4)
-            # h = 1 iff u < p; hs = h (mu + u / alpha + z / sqrt(alpha)), branch-free
-            for t in range(Mr):
-                for i in range(N):
-                    hb[i] = 1.0 if ubuf[t * N + i] < Pb[t * N + i] else 0.0
-                _expand(hb, he, N, K)
-                for q in range(NK):
-                    HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
-                                        + zbuf[t * sk + q] * sd_s[q])
+                # h = 1 iff u < p; hs = h (mu + u / alpha + z / sqrt(alpha)), branch-free
+                for t in range(Mr):
+                    for i in range(N):
+                        hb[i] = 1.0 if ubuf[t * N + i] < Pb[t * N + i] else 0.0
+                    _expand(hb, he, N, K)
+                    for q in range(NK):
+                        HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
+                                            + zbuf[t * sk + q] * sd_s[q])
             np.dot(HS[:Mr], W2, Mv[:Mr])
             if sdv == D:
                 _normals(key_v, r0 * sdv, Mr * D, zv, w1, w2, w3, w4)
