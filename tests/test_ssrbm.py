@@ -522,7 +522,8 @@ def test_11_gradient_step_kernel(flags, dtype):
         np.testing.assert_array_equal(p_k["alpha"], m["alpha"].astype(dtype))
 
 
-@pytest.mark.parametrize("persistent, K_", [(True, 2), (False, 2), (True, 3), (False, 4)])
+@pytest.mark.parametrize("persistent, K_",
+                         [(True, 2), (False, 2), (True, 3), (False, 4)])
 def test_11_epoch_kernel(persistent, K_):
     # (even K: the kernel draws slab noise only for spikes that are on; odd K: all)
     D, N, n, M, steps = 5, 4, 23, 6, 2

@@ -42,8 +42,8 @@ STATUS_FALLBACK_EXHAUSTED = 2
 
 _SQRT2 = math.sqrt(2.0)
 
-# FMA contraction only (no reassociation, no finite-math assumptions): lets LLVM fuse the
-# polynomial steps of the vectorised exp / log / sin / cos
+# FMA contraction only (no reassociation, no finite-math assumptions): lets LLVM fuse
+# the polynomial steps of the vectorised exp / log / sin / cos
 _CONTRACT = {"contract"}
 
 
@@ -517,7 +517,7 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
 
 _ONE_BITS = 0x3FF0000000000000
 _MANT_MASK = 0x000FFFFFFFFFFFFF
-_EXP_MAGIC_BITS = 0x4330000000000000  # bits of 2**52: OR-ing k < 2**52 in gives 2**52 + k
+_EXP_MAGIC_BITS = 0x4330000000000000  # bits of 2**52; OR-ing in k < 2**52: 2**52 + k
 _SQRT_HALF = 0.7071067811865476
 _LN2 = 0.6931471805599453
 
@@ -562,10 +562,10 @@ def _uniforms(key, c0, n, out, bits):
 
 @njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def _normals(key, n0, n, out, w1, w2, w3, w4):
-    """``out[:n]`` = standard normals number ``n0 .. n0 + n - 1`` (``n0`` even) of stream
-    ``key``; ``out`` must have room for an even count (``2 * ceil(n / 2)``), the last
-    slot of an odd ``n`` receives normal ``n0 + n``. ``w1 .. w4``: uint64 work space of
-    length >= ceil(n / 2)."""
+    """``out[:n]`` = standard normals number ``n0 .. n0 + n - 1`` (``n0`` even) of
+    stream ``key``; ``out`` must have room for an even count (``2 * ceil(n / 2)``),
+    the last slot of an odd ``n`` receives normal ``n0 + n``. ``w1 .. w4``: uint64 work
+    space of length >= ceil(n / 2)."""
     n_pairs = (n + 1) // 2
     g = np.uint64(0x9E3779B97F4A7C15)
     one = np.uint64(_ONE_BITS)
@@ -592,8 +592,8 @@ def _normal_pairs_at(key, pairs, n_pairs, out, w1, w2, w3, w4):
 
 @njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def _box_muller(n_pairs, out, w1, w2, w3, w4):
-    """Normals ``out[2p], out[2p + 1]`` from the uniform bits ``w1[p]``, ``w2[p]`` (doubles
-    ``1 + u`` as filled by ``_normals``); ``w3``, ``w4`` are work space."""
+    """Normals ``out[2p], out[2p + 1]`` from the uniform bits ``w1[p]``, ``w2[p]``
+    (doubles ``1 + u`` as filled by ``_normals``); ``w3``, ``w4`` are work space."""
     one = np.uint64(_ONE_BITS)
     f1 = w1.view(np.float64)
     a = w3.view(np.float64)
@@ -872,7 +872,7 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
             else:
                 for t in range(Mr):
                     _normals(key_s, (r0 + t) * sk, NK, zbuf[t * sk:], w1, w2, w3, w4)
-                # h = 1 iff u < p; hs = h (mu + u / alpha + z / sqrt(alpha)), branch-free
+                # h = 1 iff u < p; hs = h (mu + u / alpha + z / sqrt(alpha)), no branch
                 for t in range(Mr):
                     for i in range(N):
                         hb[i] = 1.0 if ubuf[t * N + i] < Pb[t * N + i] else 0.0

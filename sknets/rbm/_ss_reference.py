@@ -349,7 +349,8 @@ def epoch_noise(seed, n_batches, n_steps, n_rows, N, K, D, n_retry_rows, n_fb_ro
     """The noise arrays of :func:`train_epoch` that the epoch kernel draws from
     ``seed``: row ``r = (j * n_steps + step) * n_rows + t`` of minibatch ``j``, sweep
     ``step``, chain ``t`` uses spike uniforms ``r * N + i``, slab normals
-    ``r * 2 * ceil(N*K / 2) + (i*K + k)`` and visible normals ``r * 2 * ceil(D / 2) + d``;
+    ``r * 2 * ceil(N*K / 2) + (i*K + k)`` and visible normals
+    ``r * 2 * ceil(D / 2) + d``;
     retry ``q`` of the epoch uses visible-retry normals ``q * 2 * ceil(D / 2) + d`` and
     fallback row ``f`` the uniforms ``f * D + d``."""
     keys = stream_keys(seed, len(STREAMS))
@@ -364,5 +365,6 @@ def epoch_noise(seed, n_batches, n_steps, n_rows, N, K, D, n_retry_rows, n_fb_ro
         z_v=counter_normals(keys[2], rows * sd + np.arange(D)).reshape(shape + (D,)),
         pool=counter_normals(keys[3],
                              np.arange(n_retry_rows)[:, None] * sd + np.arange(D)),
-        fb_u=counter_uniforms(keys[4], np.arange(n_fb_rows)[:, None] * D + np.arange(D)),
+        fb_u=counter_uniforms(keys[4],
+                              np.arange(n_fb_rows)[:, None] * D + np.arange(D)),
     )
