@@ -19,6 +19,22 @@ _IMPROPER_REMEDY = (
     "StandardScaler)"
 )
 
+# Noise drawn per kernel call is capped at about this many numbers (chunks of batches).
+_NOISE_BUDGET = 1 << 21
+# Fraction of the slab normals of a full sweep drawn for the first epoch (spikes that
+# are on need them), and the margin added to the fraction the last epoch used.
+_SLAB_RATE_INIT = 0.75
+_SLAB_MARGIN = 0.03
+
+
+def _uniform(gen, shape, dtype):
+    # drawn in float64 and cast: a float32 model sees the numbers of a float64 one
+    return gen.random(shape).astype(dtype, copy=False)
+
+
+def _normal(gen, shape, dtype):
+    return gen.standard_normal(shape).astype(dtype, copy=False)
+
 
 class SpikeSlabRBM(BaseRBM):
     """Spike-and-slab restricted Boltzmann machine for real-valued inputs.
@@ -176,10 +192,9 @@ class SpikeSlabRBM(BaseRBM):
     Notes
     -----
     Minibatches are drawn in a fresh random order every epoch (``BernoulliRBM`` keeps
-    data order). Each epoch runs in one Numba kernel that draws its random numbers
-    from counter-based streams (SplitMix64, Box-Muller) keyed by a seed taken from
-    ``random_state``; :meth:`gibbs` draws with numpy. A fixed ``random_state`` gives
-    bit-identical models. Visible draws are restricted to the
+    data order). Each epoch runs in one Numba kernel; the random numbers are drawn
+    with numpy from a generator seeded by ``random_state`` and passed in, so a fixed
+    ``random_state`` gives bit-identical models. Visible draws are restricted to the
     ball by rejection; a row whose proposals keep leaving it gets an exact
     coordinate-wise truncated-normal update instead, and the fraction of such rows is
     ``fallback_rate_``.
@@ -350,6 +365,7 @@ class SpikeSlabRBM(BaseRBM):
         self.radius_ = self.radius_factor * (max_norm if max_norm > 0 else 1.0)
         self.chains_ = chains_from_rows(X, self.batch_size, gen)
         self.fallback_rate_ = 0.0
+        self._slab_rate = _SLAB_RATE_INIT
         self._reset_velocities()
 
     def _reset_velocities(self):
@@ -381,18 +397,70 @@ class SpikeSlabRBM(BaseRBM):
         W2 = self.weights_.reshape(N * K, D)
         vel = self._velocity
         vW2 = vel["weights_"].reshape(N * K, D)
-        # the kernel draws its noise from counter-based streams keyed by this seed
-        # (serial kernel: no Numba thread pool to limit; BLAS keeps its own)
-        seed = int(gen.integers(0, np.iinfo(np.int64).max))
-        n_fb, n_draws = _k.ss_epoch(
-            X, perm, starts, stops, W2, self.spike_bias_, self.slab_precision_,
-            self.slab_mean_, self.visible_precision_, vW2, vel["spike_bias_"],
-            vel["slab_precision_"], vel["slab_mean_"], vel["visible_precision_"],
-            self.chains_, bool(self.persistent), int(self.n_gibbs_steps), seed,
-            float(self.radius_), int(self.max_rejections), float(self.learning_rate),
-            float(self.momentum), float(self.weight_decay), bool(self.learn_alpha),
-            bool(self.learn_mu), bool(self.learn_lambda), bool(self.scalar_alpha),
-            bool(self.scalar_lambda), math.log(lo), math.log(hi))
+        steps = int(self.n_gibbs_steps)
+        persistent = bool(self.persistent)
+        M = self.chains_.shape[0] if persistent else int(np.max(stops - starts))
+        NK = N * K
+        # slab normals are read only for spikes that are on: draw the fraction of the
+        # full count that the last epoch used, plus a margin (more if it runs out)
+        rate = getattr(self, "_slab_rate", _SLAB_RATE_INIT)
+        per_batch = steps * M * (N + D + rate * NK)
+        chunk = max(1, int(_NOISE_BUDGET // per_batch))
+        pool_rows = max(16, M * steps)
+        fb_rows = max(4, M // 4)
+        n_fb = n_draws = n_slab_used = 0
+        # (the kernels are serial: no Numba thread pool to limit; BLAS keeps its own)
+        for c0 in range(0, n_batches, chunk):
+            c1 = min(n_batches, c0 + chunk)
+            nb = c1 - c0
+            full = steps * NK * (nb * M if persistent
+                                 else int(np.sum(stops[c0:c1] - starts[c0:c1])))
+            u_h = _uniform(gen, (nb, steps, M, N), dtype)
+            z_v = _normal(gen, (nb, steps, M, D), dtype)
+            slab = _normal(gen, max(K, math.ceil(rate * full)), dtype)
+            pool = _normal(gen, (pool_rows, D), dtype)
+            fb_u = _uniform(gen, (fb_rows, D), dtype)
+            first = slab_pos = pool_pos = fb_pos = 0
+            while True:
+                status, first, s_pos, pool_pos, fb_pos, nf, nd = _k.ss_epoch(
+                    X, perm, starts[c0:c1], stops[c0:c1], first, W2, self.spike_bias_,
+                    self.slab_precision_, self.slab_mean_, self.visible_precision_,
+                    vW2, vel["spike_bias_"], vel["slab_precision_"],
+                    vel["slab_mean_"], vel["visible_precision_"], self.chains_,
+                    persistent, steps, u_h, z_v, slab, slab_pos, pool, pool_pos, fb_u,
+                    fb_pos, float(self.radius_), int(self.max_rejections),
+                    float(self.learning_rate), float(self.momentum),
+                    float(self.weight_decay), bool(self.learn_alpha),
+                    bool(self.learn_mu), bool(self.learn_lambda),
+                    bool(self.scalar_alpha), bool(self.scalar_lambda), math.log(lo),
+                    math.log(hi))
+                n_fb += nf
+                n_draws += nd
+                n_slab_used += s_pos - slab_pos
+                slab_pos = s_pos
+                if status == _k.STATUS_OK:
+                    break
+                # minibatch `first` was not committed; the positions are those at its
+                # start: keep the unread numbers of the pool that ran out and append
+                # fresh ones (one longer i.i.d. sequence, read again from there)
+                if status == _k.STATUS_SLAB_EXHAUSTED:
+                    more = max(steps * M * NK, math.ceil(0.1 * rate * full))
+                    slab = np.concatenate(
+                        (slab[slab_pos:], _normal(gen, more, dtype)))
+                    slab_pos = 0
+                elif status == _k.STATUS_POOL_EXHAUSTED:
+                    pool = np.concatenate(
+                        (pool[pool_pos:], _normal(gen, (pool_rows, D), dtype)))
+                    pool_rows *= 2
+                    pool_pos = 0
+                else:
+                    fb_u = np.concatenate(
+                        (fb_u[fb_pos:], _uniform(gen, (fb_rows, D), dtype)))
+                    fb_rows *= 2
+                    fb_pos = 0
+        # the fraction of slab normals the next epoch is likely to need
+        full = steps * NK * (n_batches * M if persistent else n_samples)
+        self._slab_rate = min(1.0, n_slab_used / max(full, 1) + _SLAB_MARGIN)
         self.fallback_rate_ = n_fb / max(n_draws, 1)
         if self.fallback_rate_ > 0.01:
             warnings.warn(

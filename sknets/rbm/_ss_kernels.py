@@ -4,26 +4,25 @@ The maths is section 2-4 of ``../shared/specs/ssrbm.md``; ``_ss_reference.py`` s
 the same in plain numpy and the tests compare the two. Kernels know nothing of
 estimators: they take arrays and scalars.
 
-Random numbers. ``ss_gibbs`` (and ``_sweep``) take noise drawn outside with numpy (the
-estimator's ``Generator``), so the reference replays it:
+Random numbers. All of them are drawn outside with numpy (the estimator's
+``Generator``) and passed in, so the reference replays them:
 
 - per Gibbs sweep and chain row: ``u_h`` (N,) uniforms for the spikes (``h_i = 1``
-  iff ``u_h[i] < p(h_i=1|v)``), ``z_s`` (N*K,) normals for the slabs, ``z_v`` (D,)
-  normals for the first visible try;
+  iff ``u_h[i] < p(h_i=1|v)``), ``z_v`` (D,) normals for the first visible try, and
+  slab normals: ``ss_gibbs`` takes ``z_s`` (N*K,) per row (a caller may ask for the
+  slabs of every spike); the training kernel ``ss_epoch`` only needs ``h * s`` and reads
+  K normals per spike that is *on* from a *slab pool* (1-D, in order of rows, spikes,
+  slabs), so about half the slab noise of an epoch is never drawn;
 - a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
   and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
 
-When a pool runs out, ``ss_gibbs`` stops and says so (status 1 or 2); the caller draws a
-larger pool and calls again.
-
-The training kernel ``ss_epoch`` instead draws its own noise, with the same meaning and
-layout, from counter-based streams keyed by one integer seed (``stream_keys``,
-``_uniforms``, ``_normals``): drawing the ~0.5 M numbers of a digits epoch with numpy
-and passing them in took about 4.5 ms of a 20 ms epoch, and slab noise of spikes that
-are off is not needed. Number ``c`` of a
-stream is a pure function of ``(key, c)``, so ``_ss_reference.epoch_noise`` rebuilds
-the arrays the kernel consumed and ``_ss_reference.train_epoch`` replays the epoch, and
-a fixed seed still gives bit-identical results.
+When a pool runs out, a kernel stops and says so (status 1, 2, or 3 for the slab
+pool); the caller draws more numbers and calls again. ``ss_epoch`` only commits a
+minibatch (chains and parameters) once it is complete and, on stopping, returns the pool
+positions at the start of that minibatch: the caller keeps the unread rest of the pool
+and appends fresh numbers, so the resumed minibatch reads the same numbers again and
+then new ones, exactly as one longer pool would give (no selection of noise by the
+event "the pool ran out").
 
 Parameter storage: ``W2`` (N*K, D) with row ``i*K + k`` = ``w_ik``; ``alpha``, ``mu``
 (N, K); ``lam`` (D,); velocities of ``alpha`` and ``lam`` live in log space.
@@ -39,11 +38,12 @@ from ._kernels import momentum_step
 STATUS_OK = 0
 STATUS_POOL_EXHAUSTED = 1
 STATUS_FALLBACK_EXHAUSTED = 2
+STATUS_SLAB_EXHAUSTED = 3
 
 _SQRT2 = math.sqrt(2.0)
 
 # FMA contraction only (no reassociation, no finite-math assumptions): lets LLVM fuse
-# the polynomial steps of the vectorised exp / log / sin / cos
+# the polynomial steps of the vectorised exp
 _CONTRACT = {"contract"}
 
 
@@ -503,177 +503,8 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
 
 
 # --------------------------------------------------------------------------------------
-# Counter-based random numbers (the epoch kernel draws its own noise)
+# Epoch kernel
 # --------------------------------------------------------------------------------------
-#
-# Number ``c`` of a stream with key ``k`` is ``mix64(k + c * GAMMA)`` (the SplitMix64
-# output function applied to a counter), so any number can be computed on its own and
-# ``_ss_reference.counter_uniforms`` / ``counter_normals`` replay the streams in numpy.
-# Uniform ``c``: the top 52 bits as a double in [0, 1). Normal ``n``: Box-Muller on
-# the pair ``n // 2`` (numbers ``2 * (n // 2)`` and ``2 * (n // 2) + 1``),
-# ``sqrt(-2 log(1 - u1)) * (cos, sin)(2 pi u2)`` for ``n`` even / odd. Here the log and
-# the sine and cosine are polynomials written as plain arithmetic (within a few ulp of
-# libm), so the loops vectorise.
-
-_ONE_BITS = 0x3FF0000000000000
-_MANT_MASK = 0x000FFFFFFFFFFFFF
-_EXP_MAGIC_BITS = 0x4330000000000000  # bits of 2**52; OR-ing in k < 2**52: 2**52 + k
-_SQRT_HALF = 0.7071067811865476
-_LN2 = 0.6931471805599453
-
-
-@njit(cache=True, inline="always")
-def _mix64(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True)
-def stream_keys(seed, n_streams):
-    """Keys of ``n_streams`` independent streams derived from an int ``seed``."""
-    keys = np.empty(n_streams, dtype=np.uint64)
-    s = np.uint64(seed)
-    for i in range(n_streams):
-        keys[i] = _mix64(_mix64(s + np.uint64(i + 1) * np.uint64(0xD1B54A32D192ED03)))
-    return keys
-
-
-@njit(cache=True)
-def _uniform_bits(key, c0, n, out_bits):
-    """``out_bits[:n]`` = bits of the doubles ``1 + u`` (u uniform in [0, 1)) of numbers
-    ``c0 .. c0 + n - 1`` of the stream ``key``; view as float64 and subtract 1."""
-    g = np.uint64(0x9E3779B97F4A7C15)
-    one = np.uint64(_ONE_BITS)
-    base = key + np.uint64(c0) * g
-    for i in range(n):
-        out_bits[i] = (_mix64(base + np.uint64(i) * g) >> np.uint64(12)) | one
-
-
-@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
-def _uniforms(key, c0, n, out, bits):
-    """``out[:n]`` = uniforms [0, 1) number ``c0 ..`` of stream ``key`` (``bits``:
-    uint64 work space of length >= n)."""
-    _uniform_bits(key, c0, n, bits)
-    f = bits.view(np.float64)
-    for i in range(n):
-        out[i] = f[i] - 1.0
-
-
-@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
-def _normals(key, n0, n, out, w1, w2, w3, w4):
-    """``out[:n]`` = standard normals number ``n0 .. n0 + n - 1`` (``n0`` even) of
-    stream ``key``; ``out`` must have room for an even count (``2 * ceil(n / 2)``),
-    the last slot of an odd ``n`` receives normal ``n0 + n``. ``w1 .. w4``: uint64 work
-    space of length >= ceil(n / 2)."""
-    n_pairs = (n + 1) // 2
-    g = np.uint64(0x9E3779B97F4A7C15)
-    one = np.uint64(_ONE_BITS)
-    base = key + np.uint64(n0) * g
-    for p in range(n_pairs):
-        c = base + np.uint64(2 * p) * g
-        w1[p] = (_mix64(c) >> np.uint64(12)) | one
-        w2[p] = (_mix64(c + g) >> np.uint64(12)) | one
-    _box_muller(n_pairs, out, w1, w2, w3, w4)
-
-
-@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
-def _normal_pairs_at(key, pairs, n_pairs, out, w1, w2, w3, w4):
-    """``out[2p], out[2p + 1]`` = normals ``2 * pairs[p]`` and ``2 * pairs[p] + 1`` of
-    stream ``key``, for ``p < n_pairs`` (the pairs a caller needs, in any order)."""
-    g = np.uint64(0x9E3779B97F4A7C15)
-    one = np.uint64(_ONE_BITS)
-    for p in range(n_pairs):
-        c = key + np.uint64(2 * pairs[p]) * g
-        w1[p] = (_mix64(c) >> np.uint64(12)) | one
-        w2[p] = (_mix64(c + g) >> np.uint64(12)) | one
-    _box_muller(n_pairs, out, w1, w2, w3, w4)
-
-
-@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
-def _box_muller(n_pairs, out, w1, w2, w3, w4):
-    """Normals ``out[2p], out[2p + 1]`` from the uniform bits ``w1[p]``, ``w2[p]``
-    (doubles ``1 + u`` as filled by ``_normals``); ``w3``, ``w4`` are work space."""
-    one = np.uint64(_ONE_BITS)
-    f1 = w1.view(np.float64)
-    a = w3.view(np.float64)
-    for p in range(n_pairs):
-        a[p] = 2.0 - f1[p]  # 1 - u1 in (0, 1]
-    mant = np.uint64(_MANT_MASK)
-    emag = np.uint64(_EXP_MAGIC_BITS)
-    for p in range(n_pairs):
-        x = w3[p]
-        w4[p] = (x >> np.uint64(52)) | emag
-        w1[p] = (x & mant) | one
-    ef = w4.view(np.float64)
-    mf = w1.view(np.float64)
-    f2 = w2.view(np.float64)
-    for p in range(n_pairs):
-        # log(1 - u1) = e ln 2 + log m, m in [sqrt(1/2), sqrt(2))
-        e = ef[p] - 4503599627371519.0  # 2**52 + 1023
-        m = mf[p]
-        big = m > 1.4142135623730951
-        m = m * 0.5 if big else m
-        e = e + 1.0 if big else e
-        s = (m - 1.0) / (m + 1.0)
-        z = s * s
-        q = 1.0 / 21.0
-        q = q * z + 1.0 / 19.0
-        q = q * z + 1.0 / 17.0
-        q = q * z + 1.0 / 15.0
-        q = q * z + 1.0 / 13.0
-        q = q * z + 1.0 / 11.0
-        q = q * z + 1.0 / 9.0
-        q = q * z + 1.0 / 7.0
-        q = q * z + 1.0 / 5.0
-        q = q * z + 1.0 / 3.0
-        q = q * z + 1.0
-        lg = e * _LN2_HI + (2.0 * s * q + e * _LN2_LO)
-        r = math.sqrt(max(-2.0 * lg, 0.0))
-        # (cos, sin)(2 pi u2): u2 -> x in [-1/2, 1/2], quadrant k = round(4 x)
-        u2 = f2[p] - 1.0
-        x = u2 - ((u2 + _MAGIC) - _MAGIC)
-        k = (4.0 * x + _MAGIC) - _MAGIC
-        t = 6.283185307179586 * (x - 0.25 * k)  # in [-pi/4, pi/4]
-        t2 = t * t
-        sn = 1.0 / 1307674368000.0
-        sn = -sn * t2 + 1.0 / 6227020800.0
-        sn = -sn * t2 + 1.0 / 39916800.0
-        sn = -sn * t2 + 1.0 / 362880.0
-        sn = -sn * t2 + 1.0 / 5040.0
-        sn = -sn * t2 + 1.0 / 120.0
-        sn = -sn * t2 + 1.0 / 6.0
-        sn = t - t * t2 * sn
-        cs = 1.0 / 20922789888000.0
-        cs = -cs * t2 + 1.0 / 87178291200.0
-        cs = -cs * t2 + 1.0 / 479001600.0
-        cs = -cs * t2 + 1.0 / 3628800.0
-        cs = -cs * t2 + 1.0 / 40320.0
-        cs = -cs * t2 + 1.0 / 720.0
-        cs = -cs * t2 + 1.0 / 24.0
-        cs = -cs * t2 + 0.5
-        cs = 1.0 - t2 * cs
-        # rotate by k quarter turns (k in -2 .. 2)
-        c_out = cs
-        s_out = sn
-        if k == 1.0:
-            c_out = -sn
-            s_out = cs
-        elif k == -1.0:
-            c_out = sn
-            s_out = -cs
-        elif k == 2.0 or k == -2.0:
-            c_out = -cs
-            s_out = -sn
-        out[2 * p] = r * c_out
-        out[2 * p + 1] = r * s_out
-
-
-# --------------------------------------------------------------------------------------
-# Epoch kernel with its own noise
-# --------------------------------------------------------------------------------------
-
-N_STREAMS = 5  # spike uniforms, slab normals, visible normals, retry normals, fallback
 
 
 @njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
@@ -741,17 +572,26 @@ def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
 
 
 @njit(cache=True, error_model="numpy")
-def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl,
-             chains, persistent, n_steps, seed, radius, max_rejections, lr, mom, wd,
-             learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
-             log_hi):
-    """One epoch (PCD-k or CD-k) over the minibatches ``perm[starts[j]:stops[j]]`` of
-    ``X``, in place on the parameters, velocities and ``chains``.
+def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
+             vl, chains, persistent, n_steps, u_h, z_v, slab_pool, slab_pos, pool,
+             pool_pos, fb_u, fb_pos, radius, max_rejections, lr, mom, wd, learn_alpha,
+             learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo, log_hi):
+    """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place
+    on the parameters, velocities and ``chains``.
 
-    The noise comes from the counter-based streams of ``stream_keys(seed, 5)`` (layout
-    in ``_ss_reference.epoch_noise``, which replays it): row ``r = (j * n_steps + step)
-    * M + t`` with ``M = chains.shape[0]`` (persistent) or the largest minibatch (CD).
-    Returns ``(n_fallback, n_draws)``.
+    Minibatch ``j`` holds rows ``perm[starts[j]:stops[j]]`` of ``X``; its noise is
+    ``u_h[j, step]`` (M, N) and ``z_v[j, step]`` (M, D) with ``M = chains.shape[0]``
+    (persistent) or the batch size (CD, first rows used). Slab normals are needed only
+    for spikes that are on: they are read in order from ``slab_pool`` (K numbers per
+    on spike, rows then spikes then slabs), starting at ``slab_pos``; the retry pool
+    ``pool`` and the fallback pool ``fb_u`` start at ``pool_pos`` and ``fb_pos``.
+
+    Returns ``(status, j, slab_pos, pool_pos, fb_pos, n_fallback, n_draws)``. On
+    ``STATUS_OK``, ``j = len(starts)`` and the positions are the final ones. When a pool
+    runs out, minibatch ``j`` is not committed and the positions are those at its
+    start: the caller appends fresh numbers to the unread rest of that pool (so the
+    numbers already read are read again, as one longer i.i.d. sequence would give) and
+    resumes at ``j``. ``n_fallback`` and ``n_draws`` count committed minibatches.
     """
     D = X.shape[1]
     N, K = alpha.shape
@@ -761,12 +601,7 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
     bmax = 1
     for j in range(n_batches):
         bmax = max(bmax, stops[j] - starts[j])
-    mstride = chains.shape[0] if persistent else bmax
     mmax = max(bmax, chains.shape[0])
-    keys = stream_keys(seed, N_STREAMS)
-    key_h, key_s, key_v, key_r, key_f = keys[0], keys[1], keys[2], keys[3], keys[4]
-    sk = 2 * ((NK + 1) // 2)
-    sdv = 2 * ((D + 1) // 2)
     # work space, allocated once
     Vall = np.empty((bmax + mmax, D), dtype=dt)  # data rows, then negative particles
     Vc = np.empty((mmax, D), dtype=dt)
@@ -779,23 +614,12 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
     nrow = bmax + mmax
     C = np.empty((nrow, N))
     Q = np.empty(NK)
-    L = nrow * max(N, sk, sdv) + 2
+    L = nrow * N
     Pb = np.empty(L)
     ebuf = np.empty(L)
     poly = np.empty(L)
-    ubuf = np.empty(L)
-    zbuf = np.empty(L)
-    zv = np.empty(L)
-    zr = np.empty(sdv)
-    w1 = np.empty(L, dtype=np.uint64)
-    w2 = np.empty(L, dtype=np.uint64)
-    w3 = np.empty(L, dtype=np.uint64)
-    w4 = np.empty(L, dtype=np.uint64)
-    fb = np.empty(D)
     hb = np.empty(L)
     he = np.empty(NK)
-    pidx = np.empty(L, dtype=np.int64)
-    zrow = np.empty(L)
     inv_a = np.empty(NK)
     half_inv_a = np.empty(NK)
     mu1 = np.empty(NK)
@@ -810,11 +634,15 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
     a1 = alpha.reshape(-1)
     m1 = mu.reshape(-1)
     r2 = radius * radius
-    retry = 0
-    fb_pos = 0
+    n_slab = slab_pool.shape[0]
+    last = max(n_slab - 1, 0)
     n_fb_total = 0
     n_draws = 0
-    for j in range(n_batches):
+    for j in range(first, n_batches):
+        sp0 = slab_pos
+        pp0 = pool_pos
+        fp0 = fb_pos
+        n_fb_batch = 0
         B = stops[j] - starts[j]
         for t in range(B):
             row = perm[starts[j] + t]
@@ -836,81 +664,62 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
         # ---- negative phase: n_steps Gibbs sweeps of the chains Vc
         for step in range(n_steps):
             np.dot(Vc[:Mr], W2.T, U[:Mr])
-            r0 = (j * n_steps + step) * mstride
             _logits(U, Mr, b, half_inv_a, mu1, K, Q, C)
             _sigmoid_into(C.reshape(-1), Pb, Mr * N, ebuf, poly)
-            _uniforms(key_h, r0 * N, Mr * N, ubuf, w1)
-            if K % 2 == 0:
-                # slab normals only for spikes that are on: spike i of row r owns the
-                # pairs (r * sk + i * K) / 2 + 0 .. K/2 - 1 (branch-free compaction)
-                half = K // 2
-                m = 0
-                for t in range(Mr):
-                    pbase = ((r0 + t) * sk) // 2
-                    for i in range(N):
-                        on = ubuf[t * N + i] < Pb[t * N + i]
-                        hb[t * N + i] = 1.0 if on else 0.0
-                        for k in range(half):
-                            pidx[m + k] = pbase + i * half + k
-                        m += half if on else 0
-                _normal_pairs_at(key_s, pidx, m, zbuf, w1, w2, w3, w4)
-                # scatter back to slab order; slabs of spikes that are off read some
-                # other number (or the zero padding) and are multiplied by h = 0
-                for q in range(2 * m, 2 * m + K):
-                    zbuf[q] = 0.0
-                m = 0
-                for t in range(Mr):
-                    for i in range(N):
-                        for k in range(K):
-                            zrow[t * NK + i * K + k] = zbuf[2 * m + k]
-                        m += half if hb[t * N + i] > 0.0 else 0
-                for t in range(Mr):
-                    _expand(hb[t * N:], he, N, K)
-                    for q in range(NK):
-                        HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
-                                            + zrow[t * NK + q] * sd_s[q])
-            else:
-                for t in range(Mr):
-                    _normals(key_s, (r0 + t) * sk, NK, zbuf[t * sk:], w1, w2, w3, w4)
-                # h = 1 iff u < p; hs = h (mu + u / alpha + z / sqrt(alpha)), no branch
-                for t in range(Mr):
-                    for i in range(N):
-                        hb[i] = 1.0 if ubuf[t * N + i] < Pb[t * N + i] else 0.0
-                    _expand(hb, he, N, K)
-                    for q in range(NK):
-                        HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
-                                            + zbuf[t * sk + q] * sd_s[q])
+            uh = u_h[j, step]
+            n_on = 0
+            for t in range(Mr):
+                for i in range(N):
+                    on = uh[t, i] < Pb[t * N + i]
+                    hb[t * N + i] = 1.0 if on else 0.0
+                    n_on += 1 if on else 0
+            if slab_pos + n_on * K > n_slab:
+                return STATUS_SLAB_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total, n_draws
+            # hs = h (mu + u / alpha + z / sqrt(alpha)), no branch: spike i of row t
+            # reads the next K slab normals and moves on only if it is on (an off
+            # spike reads numbers that the next on spike reads again, times h = 0)
+            pos = slab_pos
+            for t in range(Mr):
+                for i in range(N):
+                    h = hb[t * N + i]
+                    for k in range(K):
+                        q = i * K + k
+                        z = slab_pool[min(pos + k, last)] if n_slab > 0 else 0.0
+                        HS[t, q] = h * (mu1[q] + U[t, q] * inv_a[q] + z * sd_s[q])
+                    pos += K if h > 0.0 else 0
+            slab_pos = pos
             np.dot(HS[:Mr], W2, Mv[:Mr])
-            if sdv == D:
-                _normals(key_v, r0 * sdv, Mr * D, zv, w1, w2, w3, w4)
-            else:
-                for t in range(Mr):
-                    _normals(key_v, (r0 + t) * sdv, D, zv[t * sdv:], w1, w2, w3, w4)
+            zv = z_v[j, step]
             for t in range(Mr):
                 sq = 0.0
                 for d in range(D):
                     m = Mv[t, d] / lam[d]
                     Mv[t, d] = m
-                    x = m + zv[t * sdv + d] * sd[d]
+                    x = m + zv[t, d] * sd[d]
                     Vn[t, d] = x
                     sq += x * x
                 tries = 0
                 while sq > r2 and tries < max_rejections:
-                    _normals(key_r, retry * sdv, D, zr, w1, w2, w3, w4)
-                    retry += 1
-                    tries += 1
+                    if pool_pos >= pool.shape[0]:
+                        return (STATUS_POOL_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
+                                n_draws)
                     sq = 0.0
                     for d in range(D):
-                        x = Mv[t, d] + zr[d] * sd[d]
+                        x = Mv[t, d] + pool[pool_pos, d] * sd[d]
                         Vn[t, d] = x
                         sq += x * x
+                    pool_pos += 1
+                    tries += 1
                 if sq > r2:
-                    _uniforms(key_f, fb_pos * D, D, fb, w1)
-                    _fallback_row(Vc[t], Mv[t], sd, radius, fb, Vn[t])
+                    if fb_pos >= fb_u.shape[0]:
+                        return (STATUS_FALLBACK_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
+                                n_draws)
+                    _fallback_row(Vc[t], Mv[t], sd, radius, fb_u[fb_pos], Vn[t])
                     fb_pos += 1
-                    n_fb_total += 1
+                    n_fb_batch += 1
             _copy_rows(Vn, 0, Vc, 0, Mr)
         n_draws += Mr * n_steps
+        n_fb_total += n_fb_batch
         # ---- statistics of both phases (data rows :B, particles B:) and the update
         n = B + Mr
         _copy_rows(Vc, 0, Vall, B, Mr)
@@ -974,4 +783,4 @@ def ss_epoch(X, perm, starts, stops, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl
                 lam[d] = math.exp(min(max(log_lam[d], log_lo), log_hi))
         if persistent:
             _copy_rows(Vc, 0, chains, 0, Mr)
-    return n_fb_total, n_draws
+    return STATUS_OK, n_batches, slab_pos, pool_pos, fb_pos, n_fb_total, n_draws

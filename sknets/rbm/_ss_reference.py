@@ -4,9 +4,7 @@ Nothing here is used by the estimator at fit or transform time: these functions 
 readable statement of the model that the Numba kernels of ``_ss_kernels`` are tested
 against, and the "plain numpy implementation of the same update" that
 ``benchmarks/bench_ssrbm.py`` times. They replay the same pre-drawn random numbers as
-the kernels (for the epoch kernel, which draws its own numbers from counter-based
-streams, :func:`epoch_noise` rebuilds them), so for equal inputs the outputs agree to
-rounding.
+the kernels, so for equal inputs the outputs agree to rounding.
 
 Shapes: ``V`` (B, D) visibles; ``W`` (N, K, D) filters, stored for the kernels as
 ``W2 = W.reshape(N * K, D)``; ``b`` (N,); ``alpha``, ``mu`` (N, K); ``lam`` (D,);
@@ -272,99 +270,46 @@ def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_
 
 
 def train_epoch(X, perm, starts, stops, params, vel, chains, *, persistent, n_steps,
-                u_h, z_s, z_v, pool, fb_u, radius, max_rejections, **step_kwargs):
+                u_h, z_v, pool, fb_u, radius, max_rejections, z_s=None, slab_pool=None,
+                **step_kwargs):
     """Plain-numpy replay of ``_ss_kernels.ss_epoch`` (one full epoch from batch 0).
 
     Same noise layout as the kernel; ``step_kwargs`` go to :func:`gradient_step`.
+    Slab noise: either ``z_s`` (n_batches, n_steps, M, N*K), one normal per slab as in
+    :func:`gibbs_sweep`, or ``slab_pool`` (1-D) read in order, K numbers per spike that
+    is on (rows, then spikes, then slabs), as the kernel reads it; the two give the
+    same update for the same numbers at the slabs of spikes that are on.
     Returns ``(chains, n_fallback, n_draws)``.
     """
-    pool_pos = fb_pos = 0
+    if (z_s is None) == (slab_pool is None):
+        raise ValueError("pass exactly one of z_s and slab_pool")
+    pool_pos = fb_pos = slab_pos = 0
     n_fb_total = n_draws = 0
+    N, K = params["alpha"].shape
     for j in range(len(starts)):
         V_pos = X[perm[starts[j]:stops[j]]]
         Vc = chains.copy() if persistent else V_pos.copy()
         m = Vc.shape[0]
         for step in range(n_steps):
+            if z_s is not None:
+                z = z_s[j, step, :m]
+            else:
+                # the spikes this sweep will draw, and a pool number for each of their
+                # slabs (slabs of off spikes do not reach the next visible state)
+                p, _, _ = conditionals(Vc, params["W2"], params["b"], params["alpha"],
+                                       params["mu"])
+                on = np.repeat(u_h[j, step, :m] < p, K, axis=1)
+                n_on = int(on.sum())
+                z = np.zeros((m, N * K))
+                z[on] = slab_pool[slab_pos:slab_pos + n_on]
+                slab_pos += n_on
             Vc, _, _, pool_pos, fb_pos, n_fb = gibbs_sweep(
                 Vc, params["W2"], params["b"], params["alpha"], params["mu"],
-                params["lam"], radius, u_h[j, step, :m], z_s[j, step, :m],
-                z_v[j, step, :m], pool, pool_pos, max_rejections, fb_u, fb_pos)
+                params["lam"], radius, u_h[j, step, :m], z, z_v[j, step, :m], pool,
+                pool_pos, max_rejections, fb_u, fb_pos)
             n_fb_total += n_fb
         gradient_step(V_pos, Vc, params, vel, **step_kwargs)
         if persistent:
             chains = Vc
         n_draws += m * n_steps
     return chains, n_fb_total, n_draws
-
-
-# --------------------------------------------------------------------------------------
-# Counter-based random streams (replay of the epoch kernel's own noise)
-# --------------------------------------------------------------------------------------
-
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix64(z):
-    """SplitMix64 output function on uint64 arrays (wrapping arithmetic)."""
-    z = np.asarray(z, dtype=np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def stream_keys(seed, n_streams):
-    """Keys of ``n_streams`` streams derived from the int ``seed`` (as the kernel)."""
-    i = np.arange(1, n_streams + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        return _mix64(_mix64(np.uint64(seed) + i * np.uint64(0xD1B54A32D192ED03)))
-
-
-def counter_uniforms(key, idx):
-    """Uniform [0, 1) number ``idx`` (an int array) of the stream ``key``: the top 52
-    bits of ``mix64(key + idx * GAMMA)``."""
-    with np.errstate(over="ignore"):
-        h = _mix64(np.uint64(key) + np.asarray(idx, dtype=np.uint64) * _GAMMA)
-    bits = (h >> np.uint64(12)) | np.uint64(0x3FF0000000000000)
-    return bits.view(np.float64) - 1.0
-
-
-def counter_normals(key, idx):
-    """Standard normal number ``idx`` of the stream ``key``: Box-Muller on the uniforms
-    ``2 * (idx // 2)`` and ``2 * (idx // 2) + 1``, cosine for even ``idx``, sine for
-    odd."""
-    idx = np.asarray(idx, dtype=np.int64)
-    pair = 2 * (idx // 2)
-    u1 = counter_uniforms(key, pair)
-    u2 = counter_uniforms(key, pair + 1)
-    r = np.sqrt(-2.0 * np.log1p(-u1))
-    angle = 2.0 * np.pi * u2
-    return np.where(idx % 2 == 0, r * np.cos(angle), r * np.sin(angle))
-
-
-#: streams of the epoch kernel, in the order of ``stream_keys``
-STREAMS = ("spike", "slab", "visible", "retry", "fallback")
-
-
-def epoch_noise(seed, n_batches, n_steps, n_rows, N, K, D, n_retry_rows, n_fb_rows):
-    """The noise arrays of :func:`train_epoch` that the epoch kernel draws from
-    ``seed``: row ``r = (j * n_steps + step) * n_rows + t`` of minibatch ``j``, sweep
-    ``step``, chain ``t`` uses spike uniforms ``r * N + i``, slab normals
-    ``r * 2 * ceil(N*K / 2) + (i*K + k)`` and visible normals
-    ``r * 2 * ceil(D / 2) + d``;
-    retry ``q`` of the epoch uses visible-retry normals ``q * 2 * ceil(D / 2) + d`` and
-    fallback row ``f`` the uniforms ``f * D + d``."""
-    keys = stream_keys(seed, len(STREAMS))
-    NK = N * K
-    rows = np.arange(n_batches * n_steps * n_rows)[:, None]
-    sk = 2 * ((NK + 1) // 2)
-    sd = 2 * ((D + 1) // 2)
-    shape = (n_batches, n_steps, n_rows)
-    return dict(
-        u_h=counter_uniforms(keys[0], rows * N + np.arange(N)).reshape(shape + (N,)),
-        z_s=counter_normals(keys[1], rows * sk + np.arange(NK)).reshape(shape + (NK,)),
-        z_v=counter_normals(keys[2], rows * sd + np.arange(D)).reshape(shape + (D,)),
-        pool=counter_normals(keys[3],
-                             np.arange(n_retry_rows)[:, None] * sd + np.arange(D)),
-        fb_u=counter_uniforms(keys[4],
-                              np.arange(n_fb_rows)[:, None] * D + np.arange(D)),
-    )
