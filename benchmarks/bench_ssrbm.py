@@ -13,10 +13,9 @@ Prints
    BernoulliRBM(100, learning_rate=0.06, n_iter=20) -> LogisticRegression``, the
    spec's baseline) and logistic regression on the standardised pixels;
 2. the time of one training epoch (standardised digits train split, defaults: 100
-   spikes, 2 slabs, batch 20, PCD-1) of ``SpikeSlabRBM`` (one Numba kernel per epoch,
-   drawing its noise from counter-based streams) against
-   ``sknets.rbm._ss_reference.train_epoch``, a plain-numpy implementation of the same
-   update fed with the same kind of noise drawn by numpy's ``Generator``, in the same
+   spikes, 2 slabs, batch 20, PCD-1) of ``SpikeSlabRBM`` (Numba kernels, noise drawn
+   per epoch) against ``sknets.rbm._ss_reference.train_epoch``, a plain-numpy
+   implementation of the same update replaying the same kind of noise, in the same
    process; the ratio is what counts (absolute times drift on a shared machine).
 
 Everything uses fixed seeds.

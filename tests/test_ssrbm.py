@@ -524,16 +524,19 @@ def test_11_gradient_step_kernel(flags, dtype):
 
 def _epoch_call(X, perm, starts, stops, first, p, v, chains, persistent, steps, noise,
                 slab_pos=0, pool_pos=0, fb_pos=0):
+    dense = "z_s" in noise
+    slabs = noise["z_s"].ravel() if dense else noise["slab_pool"]
     return K.ss_epoch(
         X, perm, starts, stops, first, *_kernel_args(p, v), chains, persistent, steps,
-        noise["u_h"], noise["z_v"], noise["slab_pool"], slab_pos, noise["pool"],
+        noise["u_h"], noise["z_v"], slabs, slab_pos, dense, noise["pool"],
         pool_pos, noise["fb_u"], fb_pos, 2.0, 3, 0.05, 0.5, 0.01, True, True, True,
         False, False, np.log(0.5), np.log(3.0))
 
 
+@pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("persistent, K_",
                          [(True, 2), (False, 2), (True, 3), (False, 4)])
-def test_11_epoch_kernel(persistent, K_):
+def test_11_epoch_kernel(persistent, K_, dense):
     D, N, n, M, steps = 5, 4, 23, 6, 2
     m = random_model(D, N, K_, seed=20)
     m["W2"] *= 0.6
@@ -543,11 +546,16 @@ def test_11_epoch_kernel(persistent, K_):
     starts, stops = bounds[:-1], bounds[1:]
     nb = len(starts)
     perm = rng.permutation(n)
-    # numpy noise; slab normals only for spikes that are on, read in order from a pool
+    # numpy noise; slab normals either one per slab (dense, as ss_gibbs) or only for
+    # spikes that are on, read in order from a pool
     noise = dict(u_h=rng.random((nb, steps, M, N)),
                  z_v=rng.normal(size=(nb, steps, M, D)),
-                 slab_pool=rng.normal(size=nb * steps * M * N * K_),
                  pool=rng.normal(size=(400, D)), fb_u=rng.random((100, D)))
+    slabs = rng.normal(size=nb * steps * M * N * K_)
+    if dense:
+        noise["z_s"] = slabs.reshape(nb, steps, M, N * K_)
+    else:
+        noise["slab_pool"] = slabs
     chains = X[:M].copy()
     kw = dict(learning_rate=0.05, momentum=0.5, weight_decay=0.01,
               precision_bounds=(0.5, 3.0))
@@ -561,8 +569,9 @@ def test_11_epoch_kernel(persistent, K_):
     status, j, s_pos, p_pos, f_pos, nfb, nd = _epoch_call(
         X, perm, starts, stops, 0, p_k, v_k, c_k, persistent, steps, noise)
     assert (status, j, nfb, nd) == (K.STATUS_OK, nb, nfb_ref, nd_ref)
-    assert 0 < s_pos < noise["slab_pool"].size  # only spikes that are on read slabs
-    assert s_pos % K_ == 0 and p_pos > 0 and f_pos == nfb
+    if not dense:  # only spikes that are on read slab numbers
+        assert 0 < s_pos < slabs.size and s_pos % K_ == 0
+    assert p_pos > 0 and f_pos == nfb
     for key in p_ref:
         np.testing.assert_allclose(p_k[key], p_ref[key], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(v_k[key], v_ref[key], rtol=1e-12, atol=1e-12)
@@ -574,9 +583,9 @@ def test_11_epoch_kernel(persistent, K_):
     # the epoch of the long pools
     p_s, v_s = _copies(m, np.float64)
     c_s = chains.copy()
-    full = {key: noise[key] for key in ("slab_pool", "pool", "fb_u")}
-    given = {"slab_pool": 7, "pool": 1, "fb_u": 1}
-    piece = {"slab_pool": 7, "pool": 1, "fb_u": 1}
+    given = {"pool": 1, "fb_u": 1} if dense else {"slab_pool": 7, "pool": 1, "fb_u": 1}
+    full = {key: noise[key] for key in given}
+    piece = dict(given)
     cur = dict(noise, **{key: full[key][:given[key]] for key in given})
     pos = {"slab_pool": 0, "pool": 0, "fb_u": 0}
     which = {K.STATUS_SLAB_EXHAUSTED: "slab_pool", K.STATUS_POOL_EXHAUSTED: "pool",
@@ -598,7 +607,7 @@ def test_11_epoch_kernel(persistent, K_):
                                    full[key][given[key]:given[key] + piece[key]]))
         given[key] += piece[key]
         pos[key] = 0
-    assert seen == {"slab_pool", "pool", "fb_u"}
+    assert seen == set(given)
     assert (tot_fb, tot_d) == (nfb, nd)
     for key in p_k:
         np.testing.assert_array_equal(p_s[key], p_k[key])

@@ -10,9 +10,11 @@ Random numbers. All of them are drawn outside with numpy (the estimator's
 - per Gibbs sweep and chain row: ``u_h`` (N,) uniforms for the spikes (``h_i = 1``
   iff ``u_h[i] < p(h_i=1|v)``), ``z_v`` (D,) normals for the first visible try, and
   slab normals: ``ss_gibbs`` takes ``z_s`` (N*K,) per row (a caller may ask for the
-  slabs of every spike); the training kernel ``ss_epoch`` only needs ``h * s`` and reads
-  K normals per spike that is *on* from a *slab pool* (1-D, in order of rows, spikes,
-  slabs), so about half the slab noise of an epoch is never drawn;
+  slabs of every spike); the training kernel ``ss_epoch`` only needs ``h * s`` and
+  takes either the same per-slab normals (``slab_dense``, what the estimator passes) or
+  a *slab pool* (1-D) from which it reads K normals per spike that is *on*, in order of
+  rows, spikes, slabs (about half the slab noise of a digits epoch is then never
+  drawn);
 - a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
   and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
 
@@ -573,8 +575,8 @@ def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
 
 @njit(cache=True, error_model="numpy")
 def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
-             vl, chains, persistent, n_steps, u_h, z_v, slab_pool, slab_pos, pool,
-             pool_pos, fb_u, fb_pos, radius, max_rejections, lr, mom, wd, learn_alpha,
+             vl, chains, persistent, n_steps, u_h, z_v, slab_pool, slab_pos, slab_dense,
+             pool, pool_pos, fb_u, fb_pos, radius, max_rejections, lr, mom, wd, learn_alpha,
              learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo, log_hi):
     """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place
     on the parameters, velocities and ``chains``.
@@ -583,7 +585,10 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     ``u_h[j, step]`` (M, N) and ``z_v[j, step]`` (M, D) with ``M = chains.shape[0]``
     (persistent) or the batch size (CD, first rows used). Slab normals are needed only
     for spikes that are on: they are read in order from ``slab_pool`` (K numbers per
-    on spike, rows then spikes then slabs), starting at ``slab_pos``; the retry pool
+    on spike, rows then spikes then slabs), starting at ``slab_pos``. With
+    ``slab_dense``, ``slab_pool`` is instead ``z_s.ravel()`` for a ``z_s`` of shape
+    (n_batches, n_steps, M, N*K), one normal per slab as ``ss_gibbs`` reads it (numbers
+    of off spikes unused). The retry pool
     ``pool`` and the fallback pool ``fb_u`` start at ``pool_pos`` and ``fb_pos``.
 
     Returns ``(status, j, slab_pos, pool_pos, fb_pos, n_fallback, n_draws)``. On
@@ -636,6 +641,7 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     r2 = radius * radius
     n_slab = slab_pool.shape[0]
     last = max(n_slab - 1, 0)
+    dense_rows = n_slab // max(n_batches * n_steps * NK, 1)  # M of a dense z_s
     n_fb_total = 0
     n_draws = 0
     for j in range(first, n_batches):
@@ -673,21 +679,31 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
                     on = uh[t, i] < Pb[t * N + i]
                     hb[t * N + i] = 1.0 if on else 0.0
                     n_on += 1 if on else 0
-            if slab_pos + n_on * K > n_slab:
-                return STATUS_SLAB_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total, n_draws
-            # hs = h (mu + u / alpha + z / sqrt(alpha)), no branch: spike i of row t
-            # reads the next K slab normals and moves on only if it is on (an off
-            # spike reads numbers that the next on spike reads again, times h = 0)
-            pos = slab_pos
-            for t in range(Mr):
-                for i in range(N):
-                    h = hb[t * N + i]
-                    for k in range(K):
-                        q = i * K + k
-                        z = slab_pool[min(pos + k, last)] if n_slab > 0 else 0.0
-                        HS[t, q] = h * (mu1[q] + U[t, q] * inv_a[q] + z * sd_s[q])
-                    pos += K if h > 0.0 else 0
-            slab_pos = pos
+            if slab_dense:
+                base = (j * n_steps + step) * dense_rows * NK
+                for t in range(Mr):
+                    _expand(hb[t * N:], he, N, K)
+                    r0 = base + t * NK
+                    for q in range(NK):
+                        HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
+                                            + slab_pool[r0 + q] * sd_s[q])
+            else:
+                if slab_pos + n_on * K > n_slab:
+                    return (STATUS_SLAB_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
+                            n_draws)
+                # hs = h (mu + u / alpha + z / sqrt(alpha)), no branch: spike i of row
+                # t reads the next K slab normals and moves on only if it is on (an
+                # off spike reads numbers that the next on spike reads again, times 0)
+                pos = slab_pos
+                for t in range(Mr):
+                    for i in range(N):
+                        h = hb[t * N + i]
+                        for k in range(K):
+                            q = i * K + k
+                            z = slab_pool[min(pos + k, last)] if n_slab > 0 else 0.0
+                            HS[t, q] = h * (mu1[q] + U[t, q] * inv_a[q] + z * sd_s[q])
+                        pos += K if h > 0.0 else 0
+                slab_pos = pos
             np.dot(HS[:Mr], W2, Mv[:Mr])
             zv = z_v[j, step]
             for t in range(Mr):
