@@ -23,8 +23,9 @@ _IMPROPER_REMEDY = (
 _NOISE_BUDGET = 1 << 21
 # Slab noise of training. Dense (the default): one normal per slab, drawn right after
 # the spike uniforms: the numbers and order of main's per-epoch numpy noise (digits,
-# seeds 0-2: the same weights as main 7ebd111 to 1e-15). Otherwise the epoch kernel reads K normals per spike that is
-# on from a pool (about half of them on digits: ~1.4 ms less numpy drawing per epoch),
+# seeds 0-2: the same weights as main 7ebd111 to 1e-15). Otherwise the epoch kernel
+# reads K normals per spike that is on from a pool (about half of them on digits:
+# ~1.4 ms less numpy drawing per epoch),
 # sized from the fraction the last epoch used plus a margin; that is another stream,
 # and with it tests/test_ssrbm.py::test_10 fails for seed 2 (0.944 < 0.925 + 0.02).
 _SLAB_DENSE = True

@@ -576,8 +576,9 @@ def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
 @njit(cache=True, error_model="numpy")
 def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
              vl, chains, persistent, n_steps, u_h, z_v, slab_pool, slab_pos, slab_dense,
-             pool, pool_pos, fb_u, fb_pos, radius, max_rejections, lr, mom, wd, learn_alpha,
-             learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo, log_hi):
+             pool, pool_pos, fb_u, fb_pos, radius, max_rejections, lr, mom, wd,
+             learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
+             log_hi):
     """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place
     on the parameters, velocities and ``chains``.
 
