@@ -681,6 +681,27 @@ def test_12_same_random_state_same_results_and_pickle(small):
     assert not np.array_equal(small_rbm(random_state=1).fit(X).weights_, a.weights_)
 
 
+@pytest.mark.parametrize("kw", [{}, {"persistent": False, "n_gibbs_steps": 2}])
+@pytest.mark.parametrize("budget", [None, 2000])
+def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
+    """Drawing the next epoch's noise in a thread gives the same model, bit for bit,
+    also with epochs in several noise chunks (only the first is prefetched)."""
+    from sknets.rbm import _spike_slab as S
+
+    X, _ = small
+    if budget is not None:
+        monkeypatch.setattr(S, "_NOISE_BUDGET", budget)
+    fits = {}
+    for prefetch in (True, False):
+        monkeypatch.setattr(S, "_PREFETCH", prefetch)
+        fits[prefetch] = small_rbm(n_iter=3, **kw).fit(X)
+    for name in fits[True]._parameter_names():
+        np.testing.assert_array_equal(getattr(fits[True], name),
+                                      getattr(fits[False], name), err_msg=name)
+    assert not hasattr(fits[True], "_prefetched")
+    assert not hasattr(fits[True], "_epochs_to_come")
+
+
 @pytest.mark.parametrize("output, width", [("spike", 16), ("slab", 48), ("both", 64)])
 def test_12_transform_outputs_and_feature_names(small, output, width):
     X, _ = small

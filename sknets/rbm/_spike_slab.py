@@ -1,6 +1,7 @@
 """Spike-and-slab restricted Boltzmann machine (mu-ssRBM) for real-valued data."""
 
 import math
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -29,6 +30,8 @@ _NOISE_BUDGET = 1 << 21
 # sized from the fraction the last epoch used plus a margin; that is another stream,
 # and with it tests/test_ssrbm.py::test_10 fails for seed 2 (0.944 < 0.925 + 0.02).
 _SLAB_DENSE = True
+# Draw the noise of the next epoch of a fit in a thread while the kernel runs.
+_PREFETCH = True
 _SLAB_RATE_INIT = 0.75
 _SLAB_MARGIN = 0.03
 
@@ -200,7 +203,9 @@ class SpikeSlabRBM(BaseRBM):
     Minibatches are drawn in a fresh random order every epoch (``BernoulliRBM`` keeps
     data order). Each epoch runs in one Numba kernel; the random numbers are drawn
     with numpy from a generator seeded by ``random_state`` and passed in, so a fixed
-    ``random_state`` gives bit-identical models. Visible draws are restricted to the
+    ``random_state`` gives bit-identical models. While an epoch of ``fit`` runs, a
+    helper thread draws the numbers of the next epoch from that epoch's own generator
+    (the same numbers as drawing them afterwards). Visible draws are restricted to the
     ball by rejection; a row whose proposals keep leaving it gets an exact
     coordinate-wise truncated-normal update instead, and the fraction of such rows is
     ``fallback_rate_``.
@@ -384,8 +389,20 @@ class SpikeSlabRBM(BaseRBM):
     def _on_divergence(self):
         self._reset_velocities()
 
+    def _epochs(self, X, bounds, rng, n_epochs):
+        # epochs of this call still to come after the current one: while epoch e runs
+        # (the kernel releases the GIL), a thread draws the noise of epoch e + 1 from
+        # that epoch's own generator, the same numbers in the same order
+        self._epochs_to_come = n_epochs
+        try:
+            return super()._epochs(X, bounds, rng, n_epochs)
+        finally:
+            pending = self.__dict__.pop("_prefetched", None)
+            if pending is not None:  # an epoch diverged: nobody reads it
+                pending[0].join()
+            self.__dict__.pop("_epochs_to_come", None)
+
     def _run_epoch(self, X, bounds, rng):
-        gen = make_generator(rng)
         dtype = self.weights_.dtype
         X = np.ascontiguousarray(X, dtype=dtype)
         n_samples, D = X.shape
@@ -395,8 +412,6 @@ class SpikeSlabRBM(BaseRBM):
         self.radius_ = max(self.radius_, self.radius_factor * max_norm)
 
         n_batches = len(bounds) - 1
-        perm = (gen.permutation(n_samples) if n_batches > 1
-                else np.arange(n_samples)).astype(np.int64)
         starts = np.ascontiguousarray(bounds[:-1], dtype=np.int64)
         stops = np.ascontiguousarray(bounds[1:], dtype=np.int64)
         lo, hi = self._bounds()
@@ -414,10 +429,8 @@ class SpikeSlabRBM(BaseRBM):
         chunk = max(1, int(_NOISE_BUDGET // per_batch))
         pool_rows = max(16, M * steps)
         fb_rows = max(4, M // 4)
-        n_fb = n_draws = n_slab_used = 0
-        # (the kernels are serial: no Numba thread pool to limit; BLAS keeps its own)
-        for c0 in range(0, n_batches, chunk):
-            c1 = min(n_batches, c0 + chunk)
+
+        def draw_chunk(gen, c0, c1):
             nb = c1 - c0
             full = steps * NK * (nb * M if persistent
                                  else int(np.sum(stops[c0:c1] - starts[c0:c1])))
@@ -429,6 +442,45 @@ class SpikeSlabRBM(BaseRBM):
                 slab = _normal(gen, max(K, math.ceil(rate * full)), dtype)
             pool = _normal(gen, (pool_rows, D), dtype)
             fb_u = _uniform(gen, (fb_rows, D), dtype)
+            return full, u_h, slab, z_v, pool, fb_u
+
+        def draw_start(gen):
+            perm = (gen.permutation(n_samples) if n_batches > 1
+                    else np.arange(n_samples)).astype(np.int64)
+            return gen, perm, draw_chunk(gen, 0, min(n_batches, chunk))
+
+        pending = self.__dict__.pop("_prefetched", None)
+        if pending is not None:
+            pending[0].join()
+            if isinstance(pending[1][0], BaseException):
+                raise pending[1][0]
+            gen, perm, first_chunk = pending[1][0]
+        else:
+            gen, perm, first_chunk = draw_start(make_generator(rng))
+        to_come = getattr(self, "_epochs_to_come", 1) - 1
+        self._epochs_to_come = to_come
+        if to_come > 0 and _SLAB_DENSE and _PREFETCH:
+            box = []
+
+            def work(g):
+                try:
+                    box.append(draw_start(g))
+                except BaseException as exc:  # raised by the epoch that needs it
+                    box.append(exc)
+
+            thread = threading.Thread(target=work, args=(make_generator(rng),),
+                                      daemon=True)
+            thread.start()
+            self._prefetched = (thread, box)
+
+        n_fb = n_draws = n_slab_used = 0
+        # (the kernels are serial: no Numba thread pool to limit; BLAS keeps its own)
+        for c0 in range(0, n_batches, chunk):
+            c1 = min(n_batches, c0 + chunk)
+            if c0 == 0:
+                full, u_h, slab, z_v, pool, fb_u = first_chunk
+            else:
+                full, u_h, slab, z_v, pool, fb_u = draw_chunk(gen, c0, c1)
             first = slab_pos = pool_pos = fb_pos = 0
             while True:
                 status, first, s_pos, pool_pos, fb_pos, nf, nd = _k.ss_epoch(

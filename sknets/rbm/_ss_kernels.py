@@ -573,7 +573,7 @@ def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
                 C[t, i] = c
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
              vl, chains, persistent, n_steps, u_h, z_v, slab_pool, slab_pos, slab_dense,
              pool, pool_pos, fb_u, fb_pos, radius, max_rejections, lr, mom, wd,
@@ -598,6 +598,7 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     start: the caller appends fresh numbers to the unread rest of that pool (so the
     numbers already read are read again, as one longer i.i.d. sequence would give) and
     resumes at ``j``. ``n_fallback`` and ``n_draws`` count committed minibatches.
+    Releases the GIL (the estimator draws the next epoch's noise meanwhile).
     """
     D = X.shape[1]
     N, K = alpha.shape
