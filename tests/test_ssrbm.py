@@ -522,9 +522,22 @@ def test_11_gradient_step_kernel(flags, dtype):
         np.testing.assert_array_equal(p_k["alpha"], m["alpha"].astype(dtype))
 
 
-@pytest.mark.parametrize("persistent", [True, False])
-def test_11_epoch_kernel(persistent):
-    D, N, K_, n, M, steps = 5, 4, 2, 23, 6, 2
+def _epoch_call(X, perm, starts, stops, first, p, v, chains, persistent, steps, noise,
+                slab_pos=0, pool_pos=0, fb_pos=0):
+    dense = "z_s" in noise
+    slabs = noise["z_s"].ravel() if dense else noise["slab_pool"]
+    return K.ss_epoch(
+        X, perm, starts, stops, first, *_kernel_args(p, v), chains, persistent, steps,
+        noise["u_h"], noise["z_v"], slabs, slab_pos, dense, noise["pool"],
+        pool_pos, noise["fb_u"], fb_pos, 2.0, 3, 0.05, 0.5, 0.01, True, True, True,
+        False, False, np.log(0.5), np.log(3.0))
+
+
+@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("persistent, K_",
+                         [(True, 2), (False, 2), (True, 3), (False, 4)])
+def test_11_epoch_kernel(persistent, K_, dense):
+    D, N, n, M, steps = 5, 4, 23, 6, 2
     m = random_model(D, N, K_, seed=20)
     m["W2"] *= 0.6
     rng = np.random.default_rng(21)
@@ -533,10 +546,16 @@ def test_11_epoch_kernel(persistent):
     starts, stops = bounds[:-1], bounds[1:]
     nb = len(starts)
     perm = rng.permutation(n)
+    # numpy noise; slab normals either one per slab (dense, as ss_gibbs) or only for
+    # spikes that are on, read in order from a pool
     noise = dict(u_h=rng.random((nb, steps, M, N)),
-                 z_s=rng.normal(size=(nb, steps, M, N * K_)),
                  z_v=rng.normal(size=(nb, steps, M, D)),
                  pool=rng.normal(size=(400, D)), fb_u=rng.random((100, D)))
+    slabs = rng.normal(size=nb * steps * M * N * K_)
+    if dense:
+        noise["z_s"] = slabs.reshape(nb, steps, M, N * K_)
+    else:
+        noise["slab_pool"] = slabs
     chains = X[:M].copy()
     kw = dict(learning_rate=0.05, momentum=0.5, weight_decay=0.01,
               precision_bounds=(0.5, 3.0))
@@ -547,24 +566,92 @@ def test_11_epoch_kernel(persistent):
     assert nfb_ref > 0  # the fallback path is part of the comparison
     p_k, v_k = _copies(m, np.float64)
     c_k = chains.copy()
-    status, j, nfb, nd = K.ss_epoch(
-        X, perm, starts, stops, 0, *_kernel_args(p_k, v_k), c_k, persistent, steps,
-        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"], noise["fb_u"], 2.0, 3,
-        0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
+    status, j, s_pos, p_pos, f_pos, nfb, nd = _epoch_call(
+        X, perm, starts, stops, 0, p_k, v_k, c_k, persistent, steps, noise)
     assert (status, j, nfb, nd) == (K.STATUS_OK, nb, nfb_ref, nd_ref)
+    if not dense:  # only spikes that are on read slab numbers
+        assert 0 < s_pos < slabs.size and s_pos % K_ == 0
+    assert p_pos > 0 and f_pos == nfb
     for key in p_ref:
         np.testing.assert_allclose(p_k[key], p_ref[key], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(v_k[key], v_ref[key], rtol=1e-12, atol=1e-12)
     if persistent:
         np.testing.assert_allclose(c_k, c_ref, atol=1e-12)
-    # resumable: a pool that runs out stops before committing that minibatch
+
+    # resumable: pools handed out in small pieces, the unread rest of a pool that ran
+    # out kept and fresh numbers appended (as the estimator does), give bit for bit
+    # the epoch of the long pools
     p_s, v_s = _copies(m, np.float64)
     c_s = chains.copy()
-    status, j, _, _ = K.ss_epoch(
-        X, perm, starts, stops, 0, *_kernel_args(p_s, v_s), c_s, persistent, steps,
-        noise["u_h"], noise["z_s"], noise["z_v"], noise["pool"][:1], noise["fb_u"], 2.0,
-        3, 0.05, 0.5, 0.01, True, True, True, False, False, np.log(0.5), np.log(3.0))
-    assert status == K.STATUS_POOL_EXHAUSTED and j < nb
-    assert np.all(np.isfinite(p_s["W2"]))
+    given = {"pool": 1, "fb_u": 1} if dense else {"slab_pool": 7, "pool": 1, "fb_u": 1}
+    full = {key: noise[key] for key in given}
+    piece = dict(given)
+    cur = dict(noise, **{key: full[key][:given[key]] for key in given})
+    pos = {"slab_pool": 0, "pool": 0, "fb_u": 0}
+    which = {K.STATUS_SLAB_EXHAUSTED: "slab_pool", K.STATUS_POOL_EXHAUSTED: "pool",
+             K.STATUS_FALLBACK_EXHAUSTED: "fb_u"}
+    first, seen = 0, set()
+    tot_fb = tot_d = 0
+    while True:
+        status, first, sp, pp, fp, nf_s, nd_s = _epoch_call(
+            X, perm, starts, stops, first, p_s, v_s, c_s, persistent, steps, cur,
+            pos["slab_pool"], pos["pool"], pos["fb_u"])
+        tot_fb += nf_s
+        tot_d += nd_s
+        if status == K.STATUS_OK:
+            break
+        pos.update(slab_pool=sp, pool=pp, fb_u=fp)
+        key = which[status]
+        seen.add(key)
+        cur[key] = np.concatenate((cur[key][pos[key]:],
+                                   full[key][given[key]:given[key] + piece[key]]))
+        given[key] += piece[key]
+        pos[key] = 0
+    assert seen == set(given)
+    assert (tot_fb, tot_d) == (nfb, nd)
+    for key in p_k:
+        np.testing.assert_array_equal(p_s[key], p_k[key])
+        np.testing.assert_array_equal(v_s[key], v_k[key])
+    np.testing.assert_array_equal(c_s, c_k)
+
+
+def test_11_epoch_reference_slab_pool_matches_z_s():
+    """The reference's slab pool equals per-slab noise with the pool numbers at the
+    slabs of spikes that are on (off slabs do not reach the next visible state)."""
+    D, N, K_, n, M = 4, 3, 2, 12, 4
+    m = random_model(D, N, K_, seed=30)
+    rng = np.random.default_rng(31)
+    X = rng.normal(size=(n, D))
+    bounds = batch_bounds(n, M)
+    starts, stops = bounds[:-1], bounds[1:]
+    nb = len(starts)
+    perm = rng.permutation(n)
+    noise = dict(u_h=rng.random((nb, 1, M, N)), z_v=rng.normal(size=(nb, 1, M, D)),
+                 pool=rng.normal(size=(400, D)), fb_u=rng.random((100, D)))
+    z_off = rng.normal(size=(nb, 1, M, N * K_))
+    kw = dict(persistent=True, n_steps=1, radius=50.0, max_rejections=3,  # no retries
+              learning_rate=0.05, momentum=0.5, weight_decay=0.01)
+    slab_pool = rng.normal(size=nb * M * N * K_)
+    # replay with the pool, noting which slabs were on in every sweep
+    p1, v1 = _copies(m, np.float64)
+    c1, _, _ = R.train_epoch(X, perm, starts, stops, p1, v1, X[:M].copy(),
+                             slab_pool=slab_pool, **noise, **kw)
+    # rebuild z_s: pool numbers at on slabs, anything at off slabs
+    p2, v2 = _copies(m, np.float64)
+    z_s = z_off.copy()
+    chains, pos = X[:M].copy(), 0
+    for j in range(nb):
+        p, _, _ = R.conditionals(chains, p2["W2"], p2["b"], p2["alpha"], p2["mu"])
+        on = np.repeat(noise["u_h"][j, 0] < p, K_, axis=1)
+        z_s[j, 0][on] = slab_pool[pos:pos + on.sum()]
+        pos += on.sum()
+        chains, _, _ = R.train_epoch(
+            X, perm, starts[j:j + 1], stops[j:j + 1], p2, v2, chains,
+            z_s=z_s[j:j + 1], u_h=noise["u_h"][j:j + 1], z_v=noise["z_v"][j:j + 1],
+            pool=noise["pool"], fb_u=noise["fb_u"], **kw)
+    for key in p1:
+        np.testing.assert_allclose(p2[key], p1[key], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(chains, c1, atol=1e-12)
 
 
 # ------------------------------------------------- 12. scikit-learn conventions
@@ -592,6 +679,27 @@ def test_12_same_random_state_same_results_and_pickle(small):
     d = clone(a)
     assert not hasattr(d, "weights_") and d.get_params() == a.get_params()
     assert not np.array_equal(small_rbm(random_state=1).fit(X).weights_, a.weights_)
+
+
+@pytest.mark.parametrize("kw", [{}, {"persistent": False, "n_gibbs_steps": 2}])
+@pytest.mark.parametrize("budget", [None, 2000])
+def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
+    """Drawing the next epoch's noise in a thread gives the same model, bit for bit,
+    also with epochs in several noise chunks (only the first is prefetched)."""
+    from sknets.rbm import _spike_slab as S
+
+    X, _ = small
+    if budget is not None:
+        monkeypatch.setattr(S, "_NOISE_BUDGET", budget)
+    fits = {}
+    for prefetch in (True, False):
+        monkeypatch.setattr(S, "_PREFETCH", prefetch)
+        fits[prefetch] = small_rbm(n_iter=3, **kw).fit(X)
+    for name in fits[True]._parameter_names():
+        np.testing.assert_array_equal(getattr(fits[True], name),
+                                      getattr(fits[False], name), err_msg=name)
+    assert not hasattr(fits[True], "_prefetched")
+    assert not hasattr(fits[True], "_epochs_to_come")
 
 
 @pytest.mark.parametrize("output, width", [("spike", 16), ("slab", 48), ("both", 64)])

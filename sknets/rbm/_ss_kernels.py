@@ -2,18 +2,29 @@
 
 The maths is section 2-4 of ``../shared/specs/ssrbm.md``; ``_ss_reference.py`` states
 the same in plain numpy and the tests compare the two. Kernels know nothing of
-estimators: they take arrays and scalars. All random numbers are drawn outside with
-numpy (the estimator's ``Generator``) and passed in, so the reference replays them:
+estimators: they take arrays and scalars.
+
+Random numbers. All of them are drawn outside with numpy (the estimator's
+``Generator``) and passed in, so the reference replays them:
 
 - per Gibbs sweep and chain row: ``u_h`` (N,) uniforms for the spikes (``h_i = 1``
-  iff ``u_h[i] < p(h_i=1|v)``), ``z_s`` (N*K,) normals for the slabs, ``z_v`` (D,)
-  normals for the first visible try;
+  iff ``u_h[i] < p(h_i=1|v)``), ``z_v`` (D,) normals for the first visible try, and
+  slab normals: ``ss_gibbs`` takes ``z_s`` (N*K,) per row (a caller may ask for the
+  slabs of every spike); the training kernel ``ss_epoch`` only needs ``h * s`` and
+  takes either the same per-slab normals (``slab_dense``, what the estimator passes) or
+  a *slab pool* (1-D) from which it reads K normals per spike that is *on*, in order of
+  rows, spikes, slabs (about half the slab noise of a digits epoch is then never
+  drawn);
 - a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
   and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
 
-When a pool runs out, a kernel stops and says so (status 1 or 2); the caller draws a
-larger pool and calls again. The epoch kernel only commits a minibatch (chains and
-parameters) once it is complete, so it can resume at the minibatch where it stopped.
+When a pool runs out, a kernel stops and says so (status 1, 2, or 3 for the slab
+pool); the caller draws more numbers and calls again. ``ss_epoch`` only commits a
+minibatch (chains and parameters) once it is complete and, on stopping, returns the pool
+positions at the start of that minibatch: the caller keeps the unread rest of the pool
+and appends fresh numbers, so the resumed minibatch reads the same numbers again and
+then new ones, exactly as one longer pool would give (no selection of noise by the
+event "the pool ran out").
 
 Parameter storage: ``W2`` (N*K, D) with row ``i*K + k`` = ``w_ik``; ``alpha``, ``mu``
 (N, K); ``lam`` (D,); velocities of ``alpha`` and ``lam`` live in log space.
@@ -29,8 +40,13 @@ from ._kernels import momentum_step
 STATUS_OK = 0
 STATUS_POOL_EXHAUSTED = 1
 STATUS_FALLBACK_EXHAUSTED = 2
+STATUS_SLAB_EXHAUSTED = 3
 
 _SQRT2 = math.sqrt(2.0)
+
+# FMA contraction only (no reassociation, no finite-math assumptions): lets LLVM fuse
+# the polynomial steps of the vectorised exp
+_CONTRACT = {"contract"}
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -488,19 +504,101 @@ def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, 
             log_hi)
 
 
+# --------------------------------------------------------------------------------------
+# Epoch kernel
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
+def _sigmoid_into(c, out, n, ebuf, poly):
+    """``out[:n] = 1 / (1 + exp(-c[:n]))`` with the vectorisable exp of
+    ``_sigmoid_rows`` (``ebuf``: float64 work space, ``poly``: float64 work space)."""
+    bits = ebuf.view(np.int64)
+    for i in range(n):
+        x = min(max(-c[i], -708.0), 708.0)
+        y = x * _LOG2E + _MAGIC
+        ebuf[i] = y
+        k = y - _MAGIC
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        q = 1.0 / 479001600.0
+        q = q * r + 1.0 / 39916800.0
+        q = q * r + 1.0 / 3628800.0
+        q = q * r + 1.0 / 362880.0
+        q = q * r + 1.0 / 40320.0
+        q = q * r + 1.0 / 5040.0
+        q = q * r + 1.0 / 720.0
+        q = q * r + 1.0 / 120.0
+        q = q * r + 1.0 / 24.0
+        q = q * r + 1.0 / 6.0
+        q = q * r + 0.5
+        q = q * r + 1.0
+        poly[i] = q * r + 1.0
+    for i in range(n):
+        bits[i] = (bits[i] - _MAGIC_BITS + 1023) << 52
+    for i in range(n):
+        out[i] = 1.0 / (1.0 + poly[i] * ebuf[i])
+
+
 @njit(cache=True, error_model="numpy")
+def _expand(x, out, N, K):
+    """``out[i*K + k] = x[i]`` (a per-spike value repeated over its slabs)."""
+    if K == 2:
+        for i in range(N):
+            out[2 * i] = x[i]
+            out[2 * i + 1] = x[i]
+    else:
+        for i in range(N):
+            for k in range(K):
+                out[i * K + k] = x[i]
+
+
+@njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
+def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
+    """``C[t, i] = c_i(v_t)`` (section 2) for rows ``t < n`` of the projections ``U``;
+    ``Q`` is work space of length N*K."""
+    N = C.shape[1]
+    NK = N * K
+    for t in range(n):
+        for q in range(NK):
+            u = U[t, q]
+            Q[q] = u * (u * half_inv_a[q] + mu1[q])
+        if K == 2:
+            for i in range(N):
+                C[t, i] = b[i] + (Q[2 * i] + Q[2 * i + 1])
+        else:
+            for i in range(N):
+                c = b[i]
+                for k in range(K):
+                    c += Q[i * K + k]
+                C[t, i] = c
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, vmu,
-             vl, chains, persistent, n_steps, u_h, z_s, z_v, pool, fb_u, radius,
-             max_rejections, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
-             scalar_alpha, scalar_lambda, log_lo, log_hi):
-    """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place.
+             vl, chains, persistent, n_steps, u_h, z_v, slab_pool, slab_pos, slab_dense,
+             pool, pool_pos, fb_u, fb_pos, radius, max_rejections, lr, mom, wd,
+             learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
+             log_hi):
+    """Minibatches ``first .. len(starts)-1`` of one epoch (PCD-k or CD-k), in place
+    on the parameters, velocities and ``chains``.
 
     Minibatch ``j`` holds rows ``perm[starts[j]:stops[j]]`` of ``X``; its noise is
-    ``u_h[j, step]`` (M, N), ``z_s[j, step]`` (M, N*K), ``z_v[j, step]`` (M, D) with
-    ``M = chains.shape[0]`` (persistent) or the batch size (CD, first rows used).
-    The retry and fallback pools start at row 0. Returns ``(status, j, n_fallback,
-    n_draws)``: on a pool running out, ``j`` is the minibatch to resume at (nothing
-    of it was committed).
+    ``u_h[j, step]`` (M, N) and ``z_v[j, step]`` (M, D) with ``M = chains.shape[0]``
+    (persistent) or the batch size (CD, first rows used). Slab normals are needed only
+    for spikes that are on: they are read in order from ``slab_pool`` (K numbers per
+    on spike, rows then spikes then slabs), starting at ``slab_pos``. With
+    ``slab_dense``, ``slab_pool`` is instead ``z_s.ravel()`` for a ``z_s`` of shape
+    (n_batches, n_steps, M, N*K), one normal per slab as ``ss_gibbs`` reads it (numbers
+    of off spikes unused). The retry pool
+    ``pool`` and the fallback pool ``fb_u`` start at ``pool_pos`` and ``fb_pos``.
+
+    Returns ``(status, j, slab_pos, pool_pos, fb_pos, n_fallback, n_draws)``. On
+    ``STATUS_OK``, ``j = len(starts)`` and the positions are the final ones. When a pool
+    runs out, minibatch ``j`` is not committed and the positions are those at its
+    start: the caller appends fresh numbers to the unread rest of that pool (so the
+    numbers already read are read again, as one longer i.i.d. sequence would give) and
+    resumes at ``j``. ``n_fallback`` and ``n_draws`` count committed minibatches.
+    Releases the GIL (the estimator draws the next epoch's noise meanwhile).
     """
     D = X.shape[1]
     N, K = alpha.shape
@@ -511,52 +609,196 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     for j in range(n_batches):
         bmax = max(bmax, stops[j] - starts[j])
     mmax = max(bmax, chains.shape[0])
-    V = np.empty((bmax + mmax, D), dtype=dt)  # data rows, then negative particles
+    # work space, allocated once
+    Vall = np.empty((bmax + mmax, D), dtype=dt)  # data rows, then negative particles
     Vc = np.empty((mmax, D), dtype=dt)
     Vn = np.empty((mmax, D), dtype=dt)
     U = np.empty((bmax + mmax, NK), dtype=dt)
-    P = np.empty((bmax + mmax, N), dtype=dt)
     Rr = np.empty((bmax + mmax, NK), dtype=dt)
-    C = np.empty((bmax + mmax, N), dtype=dt)
     HS = np.empty((mmax, NK), dtype=dt)
     Mv = np.empty((mmax, D), dtype=dt)
     G = np.empty((NK, D), dtype=dt)
-    dummy = np.empty((0, 0), dtype=dt)
-    pool_pos = 0
-    fb_pos = 0
+    nrow = bmax + mmax
+    C = np.empty((nrow, N))
+    Q = np.empty(NK)
+    L = nrow * N
+    Pb = np.empty(L)
+    ebuf = np.empty(L)
+    poly = np.empty(L)
+    hb = np.empty(L)
+    he = np.empty(NK)
+    inv_a = np.empty(NK)
+    half_inv_a = np.empty(NK)
+    mu1 = np.empty(NK)
+    sd_s = np.empty(NK)
+    sd = np.empty(D, dtype=dt)
+    gb = np.empty(N, dtype=dt)
+    gmu = np.empty(NK, dtype=dt)
+    ga = np.empty(NK, dtype=dt)
+    gl = np.empty(D, dtype=dt)
+    log_alpha = np.empty(NK, dtype=dt)
+    log_lam = np.empty(D, dtype=dt)
+    a1 = alpha.reshape(-1)
+    m1 = mu.reshape(-1)
+    r2 = radius * radius
+    n_slab = slab_pool.shape[0]
+    last = max(n_slab - 1, 0)
+    dense_rows = n_slab // max(n_batches * n_steps * NK, 1)  # M of a dense z_s
     n_fb_total = 0
     n_draws = 0
     for j in range(first, n_batches):
+        sp0 = slab_pos
+        pp0 = pool_pos
+        fp0 = fb_pos
+        n_fb_batch = 0
         B = stops[j] - starts[j]
         for t in range(B):
             row = perm[starts[j] + t]
             for d in range(D):
-                V[t, d] = X[row, d]
+                Vall[t, d] = X[row, d]
         if persistent:
             Mr = chains.shape[0]
             _copy_rows(chains, 0, Vc, 0, Mr)
         else:
             Mr = B
-            _copy_rows(V, 0, Vc, 0, Mr)
-        n_fb_batch = 0
+            _copy_rows(Vall, 0, Vc, 0, Mr)
+        for q in range(NK):
+            inv_a[q] = 1.0 / a1[q]
+            half_inv_a[q] = 0.5 * inv_a[q]
+            mu1[q] = m1[q]
+            sd_s[q] = 1.0 / math.sqrt(a1[q])
+        for d in range(D):
+            sd[d] = 1.0 / math.sqrt(lam[d])
+        # ---- negative phase: n_steps Gibbs sweeps of the chains Vc
         for step in range(n_steps):
-            status, pool_pos, fb_pos, n_fb = _sweep(
-                Vc[:Mr], W2, b, alpha, mu, lam, radius, u_h[j, step, :Mr],
-                z_s[j, step, :Mr], z_v[j, step, :Mr], pool, pool_pos, max_rejections,
-                fb_u, fb_pos, U[:Mr], P[:Mr], Rr[:Mr], C[:Mr], HS[:Mr], Mv[:Mr],
-                Vn[:Mr], dummy, dummy, False)
-            if status != STATUS_OK:
-                return status, j, n_fb_total, n_draws
-            n_fb_batch += n_fb
+            np.dot(Vc[:Mr], W2.T, U[:Mr])
+            _logits(U, Mr, b, half_inv_a, mu1, K, Q, C)
+            _sigmoid_into(C.reshape(-1), Pb, Mr * N, ebuf, poly)
+            uh = u_h[j, step]
+            n_on = 0
+            for t in range(Mr):
+                for i in range(N):
+                    on = uh[t, i] < Pb[t * N + i]
+                    hb[t * N + i] = 1.0 if on else 0.0
+                    n_on += 1 if on else 0
+            if slab_dense:
+                base = (j * n_steps + step) * dense_rows * NK
+                for t in range(Mr):
+                    _expand(hb[t * N:], he, N, K)
+                    r0 = base + t * NK
+                    for q in range(NK):
+                        HS[t, q] = he[q] * (mu1[q] + U[t, q] * inv_a[q]
+                                            + slab_pool[r0 + q] * sd_s[q])
+            else:
+                if slab_pos + n_on * K > n_slab:
+                    return (STATUS_SLAB_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
+                            n_draws)
+                # hs = h (mu + u / alpha + z / sqrt(alpha)), no branch: spike i of row
+                # t reads the next K slab normals and moves on only if it is on (an
+                # off spike reads numbers that the next on spike reads again, times 0)
+                pos = slab_pos
+                for t in range(Mr):
+                    for i in range(N):
+                        h = hb[t * N + i]
+                        for k in range(K):
+                            q = i * K + k
+                            z = slab_pool[min(pos + k, last)] if n_slab > 0 else 0.0
+                            HS[t, q] = h * (mu1[q] + U[t, q] * inv_a[q] + z * sd_s[q])
+                        pos += K if h > 0.0 else 0
+                slab_pos = pos
+            np.dot(HS[:Mr], W2, Mv[:Mr])
+            zv = z_v[j, step]
+            for t in range(Mr):
+                sq = 0.0
+                for d in range(D):
+                    m = Mv[t, d] / lam[d]
+                    Mv[t, d] = m
+                    x = m + zv[t, d] * sd[d]
+                    Vn[t, d] = x
+                    sq += x * x
+                tries = 0
+                while sq > r2 and tries < max_rejections:
+                    if pool_pos >= pool.shape[0]:
+                        return (STATUS_POOL_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
+                                n_draws)
+                    sq = 0.0
+                    for d in range(D):
+                        x = Mv[t, d] + pool[pool_pos, d] * sd[d]
+                        Vn[t, d] = x
+                        sq += x * x
+                    pool_pos += 1
+                    tries += 1
+                if sq > r2:
+                    if fb_pos >= fb_u.shape[0]:
+                        return (STATUS_FALLBACK_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
+                                n_draws)
+                    _fallback_row(Vc[t], Mv[t], sd, radius, fb_u[fb_pos], Vn[t])
+                    fb_pos += 1
+                    n_fb_batch += 1
             _copy_rows(Vn, 0, Vc, 0, Mr)
+        n_draws += Mr * n_steps
+        n_fb_total += n_fb_batch
+        # ---- statistics of both phases (data rows :B, particles B:) and the update
         n = B + Mr
-        _copy_rows(Vc, 0, V, B, Mr)
-        _spike_stats(V[:n], W2, b, alpha, mu, U[:n], P[:n], Rr[:n], C[:n])
-        _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V[:n], B, U[:n], P[:n],
-                Rr[:n], G, lr, mom, wd, learn_alpha, learn_mu, learn_lambda,
-                scalar_alpha, scalar_lambda, log_lo, log_hi)
+        _copy_rows(Vc, 0, Vall, B, Mr)
+        np.dot(Vall[:n], W2.T, U[:n])
+        for q in range(NK):
+            gmu[q] = 0.0
+            ga[q] = 0.0
+        for i in range(N):
+            gb[i] = 0.0
+        inv_b = 1.0 / B
+        inv_m = 1.0 / Mr
+        _logits(U, n, b, half_inv_a, mu1, K, Q, C)
+        _sigmoid_into(C.reshape(-1), Pb, n * N, ebuf, poly)
+        for t in range(n):
+            w = inv_b if t < B else -inv_m
+            for i in range(N):
+                hb[i] = Pb[t * N + i] * w
+                gb[i] += hb[i]
+            _expand(hb, he, N, K)
+            for q in range(NK):
+                p = he[q]
+                u = U[t, q]
+                pu = p * u
+                gmu[q] += pu
+                ga[q] -= pu * u
+                Rr[t, q] = p * mu1[q] + pu * inv_a[q]
+        np.dot(Rr[:n].T, Vall[:n], G)
+        momentum_step(W2.reshape(-1), G.reshape(-1), vW2.reshape(-1), lr, mom, wd)
+        sa = 0.0
+        for q in range(NK):
+            ga[q] = ga[q] * half_inv_a[q]
+            sa += ga[q]
+        momentum_step(b, gb, vb, lr, mom, 0.0)
+        if learn_mu:
+            momentum_step(m1, gmu, vmu.reshape(-1), lr, mom, 0.0)
+        if learn_alpha:
+            for q in range(NK):
+                log_alpha[q] = math.log(a1[q])
+                if scalar_alpha:
+                    ga[q] = sa
+            momentum_step(log_alpha, ga, va.reshape(-1), lr, mom, 0.0)
+            for q in range(NK):
+                a1[q] = math.exp(min(max(log_alpha[q], log_lo), log_hi))
+        if learn_lambda:
+            for d in range(D):
+                gl[d] = 0.0
+            for t in range(n):
+                w = -0.5 * inv_b if t < B else 0.5 * inv_m
+                for d in range(D):
+                    gl[d] += w * Vall[t, d] * Vall[t, d]
+            sl = 0.0
+            for d in range(D):
+                gl[d] *= lam[d]
+                sl += gl[d]
+            for d in range(D):
+                log_lam[d] = math.log(lam[d])
+                if scalar_lambda:
+                    gl[d] = sl
+            momentum_step(log_lam, gl, vl, lr, mom, 0.0)
+            for d in range(D):
+                lam[d] = math.exp(min(max(log_lam[d], log_lo), log_hi))
         if persistent:
             _copy_rows(Vc, 0, chains, 0, Mr)
-        n_fb_total += n_fb_batch
-        n_draws += Mr * n_steps
-    return STATUS_OK, n_batches, n_fb_total, n_draws
+    return STATUS_OK, n_batches, slab_pos, pool_pos, fb_pos, n_fb_total, n_draws

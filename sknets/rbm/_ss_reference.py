@@ -270,23 +270,43 @@ def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_
 
 
 def train_epoch(X, perm, starts, stops, params, vel, chains, *, persistent, n_steps,
-                u_h, z_s, z_v, pool, fb_u, radius, max_rejections, **step_kwargs):
+                u_h, z_v, pool, fb_u, radius, max_rejections, z_s=None, slab_pool=None,
+                **step_kwargs):
     """Plain-numpy replay of ``_ss_kernels.ss_epoch`` (one full epoch from batch 0).
 
     Same noise layout as the kernel; ``step_kwargs`` go to :func:`gradient_step`.
+    Slab noise: either ``z_s`` (n_batches, n_steps, M, N*K), one normal per slab as in
+    :func:`gibbs_sweep`, or ``slab_pool`` (1-D) read in order, K numbers per spike that
+    is on (rows, then spikes, then slabs), as the kernel reads it; the two give the
+    same update for the same numbers at the slabs of spikes that are on.
     Returns ``(chains, n_fallback, n_draws)``.
     """
-    pool_pos = fb_pos = 0
+    if (z_s is None) == (slab_pool is None):
+        raise ValueError("pass exactly one of z_s and slab_pool")
+    pool_pos = fb_pos = slab_pos = 0
     n_fb_total = n_draws = 0
+    N, K = params["alpha"].shape
     for j in range(len(starts)):
         V_pos = X[perm[starts[j]:stops[j]]]
         Vc = chains.copy() if persistent else V_pos.copy()
         m = Vc.shape[0]
         for step in range(n_steps):
+            if z_s is not None:
+                z = z_s[j, step, :m]
+            else:
+                # the spikes this sweep will draw, and a pool number for each of their
+                # slabs (slabs of off spikes do not reach the next visible state)
+                p, _, _ = conditionals(Vc, params["W2"], params["b"], params["alpha"],
+                                       params["mu"])
+                on = np.repeat(u_h[j, step, :m] < p, K, axis=1)
+                n_on = int(on.sum())
+                z = np.zeros((m, N * K))
+                z[on] = slab_pool[slab_pos:slab_pos + n_on]
+                slab_pos += n_on
             Vc, _, _, pool_pos, fb_pos, n_fb = gibbs_sweep(
                 Vc, params["W2"], params["b"], params["alpha"], params["mu"],
-                params["lam"], radius, u_h[j, step, :m], z_s[j, step, :m],
-                z_v[j, step, :m], pool, pool_pos, max_rejections, fb_u, fb_pos)
+                params["lam"], radius, u_h[j, step, :m], z, z_v[j, step, :m], pool,
+                pool_pos, max_rejections, fb_u, fb_pos)
             n_fb_total += n_fb
         gradient_step(V_pos, Vc, params, vel, **step_kwargs)
         if persistent:
