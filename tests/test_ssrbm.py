@@ -691,15 +691,46 @@ def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
     X, _ = small
     if budget is not None:
         monkeypatch.setattr(S, "_NOISE_BUDGET", budget)
+    # a second thread allowed whatever the test worker's limits; count the threads
+    monkeypatch.setattr(S, "effective_n_threads", lambda n_jobs=None: 2)
+    started = []
+    thread_cls = S.threading.Thread
+
+    class CountingThread(thread_cls):
+        def start(self):
+            started.append(1)
+            super().start()
+
+    monkeypatch.setattr(S.threading, "Thread", CountingThread)
     fits = {}
     for prefetch in (True, False):
         monkeypatch.setattr(S, "_PREFETCH", prefetch)
         fits[prefetch] = small_rbm(n_iter=3, **kw).fit(X)
+        assert len(started) == 2  # epochs 2 and 3 prefetched, none without
     for name in fits[True]._parameter_names():
         np.testing.assert_array_equal(getattr(fits[True], name),
                                       getattr(fits[False], name), err_msg=name)
     assert not hasattr(fits[True], "_prefetched")
     assert not hasattr(fits[True], "_epochs_to_come")
+
+
+def test_12_no_prefetch_thread_under_one_thread_limit(small, monkeypatch):
+    """With one thread allowed (threadpoolctl, a joblib worker), no helper thread."""
+    from sknets.rbm import _spike_slab as S
+
+    X, _ = small
+    monkeypatch.setattr(S, "effective_n_threads", lambda n_jobs=None: 1)
+    started = []
+    thread_cls = S.threading.Thread
+
+    class CountingThread(thread_cls):
+        def start(self):
+            started.append(1)
+            super().start()
+
+    monkeypatch.setattr(S.threading, "Thread", CountingThread)
+    small_rbm(n_iter=3).fit(X)
+    assert started == []
 
 
 @pytest.mark.parametrize("output, width", [("spike", 16), ("slab", 48), ("both", 64)])

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._random import make_generator
+from ..utils._threads import effective_n_threads
 from . import _ss_kernels as _k
 from ._base import BASE_PARAMETER_CONSTRAINTS, BaseRBM, chains_from_rows
 
@@ -30,7 +31,8 @@ _NOISE_BUDGET = 1 << 21
 # sized from the fraction the last epoch used plus a margin; that is another stream,
 # and with it tests/test_ssrbm.py::test_10 fails for seed 2 (0.944 < 0.925 + 0.02).
 _SLAB_DENSE = True
-# Draw the noise of the next epoch of a fit in a thread while the kernel runs.
+# Draw the noise of the next epoch of a fit in a thread while the kernel runs (when the
+# thread limit allows more than one thread).
 _PREFETCH = True
 _SLAB_RATE_INIT = 0.75
 _SLAB_MARGIN = 0.03
@@ -459,7 +461,9 @@ class SpikeSlabRBM(BaseRBM):
             gen, perm, first_chunk = draw_start(make_generator(rng))
         to_come = getattr(self, "_epochs_to_come", 1) - 1
         self._epochs_to_come = to_come
-        if to_come > 0 and _SLAB_DENSE and _PREFETCH:
+        # only where a second thread is allowed (threadpoolctl / OMP_NUM_THREADS /
+        # a joblib or Dask worker's limit): the draws then use another core
+        if to_come > 0 and _SLAB_DENSE and _PREFETCH and effective_n_threads() > 1:
             box = []
 
             def work(g):
