@@ -19,8 +19,9 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
     average is printed with each line: figures taken while other work runs on the
     machine are not comparable.
 
-and the compile overhead: the first fits (float64 and float32) in a new process with
-Numba's cache already warm, minus the same fits once loaded; split into Numba's own
+and the compile overhead: the first fits (float64 and float32; a small one, which runs
+the sequential epoch kernel, and a 100 x 784 x 500 one, which runs the parallel kernel)
+in a new process with Numba's cache already warm, minus the same fits once loaded; split into Numba's own
 one-time start-up (paid by the first call of any cached Numba function, measured on a
 trivial sknets kernel) and the loading of the BernoulliRBM kernels.
 
@@ -121,23 +122,29 @@ COMPILE_SNIPPET = textwrap.dedent("""
     t = time.perf_counter()
     minibatch_draws(1, 1, 1, 1, 1, True, False)  # Numba start-up + a tiny cached kernel
     startup = time.perf_counter() - t
-    X64 = np.random.RandomState(0).rand(200, 64)
-    first = 0.0
-    for X in (X64, X64.astype(np.float32)):
-        t = time.perf_counter()
-        BernoulliRBM(n_components=32, n_iter=1, random_state=0).fit(X)
-        first += time.perf_counter() - t
-    again = 0.0
-    for X in (X64, X64.astype(np.float32)):
-        t = time.perf_counter()
-        BernoulliRBM(n_components=32, n_iter=1, random_state=0).fit(X)
-        again += time.perf_counter() - t
+    rng = np.random.RandomState(0)
+    small, big = rng.rand(200, 64), (rng.rand(200, 784) < 0.2).astype(float)
+    # a small fit (sequential kernel) and a 100 x 784 x 500 one (parallel kernel)
+    fits = [(small, dict(n_components=32)),
+            (big, dict(n_components=500, batch_size=100))]
+
+    def run():
+        total = 0.0
+        for X, kw in fits:
+            for dt in (np.float64, np.float32):
+                t = time.perf_counter()
+                BernoulliRBM(n_iter=1, random_state=0, **kw).fit(X.astype(dt))
+                total += time.perf_counter() - t
+        return total
+
+    first = run()
+    again = run()
     print(startup, first, again)
 """)
 
 
 def compile_overhead():
-    """First fits (float64 + float32) in a fresh process with a warm cache."""
+    """First fits (both kernels, float64 + float32) in a fresh process, warm cache."""
     code = COMPILE_SNIPPET.format(root=str(ROOT))
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", code], check=True,
@@ -159,14 +166,24 @@ def main():
     print("BernoulliRBM: sknets vs scikit-learn (same process, best of "
           f"{repeat}; ratio = sklearn / sknets)")
     overhead, startup, kernels = compile_overhead()
-    print(f"compile overhead, first float64 + float32 fits in a new process, warm "
+    print(f"compile overhead, first fits (both kernels, float64 + float32) in a new "
+          f"process, warm "
           f"cache: {overhead:.3f} s = Numba start-up {startup:.3f} s + loading the "
           f"RBM kernels {kernels:.3f} s")
 
-    # warm both up (imports, caches) outside the timings
+    # warm both up (imports, caches, the sequential and the parallel epoch kernels
+    # in both dtypes) outside the timings
     Xw = np.random.RandomState(0).rand(50, 8)
+    Xw_b = (np.random.RandomState(0).rand(200, 784) < 0.2).astype(float)
+    from threadpoolctl import threadpool_limits
+
     for dt in (np.float64, np.float32):
         BernoulliRBM(n_components=4, n_iter=1).fit(Xw.astype(dt))
+        SkRBM(n_components=4, n_iter=1).fit(Xw.astype(dt))
+        BernoulliRBM(n_components=500, batch_size=100, n_iter=1).fit(Xw_b.astype(dt))
+        with threadpool_limits(limits=1, user_api="blas"):  # sequential at (b) size
+            BernoulliRBM(n_components=500, batch_size=100,
+                         n_iter=1).fit(Xw_b.astype(dt))
 
     # (a) scikit-learn's example
     X_train, X_test, Y_train, Y_test = example_data()
@@ -200,8 +217,6 @@ def main():
             f"(b) 784x500 batch 100, {dt.__name__}",
             lambda: BernoulliRBM(**params_b), lambda: SkRBM(**params_b),
             Xb.astype(dt), repeat_b)
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1, user_api="blas"):
         for dt in (np.float64, np.float32):
             compare(f"(b) {dt.__name__}, sklearn BLAS 1 thread",
