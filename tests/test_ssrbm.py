@@ -681,6 +681,22 @@ def test_12_same_random_state_same_results_and_pickle(small):
     assert not np.array_equal(small_rbm(random_state=1).fit(X).weights_, a.weights_)
 
 
+def _count_thread_starts(monkeypatch):
+    """Count the threads SpikeSlabRBM starts (a list that grows by one per start)."""
+    from sknets.rbm import _spike_slab as S
+
+    started = []
+    thread_cls = S.threading.Thread
+
+    class CountingThread(thread_cls):
+        def start(self):
+            started.append(1)
+            super().start()
+
+    monkeypatch.setattr(S.threading, "Thread", CountingThread)
+    return started
+
+
 @pytest.mark.parametrize("kw", [{}, {"persistent": False, "n_gibbs_steps": 2}])
 @pytest.mark.parametrize("budget", [None, 2000])
 def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
@@ -693,15 +709,7 @@ def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
         monkeypatch.setattr(S, "_NOISE_BUDGET", budget)
     # a second thread allowed whatever the test worker's limits; count the threads
     monkeypatch.setattr(S, "effective_n_threads", lambda n_jobs=None: 2)
-    started = []
-    thread_cls = S.threading.Thread
-
-    class CountingThread(thread_cls):
-        def start(self):
-            started.append(1)
-            super().start()
-
-    monkeypatch.setattr(S.threading, "Thread", CountingThread)
+    started = _count_thread_starts(monkeypatch)
     fits = {}
     for prefetch in (True, False):
         monkeypatch.setattr(S, "_PREFETCH", prefetch)
@@ -720,15 +728,7 @@ def test_12_no_prefetch_thread_under_one_thread_limit(small, monkeypatch):
 
     X, _ = small
     monkeypatch.setattr(S, "effective_n_threads", lambda n_jobs=None: 1)
-    started = []
-    thread_cls = S.threading.Thread
-
-    class CountingThread(thread_cls):
-        def start(self):
-            started.append(1)
-            super().start()
-
-    monkeypatch.setattr(S.threading, "Thread", CountingThread)
+    started = _count_thread_starts(monkeypatch)
     small_rbm(n_iter=3).fit(X)
     assert started == []
 

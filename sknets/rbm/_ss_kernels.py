@@ -77,34 +77,12 @@ def _sigmoid_rows(C, P, buf):
     loops vectorise (Numba has no vector ``exp`` here): ``exp(x) = 2**k * e**r`` with
     ``k = round(x / ln 2)``, ``|r| <= ln(2) / 2``, ``e**r`` by its degree-12 Taylor
     polynomial (relative error < 2e-16) and ``2**k`` assembled from its bits.
-    ``buf`` is float64 work space of length >= N; ``x`` is clipped to +-708."""
+    ``buf`` is float64 work space of length >= N; ``x`` is clipped to +-708. Row by
+    row through ``_sigmoid_into``."""
     B, N = C.shape
-    bits = buf.view(np.int64)
     poly = np.empty(N)
     for t in range(B):
-        for i in range(N):
-            x = min(max(-C[t, i], -708.0), 708.0)
-            y = x * _LOG2E + _MAGIC
-            buf[i] = y
-            k = y - _MAGIC
-            r = (x - k * _LN2_HI) - k * _LN2_LO
-            q = 1.0 / 479001600.0
-            q = q * r + 1.0 / 39916800.0
-            q = q * r + 1.0 / 3628800.0
-            q = q * r + 1.0 / 362880.0
-            q = q * r + 1.0 / 40320.0
-            q = q * r + 1.0 / 5040.0
-            q = q * r + 1.0 / 720.0
-            q = q * r + 1.0 / 120.0
-            q = q * r + 1.0 / 24.0
-            q = q * r + 1.0 / 6.0
-            q = q * r + 0.5
-            q = q * r + 1.0
-            poly[i] = q * r + 1.0
-        for i in range(N):
-            bits[i] = (bits[i] - _MAGIC_BITS + 1023) << 52
-        for i in range(N):
-            P[t, i] = 1.0 / (1.0 + poly[i] * buf[i])
+        _sigmoid_into(C[t], P[t], N, buf, poly)
 
 
 @njit(cache=True, error_model="numpy")
