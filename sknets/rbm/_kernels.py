@@ -230,12 +230,6 @@ def sigmoid_range(a, j0, j1, ibuf):
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def accumulate_rows(out, M, idx, coef, n):
-    """out += sum_a coef[a] * M[idx[a]] for a < n (see ``accumulate_cols``)."""
-    accumulate_cols(out, M, 0, out.shape[0], idx, coef, n)
-
-
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def accumulate_cols(out, M, j0, j1, idx, coef, n):
     """out[j] += sum_a coef[a] * M[idx[a], j] for a < n and j0 <= j < j1.
 
