@@ -207,7 +207,8 @@ class SpikeSlabRBM(BaseRBM):
     with numpy from a generator seeded by ``random_state`` and passed in, so a fixed
     ``random_state`` gives bit-identical models. While an epoch of ``fit`` runs, a
     helper thread draws the numbers of the next epoch from that epoch's own generator
-    (the same numbers as drawing them afterwards). Visible draws are restricted to the
+    (the same numbers as drawing them afterwards), when more than one thread is
+    allowed (not under ``threadpool_limits(1)`` or in a one-thread joblib worker). Visible draws are restricted to the
     ball by rejection; a row whose proposals keep leaving it gets an exact
     coordinate-wise truncated-normal update instead, and the fraction of such rows is
     ``fallback_rate_``.
