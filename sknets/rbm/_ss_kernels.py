@@ -315,14 +315,31 @@ def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
     sd = np.empty(D, dtype=V.dtype)
     for d in range(D):
         sd[d] = 1.0 / math.sqrt(lam[d])
+    return _ball_rows(B, Mv, lam, sd, z_v, V, V_out, pool, pool_pos, fb_u, fb_pos,
+                      radius, max_rejections)
+
+
+@njit(cache=True, error_model="numpy")
+def _ball_rows(n_rows, Mv, lam, sd, z, V_prev, V_out, pool, pool_pos, fb_u, fb_pos,
+               radius, max_rejections):
+    """Visible rows 0..n_rows-1 restricted to the ball (section 2): ``Mv`` holds
+    ``h s W`` and becomes the mean ``Mv / lam``; the proposal is mean + z * sd, then
+    pool rows until it lies in the ball (at most ``max_rejections``), then the
+    coordinate-wise fallback from ``V_prev``. Writes ``V_out``.
+
+    Returns ``(status, pool_pos, fb_pos, n_fallback)``; on an exhausted pool or
+    fallback stream the status says so and the rows from the failing one on are
+    not finished.
+    """
+    D = Mv.shape[1]
     r2 = radius * radius
     n_fb = 0
-    for t in range(B):
+    for t in range(n_rows):
         sq = 0.0
         for d in range(D):
             m = Mv[t, d] / lam[d]
             Mv[t, d] = m
-            x = m + z_v[t, d] * sd[d]
+            x = m + z[t, d] * sd[d]
             V_out[t, d] = x
             sq += x * x
         tries = 0
@@ -339,7 +356,7 @@ def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
         if sq > r2:
             if fb_pos >= fb_u.shape[0]:
                 return STATUS_FALLBACK_EXHAUSTED, pool_pos, fb_pos, n_fb
-            _fallback_row(V[t], Mv[t], sd, radius, fb_u[fb_pos], V_out[t])
+            _fallback_row(V_prev[t], Mv[t], sd, radius, fb_u[fb_pos], V_out[t])
             fb_pos += 1
             n_fb += 1
     return STATUS_OK, pool_pos, fb_pos, n_fb
@@ -618,7 +635,6 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     log_lam = np.empty(D, dtype=dt)
     a1 = alpha.reshape(-1)
     m1 = mu.reshape(-1)
-    r2 = radius * radius
     n_slab = slab_pool.shape[0]
     last = max(n_slab - 1, 0)
     dense_rows = n_slab // max(n_batches * n_steps * NK, 1)  # M of a dense z_s
@@ -685,34 +701,12 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
                         pos += K if h > 0.0 else 0
                 slab_pos = pos
             np.dot(HS[:Mr], W2, Mv[:Mr])
-            zv = z_v[j, step]
-            for t in range(Mr):
-                sq = 0.0
-                for d in range(D):
-                    m = Mv[t, d] / lam[d]
-                    Mv[t, d] = m
-                    x = m + zv[t, d] * sd[d]
-                    Vn[t, d] = x
-                    sq += x * x
-                tries = 0
-                while sq > r2 and tries < max_rejections:
-                    if pool_pos >= pool.shape[0]:
-                        return (STATUS_POOL_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
-                                n_draws)
-                    sq = 0.0
-                    for d in range(D):
-                        x = Mv[t, d] + pool[pool_pos, d] * sd[d]
-                        Vn[t, d] = x
-                        sq += x * x
-                    pool_pos += 1
-                    tries += 1
-                if sq > r2:
-                    if fb_pos >= fb_u.shape[0]:
-                        return (STATUS_FALLBACK_EXHAUSTED, j, sp0, pp0, fp0, n_fb_total,
-                                n_draws)
-                    _fallback_row(Vc[t], Mv[t], sd, radius, fb_u[fb_pos], Vn[t])
-                    fb_pos += 1
-                    n_fb_batch += 1
+            status, pool_pos, fb_pos, nf = _ball_rows(
+                Mr, Mv, lam, sd, z_v[j, step], Vc, Vn, pool, pool_pos, fb_u, fb_pos,
+                radius, max_rejections)
+            if status != STATUS_OK:
+                return (status, j, sp0, pp0, fp0, n_fb_total, n_draws)
+            n_fb_batch += nf
             _copy_rows(Vn, 0, Vc, 0, Mr)
         n_draws += Mr * n_steps
         n_fb_total += n_fb_batch
