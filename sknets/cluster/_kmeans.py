@@ -16,6 +16,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 import numba
 
@@ -35,6 +36,22 @@ def _fit_n_threads():
     ``OMP_NUM_THREADS``/``NUMBA_NUM_THREADS``, threadpoolctl's limits (through a cached
     controller, so no library scan per call) and dask worker tasks."""
     return effective_n_threads(None)
+
+
+def _sklearn_n_threads():
+    """The OpenMP thread count scikit-learn's KMeans would take now
+    (``_openmp_effective_n_threads()``, read once per fit as scikit-learn does).
+
+    Not the Numba thread count: it only sets how the inertia is split into partial
+    sums (see :func:`_inertia`), so that ``inertia_`` has scikit-learn's bits. It can
+    differ from ours (``OMP_NUM_THREADS`` above the core count, a BLAS-only
+    threadpoolctl limit).
+    """
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:  # pragma: no cover - private helper moved
+        return _fit_n_threads()
+    return int(max(1, _openmp_effective_n_threads()))
 
 
 @contextmanager
@@ -124,8 +141,10 @@ def _use_gemm(data, n_clusters):
     return d >= _GEMM_MIN_FEATURES or (d >= 3 and n_clusters >= 16)
 
 
-def _labels_inertia(data, sample_weight, centers, n_threads, return_inertia=True):
-    """E-step only: labels of ``data`` for ``centers`` and, optionally, the inertia."""
+def _labels_inertia(data, sample_weight, centers, n_threads, return_inertia=True,
+                    inertia_parts=None):
+    """E-step only: labels of ``data`` for ``centers`` and, optionally, the inertia
+    (see :func:`_inertia` for ``inertia_parts``)."""
     n_parts = _n_parts(n_threads, data.n)
     k, d = centers.shape
     labels = np.full(data.n, -1, dtype=np.int32)
@@ -139,18 +158,39 @@ def _labels_inertia(data, sample_weight, centers, n_threads, return_inertia=True
                       changed, False, use_gemm)
     if not return_inertia:
         return labels
-    return labels, _inertia(data, sample_weight, centers, labels, n_threads)
+    return labels, _inertia(data, sample_weight, centers, labels, n_threads,
+                            inertia_parts)
 
 
-def _inertia(data, sample_weight, centers, labels, n_threads, out=None):
-    n_parts = _n_parts(n_threads, data.n)
-    if out is None:
-        out = np.empty(data.n, dtype=data.dtype)
-    partial = np.zeros(n_parts)
+def _inertia(data, sample_weight, centers, labels, n_threads, inertia_parts=None):
+    """Weighted sum of squared distances to the assigned centers, computed as
+    scikit-learn's ``_inertia_dense`` / ``_inertia_sparse`` compute it with
+    ``inertia_parts`` OpenMP threads (default ``n_threads``): in the data's dtype,
+    its distance arithmetic, its split of the samples. The result has scikit-learn's
+    bits (for more than 2 threads scikit-learn adds the partial sums in the order its
+    threads finish; here they are added in thread order). ``n_threads`` is the number
+    of Numba threads that compute it.
+    """
+    dt = data.dtype
+    parts = int(max(1, n_threads if inertia_parts is None else inertia_parts))
+    centers = np.ascontiguousarray(centers, dtype=dt)
+    sample_weight = np.ascontiguousarray(sample_weight, dtype=dt)
+    # CSR: the centers' squared norms as scikit-learn gets them (same bits)
+    c_sq = (np.ascontiguousarray(row_norms(centers, squared=True), dtype=dt)
+            if data.sparse else np.empty(0, dtype=dt))
+    partial = np.zeros(parts, dtype=dt)
     with _thread_scope(n_threads):
-        total = _k.assigned_sqdist(*data.args(), sample_weight, centers, labels, out,
-                                   partial)
+        total = _k.inertia_sk(data.X, data.data, data.indices, data.indptr,
+                              data.sparse, sample_weight, centers, c_sq, labels,
+                              partial)
     return float(total)
+
+
+def _assigned_sqdist(data, centers, labels, n_threads, out):
+    """``out[i]`` = squared distance of sample ``i`` to its assigned center."""
+    with _thread_scope(n_threads):
+        _k.assigned_sqdist(*data.args(), centers, labels, out)
+    return out
 
 
 def _sqdist_to(data, centers, n_threads):
@@ -240,8 +280,8 @@ def _relocate_empty(data, sample_weight, centers_old, labels, acc, wacc, n_threa
     """
     empty = np.flatnonzero(wacc == 0)
     n_empty = empty.size
-    dist = np.empty(data.n, dtype=data.dtype)
-    _inertia(data, sample_weight, centers_old, labels, n_threads, out=dist)
+    dist = _assigned_sqdist(data, centers_old, labels, n_threads,
+                            np.empty(data.n, dtype=data.dtype))
     if dist.max() == 0:
         return
     far = np.argpartition(dist, -n_empty)[: -n_empty - 1 : -1]
@@ -256,12 +296,13 @@ def _relocate_empty(data, sample_weight, centers_old, labels, acc, wacc, n_threa
 
 
 def _kmeans_single(data, sample_weight, centers_init, algorithm, max_iter, verbose,
-                   tol, n_threads):
+                   tol, n_threads, inertia_parts=None):
     """Run Lloyd's or Elkan's algorithm once from ``centers_init``.
 
     Stopping rules as scikit-learn: strict convergence (no label changed) or
     ``sum(center_shift**2) <= tol``; without strict convergence a last E-step makes
-    the labels match the returned centers.
+    the labels match the returned centers. The inertia (returned and printed) is
+    computed as scikit-learn does with ``inertia_parts`` threads (see :func:`_inertia`).
     """
     n_clusters, n_features = centers_init.shape
     n_parts = _n_parts(n_threads, data.n)
@@ -304,7 +345,8 @@ def _kmeans_single(data, sample_weight, centers_init, algorithm, max_iter, verbo
             half_dist, next_half = _center_half_distances(centers_new)
 
         if verbose:
-            inertia = _inertia(data, sample_weight, centers, labels, n_threads)
+            inertia = _inertia(data, sample_weight, centers, labels, n_threads,
+                               inertia_parts)
             print(f"Iteration {i}, inertia {inertia}.")
 
         centers, centers_new = centers_new, centers
@@ -330,7 +372,7 @@ def _kmeans_single(data, sample_weight, centers_init, algorithm, max_iter, verbo
             _k.lloyd_pass(*data.args(), sample_weight, centers, labels, sums, wsums,
                           changed, False, use_gemm)
 
-    inertia = _inertia(data, sample_weight, centers, labels, n_threads)
+    inertia = _inertia(data, sample_weight, centers, labels, n_threads, inertia_parts)
     return labels, inertia, centers, i + 1
 
 
@@ -387,7 +429,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     scikit-learn's ``KMeans``; the assignment and update steps run in parallel Numba
     kernels (fused distance/argmin/accumulation, direct loops in low dimension and
     blocked BLAS products in higher dimension). Given the same initial centers the
-    labels and inertia equal scikit-learn's to floating-point tolerance, and a given
+    labels and centers equal scikit-learn's to floating-point tolerance and the
+    inertia is computed as scikit-learn computes it (see ``inertia_``); a given
     ``random_state`` draws the same k-means++ / random seeds as scikit-learn.
 
     Parameters
@@ -450,7 +493,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
 
     inertia_ : float
         Sum of squared distances of samples to their closest cluster center,
-        weighted by the sample weights if provided.
+        weighted by the sample weights if provided. Computed the way scikit-learn
+        computes it, so that it equals scikit-learn's for the same labels and centers
+        (the same bits with up to 2 threads): in the dtype of ``X``, with
+        scikit-learn's distance arithmetic and its split of the samples among its
+        OpenMP threads. The same holds for :meth:`score` and for the inertia that
+        picks the best of ``n_init`` runs. For float32 data it is therefore a float32
+        sum, typically within about 1e-6 to 1e-5 (relative) of the exact inertia of
+        the returned labels and centers, not float64-accurate; fit float64 data
+        when that matters.
 
     n_iter_ : int
         Number of iterations run.
@@ -472,8 +523,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     -----
     The kernels use as many Numba threads as the process allows (``OMP_NUM_THREADS``,
     ``NUMBA_NUM_THREADS`` and threadpoolctl limits are honoured), so the estimator
-    does not oversubscribe inside ``GridSearchCV(n_jobs=...)`` workers. Partial sums
-    are accumulated in float64 even for float32 data.
+    does not oversubscribe inside ``GridSearchCV(n_jobs=...)`` workers. The per-cluster
+    sums of the update step are accumulated in float64 even for float32 data; the
+    inertia is not (see ``inertia_``).
 
     References
     ----------
@@ -672,6 +724,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
             raise ValueError("Input sample_weight contains NaN or infinity.")
         # the limit in force now (OMP/NUMBA_NUM_THREADS, threadpoolctl limits)
         self._n_threads = _fit_n_threads()
+        # scikit-learn's thread count, for the inertia's partial sums only
+        self._sk_n_threads = _sklearn_n_threads()
 
         init = self.init
         init_is_array_like = _is_arraylike_not_scalar(init)
@@ -699,7 +753,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                                    blas_single=_use_gemm(data, self.n_clusters)):
                     labels, inertia, centers, n_iter = _kmeans_single(
                         data, sample_weight, centers_init, self._algorithm,
-                        self.max_iter, self.verbose, self._tol, self._n_threads)
+                        self.max_iter, self.verbose, self._tol, self._n_threads,
+                        self._sk_n_threads)
                 if not np.isfinite(inertia):
                     raise ValueError(
                         "KMeans: the inertia is not finite; the data or the sample "
@@ -843,8 +898,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         check_is_fitted(self)
         X = self._check_test_data(X)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        _, inertia = _labels_inertia(_Data(X), sample_weight, self._centers_for(X),
-                                     self._threads())
+        _, inertia = _labels_inertia(
+            _Data(X), sample_weight, self._centers_for(X), self._threads(),
+            inertia_parts=getattr(self, "_sk_n_threads", None))
         return -inertia
 
     def _centers_for(self, X):

@@ -12,7 +12,9 @@ first-call compile cost to a few kernels.
 
 Parallel kernels split the samples into ``n_parts`` contiguous parts (one per thread,
 ``prange`` over the parts) and accumulate per-part partial sums in float64, which the
-caller reduces in a fixed order, so results do not depend on thread scheduling.
+caller reduces in a fixed order, so results do not depend on thread scheduling. The
+exception is :func:`inertia_sk`, which reproduces scikit-learn's inertia bit for bit:
+its sums are in the data's dtype, split as scikit-learn's OpenMP loop splits them.
 
 A plain-numpy reference of every kernel lives in ``sknets/cluster/_kmeans_reference.py``
 and the tests compare them.
@@ -211,17 +213,14 @@ def _center_sq_norms(centers, c_sq):
 
 
 @njit(cache=True)
-def _gemm_operands(centers, c_sq, half_c_sq, centers_t):
-    """``half_c_sq = 0.5 * c_sq`` (centers' dtype), ``centers_t = centers.T``.
+def _gemm_operands(c_sq, half_c_sq):
+    """``half_c_sq = 0.5 * c_sq`` (centers' dtype).
 
-    Serial helper: inside a ``parallel=True`` kernel these array expressions would
-    each become a parallel region (one more fork/join per call).
+    Serial helper: inside a ``parallel=True`` kernel this array expression would
+    become a parallel region (one more fork/join per call).
     """
-    k, d = centers.shape
-    for j in range(k):
+    for j in range(c_sq.shape[0]):
         half_c_sq[j] = 0.5 * c_sq[j]
-        for f in range(d):
-            centers_t[f, j] = centers[j, f]
 
 
 @njit(parallel=True, cache=True)
@@ -248,8 +247,7 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     c_sq = np.empty(k, dtype=np.float64)
     _center_sq_norms(centers, c_sq)
     half_c_sq = np.empty(k, dtype=centers.dtype)
-    centers_t = np.empty((d, k), dtype=centers.dtype)
-    _gemm_operands(centers, c_sq, half_c_sq, centers_t)
+    _gemm_operands(c_sq, half_c_sq)
     gemm = use_gemm and not sparse
     blocked = gemm or (d == 2 and not sparse)
     n_chunks = (n + CHUNK - 1) // CHUNK
@@ -390,30 +388,90 @@ def average_and_shift(acc, wacc, centers_old, centers_new, center_shift):
 
 
 @njit(parallel=True, cache=True)
-def assigned_sqdist(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
-                    labels, out, partial):
-    """``out[i] = ||x_i - c_{labels[i]}||^2``; returns the weighted sum (the inertia).
-
-    ``partial`` (float64, one slot per part) receives the per-part sums, added in order.
-    """
+def assigned_sqdist(X, data, indices, indptr, x_sq, sparse, centers, labels, out):
+    """``out[i] = ||x_i - c_{labels[i]}||^2`` (the distances used to relocate empty
+    clusters; the inertia itself comes from :func:`inertia_sk`)."""
     n = labels.shape[0]
-    k, d = centers.shape
-    n_parts = partial.shape[0]
+    k = centers.shape[0]
     c_sq = np.empty(k, dtype=np.float64)
     _center_sq_norms(centers, c_sq)
-    for p in prange(n_parts):
-        i0 = p * n // n_parts
-        i1 = (p + 1) * n // n_parts
-        acc = 0.0
+    for i in prange(n):
+        out[i] = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, centers,
+                             labels[i], c_sq)
+
+
+@njit(cache=True, inline="always")
+def _row_sqdist_sk(X, data, indices, indptr, sparse, i, C, j, c_sq, zero):
+    """Squared distance of sample ``i`` to row ``j`` of ``C`` with scikit-learn's
+    arithmetic (``_euclidean_dense_dense`` / ``_euclidean_sparse_dense``), every
+    operation in the data's dtype (``zero`` is a 0 of that dtype).
+
+    Dense: features in groups of four, each group's ``((d0^2 + d1^2) + d2^2) + d3^2``
+    added to the running sum, then the remaining features one by one. Sparse: over the
+    non-zeros ``r += t*t - c*c`` (``t = x - c``), then ``+ c_sq[j]``, clamped at 0.
+    No fastmath: LLVM neither reassociates nor contracts into FMAs.
+    """
+    r = zero
+    if sparse:
+        for p in range(indptr[i], indptr[i + 1]):
+            b = C[j, indices[p]]
+            t = data[p] - b
+            r += t * t - b * b
+        r += c_sq[j]
+        if r < zero:
+            r = zero
+        return r
+    d = X.shape[1]
+    d4 = d - d % 4
+    for f in range(0, d4, 4):
+        t0 = X[i, f] - C[j, f]
+        t1 = X[i, f + 1] - C[j, f + 1]
+        t2 = X[i, f + 2] - C[j, f + 2]
+        t3 = X[i, f + 3] - C[j, f + 3]
+        r += t0 * t0 + t1 * t1 + t2 * t2 + t3 * t3
+    for f in range(d4, d):
+        t = X[i, f] - C[j, f]
+        r += t * t
+    return r
+
+
+@njit(parallel=True, cache=True)
+def inertia_sk(X, data, indices, indptr, sparse, sample_weight, centers, c_sq, labels,
+               partial):
+    """The inertia as scikit-learn's ``_inertia_dense`` / ``_inertia_sparse`` computes
+    it, bit for bit: everything in the data's dtype.
+
+    ``partial`` (data's dtype) has one slot per OpenMP thread ``T`` of the run being
+    reproduced; the samples are split as libgomp's ``schedule(static)`` does (with
+    ``q, r = divmod(n, T)``, thread ``t < r`` takes ``q + 1`` samples from
+    ``t * (q + 1)``, thread ``t >= r`` takes ``q`` from ``t * q + r``), each part sums
+    ``sqdist * sample_weight[i]`` in order from 0 into ``partial[t]``, and the parts are
+    added to 0 in thread order. (scikit-learn adds them in the order its threads finish;
+    for ``T <= 2`` every order gives the same bits.) ``c_sq`` (centers' squared norms,
+    data's dtype) is read for CSR data only; ``sample_weight`` must have the data's
+    dtype.
+    """
+    n = labels.shape[0]
+    n_parts = partial.shape[0]
+    zero = partial.dtype.type(0)
+    q = n // n_parts
+    rem = n % n_parts
+    for t in prange(n_parts):
+        if t < rem:
+            i0 = t * (q + 1)
+            i1 = i0 + q + 1
+        else:
+            i0 = t * q + rem
+            i1 = i0 + q
+        acc = zero
         for i in range(i0, i1):
-            v = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, centers,
-                            labels[i], c_sq)
-            out[i] = v
+            v = _row_sqdist_sk(X, data, indices, indptr, sparse, i, centers, labels[i],
+                               c_sq, zero)
             acc += v * sample_weight[i]
-        partial[p] = acc
-    total = 0.0
-    for p in range(n_parts):
-        total += partial[p]
+        partial[t] = acc
+    total = zero
+    for t in range(n_parts):
+        total += partial[t]
     return total
 
 
