@@ -92,7 +92,8 @@ def main(argv=None):
     print(f"\nminimum ratio {min(ratios):.2f}x (target >= 1.2x); ratio = sklearn time / "
           "sknets time")
     print("sk err / our err: each side's reported inertia_ against the inertia of its "
-          "own labels and centers recomputed in float64 (float32 rounding of the sums)")
+          "own labels and centers recomputed in float64 (float32 rounding of the sums:\n"
+          "both sides sum in X's dtype, sknets the way scikit-learn does)")
 
 
 if __name__ == "__main__":
