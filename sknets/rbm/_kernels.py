@@ -497,7 +497,7 @@ def _weight_features(i0, i1, nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt,
     feature's entries of coef * hcat[row] (positive rows ``lr * x`` on hpos row b,
     then negative ``-lr * x`` on hneg row m + c), or through the velocity with momentum
     and weight decay; the visible biases likewise (g_v = sum_b x_b - sum_c v_c); then
-    W[:, i0:i1] = Wt[i0:i1].T. ``w_*`` are the task's scratch lists (>= i1 - i0 rows)."""
+    W[:, i0:i1] = Wt[i0:i1].T (while those rows are in cache). ``w_*`` are the task's scratch lists (>= i1 - i0 rows)."""
     H = Wt.shape[1]
     zero = Wt.dtype.type(0)
     F = i1 - i0
@@ -518,14 +518,37 @@ def _weight_features(i0, i1, nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt,
             accumulate_cols(g, hcat, 0, H, w_idx[f], w_coef[f], w_cnt[f])
             for j in range(H):
                 w[j] += g[j]
-    for j in range(H):  # W = Wt.T on these features, while the rows are in cache
-        wr = W[j, i0:i1]
-        for f in range(F):
-            wr[f] = Wt[i0 + f, j]
+    _transpose_rows(Wt, W, i0, i1)
     if plain:
         _bias_step(bv[i0:i1], vel_bv, g_v[i0:i1], lr, momentum, plain)
     else:
         _bias_step(bv[i0:i1], vel_bv[i0:i1], g_v[i0:i1], lr, momentum, plain)
+
+
+@njit(cache=True)
+def _transpose_rows(Wt, W, i0, i1):
+    """W[:, i0:i1] = Wt[i0:i1].T, four rows of ``Wt`` at a time (each row read
+    contiguously, four neighbouring elements of a row of ``W`` written together):
+    about twice as fast as element by element."""
+    H = Wt.shape[1]
+    i = i0
+    while i + 4 <= i1:
+        r0 = Wt[i]
+        r1 = Wt[i + 1]
+        r2 = Wt[i + 2]
+        r3 = Wt[i + 3]
+        for j in range(H):
+            w = W[j, i:i + 4]
+            w[0] = r0[j]
+            w[1] = r1[j]
+            w[2] = r2[j]
+            w[3] = r3[j]
+        i += 4
+    while i < i1:
+        r0 = Wt[i]
+        for j in range(H):
+            W[j, i] = r0[j]
+        i += 1
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
