@@ -15,10 +15,10 @@ from ._base import BaseRBM
 from ._kernels import bernoulli_epoch, bernoulli_epoch_parallel
 
 # Minibatch size (rows x visible x hidden) from which an epoch runs on several threads
-# (the tasks of each phase handed out to the threads), when more than one is allowed. Below,
-# waking the threads four times per minibatch costs more than it saves: scikit-learn's
-# example (10 x 64 x 100) runs sequentially, benchmarks/bench_rbm.py case (b)
-# (100 x 784 x 500) in parallel.
+# (the tasks of each phase handed out to the threads), when more than one is allowed.
+# Below, waking the threads four times per minibatch costs more than it saves:
+# scikit-learn's example (10 x 64 x 100) runs sequentially, benchmarks/bench_rbm.py
+# case (b) (100 x 784 x 500) in parallel.
 _PARALLEL_MIN_WORK = 2**22
 
 

@@ -497,7 +497,8 @@ def _weight_features(i0, i1, nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt,
     feature's entries of coef * hcat[row] (positive rows ``lr * x`` on hpos row b,
     then negative ``-lr * x`` on hneg row m + c), or through the velocity with momentum
     and weight decay; the visible biases likewise (g_v = sum_b x_b - sum_c v_c); then
-    W[:, i0:i1] = Wt[i0:i1].T (while those rows are in cache). ``w_*`` are the task's scratch lists (>= i1 - i0 rows)."""
+    W[:, i0:i1] = Wt[i0:i1].T, while those rows are in cache. ``w_*`` are the task's
+    scratch lists (at least i1 - i0 rows)."""
     H = Wt.shape[1]
     zero = Wt.dtype.type(0)
     F = i1 - i0
