@@ -12,9 +12,9 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
     about 20 % ones plus some gray pixels), ``batch_size=100``, float64 and float32,
     ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
     ``--repeat-b`` (default 1). scikit-learn runs its products through a
-    multithreaded BLAS; the sknets epoch kernel shares the column blocks of each
-    phase out over the allowed threads (2 here) for minibatches of this size, and
-    runs (a) sequentially. (b) is also printed with the thread limit at one
+    multithreaded BLAS; the sknets epoch kernel hands the tasks of each phase (a
+    few rows, or a chunk of features) out to the allowed threads (2 here) for
+    minibatches of this size, and runs (a) sequentially. (b) is also printed with the thread limit at one
     (threadpoolctl, which limits sknets to one thread as well). The 1-minute load
     average is printed with each line: figures taken while other work runs on the
     machine are not comparable.

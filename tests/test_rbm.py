@@ -100,6 +100,28 @@ def test_batch_bounds_are_sklearn_slices():
         assert [(s.start, s.stop) for s in slices] == list(zip(b[:-1], b[1:]))
 
 
+def test_task_counter_hands_out_each_task_once():
+    # the parallel epoch kernel's atomic counter: under two threads, 2000 fetches
+    # return 0..1999 once each
+    import numba
+
+    from sknets.rbm._kernels import _fetch_add
+
+    @numba.njit(parallel=True)
+    def grab(counter, got):
+        for t in numba.prange(2):
+            q = _fetch_add(counter, 0)
+            while q < got.shape[0]:
+                got[q] += 1
+                q = _fetch_add(counter, 0)
+
+    counter = np.zeros(1, np.int64)
+    got = np.zeros(2000, np.int64)
+    grab(counter, got)
+    assert np.all(got == 1)
+    assert counter[0] == 2000 + 2  # each thread's last fetch finds nothing left
+
+
 def test_chains_from_rows():
     X = np.arange(20.0).reshape(10, 2)
     c = chains_from_rows(sp.csr_matrix(X), 4, np.random.RandomState(0))
@@ -158,7 +180,7 @@ def test_epoch_kernel_matches_numpy_reference(params, dtype, sparse):
 
 @pytest.fixture
 def parallel_epochs(monkeypatch):
-    """Force the parallel epoch kernel (2 chunks of rows) whatever the size/load."""
+    """Force the parallel epoch kernel (2 threads) whatever the size/load."""
     import sknets.rbm._bernoulli as bernoulli
 
     monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
@@ -180,7 +202,8 @@ def parallel_epochs(monkeypatch):
 @pytest.mark.parametrize("n_features, n_components", [(7, 6), (40, 70)])
 def test_parallel_epoch_kernel_matches_sequential_and_reference(
         params, dtype, sparse, n_features, n_components, parallel_epochs):
-    # (40, 70): two column blocks per phase (hidden 64 + 6, visible 32 + 8)
+    # batch 5: row tasks of 4 + 1; (40, 70): feature chunks 32 + 8 (float32) or
+    # 16 + 16 + 8 (float64) in the parameter step
     X = _binaryish(23, n_features, seed=1).astype(dtype)
     if params.get("visible_unit") == "gaussian":
         X = StandardScaler().fit_transform(X).astype(dtype)

@@ -15,22 +15,18 @@ from ._base import BaseRBM
 from ._kernels import bernoulli_epoch, bernoulli_epoch_parallel
 
 # Minibatch size (rows x visible x hidden) from which an epoch runs on several threads
-# (the column blocks of each phase shared out), when more than one is allowed. Below,
-# waking the threads four times per minibatch costs more than it saves: scikit-learn's
-# example (10 x 64 x 100) runs sequentially, benchmarks/bench_rbm.py case (b)
-# (100 x 784 x 500) in parallel.
+# (the tasks of each phase handed out to the threads), when more than one is allowed.
+# Below, waking the threads four times per minibatch costs more than it saves:
+# scikit-learn's example (10 x 64 x 100) runs sequentially, benchmarks/bench_rbm.py
+# case (b) (100 x 784 x 500) in parallel.
 _PARALLEL_MIN_WORK = 2**22
 
 
-def _block_width(n_cols, n_threads):
-    """Width of the column blocks of a phase: all columns on one thread; else one
-    block per thread, a multiple of 32 columns (whole vector loops, no scalar tail
-    inside a block). Smaller, cache-sized blocks measured slower: the per-row cost
-    of a block outweighs the cache reuse at these sizes."""
-    if n_threads <= 1:
-        return max(n_cols, 1)
-    width = -(-n_cols // n_threads)
-    return max(32, -(-width // 32) * 32)
+def _task_sizes(dtype):
+    """Rows of the minibatch (or chains) per task of the hidden / visible phases, and
+    features per task of the parameter step: a multiple of 128 bytes of each row of
+    ``W`` = ``Wt.T`` (the chunk's columns of ``W`` are written by one thread only)."""
+    return 4, 128 // np.dtype(dtype).itemsize
 
 
 class BernoulliRBM(BaseRBM):
@@ -310,19 +306,18 @@ class BernoulliRBM(BaseRBM):
         state = rng.get_state(legacy=True)
         key = np.array(state[1], dtype=np.uint32)
         itemplate = np.empty(0, np.int32 if dtype == np.float32 else np.int64)
-        # the column blocks of each phase are shared out over threads when a
+        # the tasks of each phase are handed out to the threads when a
         # minibatch is big enough to pay for waking them (not for batch 10 x 64 x 100)
         max_nb = int(np.max(np.diff(bounds)))
         n_threads = 1
         if max(max_nb, self.batch_size) * V * H >= _PARALLEL_MIN_WORK:
             n_threads = effective_n_threads()
-        bw_h = _block_width(H, n_threads)
-        bw_v = _block_width(V, n_threads)
+        rc, fc = _task_sizes(dtype)
         args = (indptr, indices, values, bounds, Wt, np.ascontiguousarray(Wt.T),
                 self.intercept_hidden_, self.intercept_visible_, self.h_samples_,
                 vel[0], vel[1], vel[2], key, int(state[2]), float(self.learning_rate),
                 float(self.momentum), float(self.weight_decay),
-                int(self.n_gibbs_steps), bool(self.persistent), gaussian, bw_h, bw_v,
+                int(self.n_gibbs_steps), bool(self.persistent), gaussian, rc, fc,
                 itemplate)
         if n_threads > 1:
             with numba_threads(n_threads) as nt:

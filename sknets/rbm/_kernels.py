@@ -7,7 +7,9 @@ reference in ``_reference.py`` (the tests compare them on the same random draws)
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 
 @njit(cache=True)
@@ -324,20 +326,41 @@ def _box_muller_steps(rand, off, n_gibbs, nc, V, H):
 
 
 # ---------------------------------------------------------------------------
-# Phases of one minibatch
+# Tasks of one minibatch
 #
 # Every product has a sparse or binary left factor (the data, the binary samples), so
-# it is a sum of selected rows of a weight matrix: the kernel first lists the non-zeros
-# of each left row (``*_idx``, ``*_coef``, ``*_cnt``), then adds up the selected rows
-# over a range of output columns (a column block) for all rows of the minibatch. The
-# sequential kernel runs one block (all columns); the parallel kernel one block per
-# thread, so that each core reads only its part of every weight row. Each output
-# element gets the same arithmetic whichever thread and block computes it, so the
-# sequential and the parallel kernel give the same numbers.
+# it is a sum of selected rows of a weight matrix: the kernel lists the non-zeros of a
+# left row (``*_idx``, ``*_coef``, ``*_cnt``) and adds up the selected rows over the
+# full width. Each phase is cut into tasks: a few rows of the minibatch or of the
+# chains, or a chunk of features for the parameter step. A task also lists the
+# non-zeros of the rows it produces, for the next phase. The sequential kernel runs
+# the tasks in order; the parallel kernel hands them out to its threads as they come
+# free (an atomic counter), so that a thread on a slower core (shared host, busy
+# sibling) simply takes fewer. Every output element gets the same arithmetic whichever
+# thread computes it, so the two kernels give the same numbers.
 #
-# ``Wt`` (n_features, n_components) is the updated matrix, ``W`` = ``Wt.T`` is its copy
-# for the visible phase, refreshed block by block at the end of the weight step.
+# ``Wt`` (n_features, n_components) is the updated matrix; ``W`` = ``Wt.T`` is its copy
+# for the visible phase, refreshed chunk by chunk at the end of the parameter step.
 # ---------------------------------------------------------------------------
+
+
+@intrinsic
+def _fetch_add(typingctx, counter, slot):
+    """Atomically ``counter[slot] += 1`` (int64 array); returns the previous value."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
+            and isinstance(slot, types.Integer)):
+        return None
+    sig = types.int64(counter, slot)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", ptr, one, "seq_cst")
+
+    return sig, codegen
 
 
 @njit(cache=True)
@@ -347,171 +370,204 @@ def _row_lists(M, n_rows, idx, coef, cnt):
         cnt[r] = _nonzeros(M[r], idx[r], coef[r])
 
 
-@njit(cache=True)
-def _data_lists(r0, nb, dense, indptr, indices, data, V, idx, coef, cnt):
-    """Non-zeros of the data rows r0..r0+nb-1 (dense rows of length V, or CSR)."""
-    for b in range(nb):
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _positive_rows(b0, b1, r0, dense, indptr, indices, data, Wt, bh, hpos, p_idx,
+                   p_coef, p_cnt, cd, rand, hc, h_idx, h_coef, h_cnt, ibuf):
+    """Rows b0..b1-1 of the positive phase: the non-zeros of data row r0 + b (dense
+    rows of length V, or CSR), hpos[b] = sigmoid(bh + x @ Wt); with ``cd`` also the
+    chains' binary sample hc[b] = [rand[b * H + j] < hpos[b, j]] and its non-zeros."""
+    V = Wt.shape[0]
+    H = Wt.shape[1]
+    one = Wt.dtype.type(1)
+    zero = Wt.dtype.type(0)
+    for b in range(b0, b1):
         r = r0 + b
         if dense:
-            cnt[b] = _nonzeros(data[r * V:(r + 1) * V], idx[b], coef[b])
+            p_cnt[b] = _nonzeros(data[r * V:(r + 1) * V], p_idx[b], p_coef[b])
         else:
             start = indptr[r]
             n = indptr[r + 1] - start
             for a in range(n):
-                idx[b, a] = indices[start + a]
-                coef[b, a] = data[start + a]
-            cnt[b] = n
+                p_idx[b, a] = indices[start + a]
+                p_coef[b, a] = data[start + a]
+            p_cnt[b] = n
+        o = hpos[b]
+        for j in range(H):  # loops from 0 vectorise (see accumulate_cols)
+            o[j] = bh[j]
+        accumulate_cols(o, Wt, 0, H, p_idx[b], p_coef[b], p_cnt[b])
+        sigmoid_range(o, 0, H, ibuf)
+        if cd:
+            hs = hc[b]
+            u = rand[b * H:(b + 1) * H]
+            for j in range(H):
+                hs[j] = one if u[j] < o[j] else zero
+            h_cnt[b] = _nonzeros(hs, h_idx[b], h_coef[b])
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _hidden_blocks(blo, bhi, bw, n_rows, idx, coef, cnt, Wt, bh, out, sample, rand,
-                   off, hc, ibuf):
-    """Blocks blo..bhi-1 (width ``bw``) of out = sigmoid(bh + left @ Wt) for rows
-    0..n_rows-1, the left rows given by their non-zero lists; with ``sample``, also
-    hc = [rand[off + r * H + j] < out] (binary hidden samples)."""
-    H = Wt.shape[1]
-    one = Wt.dtype.type(1)
-    zero = Wt.dtype.type(0)
-    for blk in range(blo, bhi):
-        j0 = blk * bw
-        j1 = min(j0 + bw, H)
-        L = j1 - j0
-        b = bh[j0:j1]
-        for r in range(n_rows):
-            o = out[r]
-            os = o[j0:j1]  # loops over slices from 0 vectorise (see accumulate_cols)
-            for j in range(L):
-                os[j] = b[j]
-            accumulate_cols(o, Wt, j0, j1, idx[r], coef[r], cnt[r])
-            sigmoid_range(o, j0, j1, ibuf)
-            if sample:
-                hs = hc[r, j0:j1]
-                u = rand[off + r * H + j0:off + r * H + j1]
-                for j in range(L):
-                    hs[j] = one if u[j] < os[j] else zero
-
-
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _visible_blocks(blo, bhi, bw, nc, h_idx, h_coef, h_cnt, W, bv, gaussian, rand, off,
-                    vneg, ibuf):
-    """Blocks blo..bhi-1 of the visible samples of the chains: pre-activation
+def _visible_rows(c0, c1, W, bv, gaussian, rand, off, h_idx, h_coef, h_cnt, vneg, n_idx,
+                  n_coef, n_cnt, ibuf):
+    """Visible samples of chains c0..c1-1 and their non-zeros: pre-activation
     s = bv + h @ W (h binary, given by its lists); Bernoulli: v = [u < sigmoid(s)],
     Gaussian: v = s + z, with u or z at ``rand[off + c * V + i]``."""
     V = W.shape[1]
     one = W.dtype.type(1)
     zero = W.dtype.type(0)
-    for blk in range(blo, bhi):
-        i0 = blk * bw
-        i1 = min(i0 + bw, V)
-        L = i1 - i0
-        b = bv[i0:i1]
-        for c in range(nc):
-            v = vneg[c]
-            vs = v[i0:i1]
-            for i in range(L):
-                vs[i] = b[i]
-            accumulate_cols(v, W, i0, i1, h_idx[c], h_coef[c], h_cnt[c])
-            u = rand[off + c * V + i0:off + c * V + i1]
-            if gaussian:
-                for i in range(L):
-                    vs[i] += u[i]
-            else:
-                sigmoid_range(v, i0, i1, ibuf)
-                for i in range(L):
-                    vs[i] = one if u[i] < vs[i] else zero
-
-
-@njit(cache=True)
-def _column_lists(nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt, m, lr, w_idx,
-                  w_coef, w_cnt, g_v):
-    """Transpose the row lists of the positive rows (coefficient ``lr * x``, index b)
-    and of the negative visibles (``-lr * x``, index m + c) into per-feature lists for
-    the weight step, in that order; g_v = sum_b vpos_b - sum_c vneg_c."""
-    zero = g_v.dtype.type(0)
-    for i in range(w_cnt.shape[0]):
-        w_cnt[i] = 0
-        g_v[i] = zero
-    for b in range(nb):
-        for a in range(p_cnt[b]):
-            i = p_idx[b, a]
-            x = p_coef[b, a]
-            k = w_cnt[i]
-            w_idx[i, k] = b
-            w_coef[i, k] = lr * x
-            w_cnt[i] = k + 1
-            g_v[i] += x
-    for c in range(nc):
-        for a in range(n_cnt[c]):
-            i = n_idx[c, a]
-            x = n_coef[c, a]
-            k = w_cnt[i]
-            w_idx[i, k] = m + c
-            w_coef[i, k] = -lr * x
-            w_cnt[i] = k + 1
-            g_v[i] -= x
+    for c in range(c0, c1):
+        v = vneg[c]
+        for i in range(V):
+            v[i] = bv[i]
+        accumulate_cols(v, W, 0, V, h_idx[c], h_coef[c], h_cnt[c])
+        u = rand[off + c * V:off + (c + 1) * V]
+        if gaussian:
+            for i in range(V):
+                v[i] += u[i]
+        else:
+            sigmoid_range(v, 0, V, ibuf)
+            for i in range(V):
+                v[i] = one if u[i] < v[i] else zero
+        n_cnt[c] = _nonzeros(v, n_idx[c], n_coef[c])
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_blocks(blo, bhi, bw, Wt, W, vel, hcat, nb, nc, m, w_idx, w_coef, w_cnt,
-                   lr, decay, momentum, plain, bh, vel_bh, g_h):
-    """Blocks blo..bhi-1 (hidden columns) of the parameter step: for every feature i,
-    Wt[i] += sum over its list of coef * hcat[row] (plain), or through the velocity
-    with momentum and weight decay; the hidden biases of the block likewise
-    (g_h = sum_b hpos_b - sum_c hneg_c); W = Wt.T is kept up to date."""
-    V = Wt.shape[0]
+def _hidden_rows(c0, c1, Wt, bh, rand, off, n_idx, n_coef, n_cnt, hneg, hc, h_idx,
+                 h_coef, h_cnt, ibuf):
+    """Hidden phase of chains c0..c1-1: hneg[c] = sigmoid(bh + v @ Wt) (v given by its
+    lists), the new chain state hc[c] = [rand[off + c * H + j] < hneg[c, j]] and its
+    non-zeros (for the next visible phase)."""
     H = Wt.shape[1]
+    one = Wt.dtype.type(1)
     zero = Wt.dtype.type(0)
-    for blk in range(blo, bhi):
-        j0 = blk * bw
-        j1 = min(j0 + bw, H)
-        L = j1 - j0
-        # small blocks (L1-sized): transpose row by row as they are updated; larger
-        # ones afterwards in tiles (column writes over a big W miss the cache)
-        fuse = V * L * Wt.itemsize <= 32768
-        for i in range(V):
-            w = Wt[i, j0:j1]  # slices: loops from 0 vectorise (see accumulate_cols)
-            if plain:
-                accumulate_cols(Wt[i], hcat, j0, j1, w_idx[i], w_coef[i], w_cnt[i])
-            else:
-                g = vel[i, j0:j1]
-                for j in range(L):
-                    g[j] = momentum * g[j] - decay * w[j]
-                accumulate_cols(vel[i], hcat, j0, j1, w_idx[i], w_coef[i], w_cnt[i])
-                for j in range(L):
-                    w[j] += g[j]
-            if fuse:  # W = Wt.T, written while the row is in cache
-                wc = W[j0:j1, i]
-                for j in range(L):
-                    wc[j] = w[j]
-        gh = g_h[j0:j1]
-        for j in range(L):
-            gh[j] = zero
-        for b in range(nb):
-            hp = hcat[b, j0:j1]
-            for j in range(L):
-                gh[j] += hp[j]
-        for c in range(nc):
-            hn = hcat[m + c, j0:j1]
-            for j in range(L):
-                gh[j] -= hn[j]
-        if plain:
-            _bias_step(bh[j0:j1], vel_bh, gh, lr, momentum, plain)
-        else:
-            _bias_step(bh[j0:j1], vel_bh[j0:j1], gh, lr, momentum, plain)
-        if not fuse:
-            _transpose_block(Wt, W, j0, j1)
+    for c in range(c0, c1):
+        o = hneg[c]
+        for j in range(H):
+            o[j] = bh[j]
+        accumulate_cols(o, Wt, 0, H, n_idx[c], n_coef[c], n_cnt[c])
+        sigmoid_range(o, 0, H, ibuf)
+        hs = hc[c]
+        u = rand[off + c * H:off + (c + 1) * H]
+        for j in range(H):
+            hs[j] = one if u[j] < o[j] else zero
+        h_cnt[c] = _nonzeros(hs, h_idx[c], h_coef[c])
 
 
 @njit(cache=True)
-def _transpose_block(Wt, W, j0, j1):
-    """W[j] = Wt[:, j] for j0 <= j < j1, in tiles of 16 features."""
-    V = Wt.shape[0]
-    for i0 in range(0, V, 16):
-        i1 = min(i0 + 16, V)
-        for j in range(j0, j1):
-            w = W[j, i0:i1]
-            for i in range(i1 - i0):
-                w[i] = Wt[i0 + i, j]
+def _lower_bound(idx, n, value):
+    """First position a < n with idx[a] >= value (idx[:n] sorted)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if idx[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _feature_lists(i0, i1, rows, idx, coef, cnt, base, scale, w_idx, w_coef, w_cnt,
+                   g_v):
+    """Append the entries of features i0..i1-1 of the row lists 0..rows-1 to the
+    feature lists (row index ``base + row``, coefficient ``scale * x``), adding the
+    values x to g_v[i]; ``scale`` > 0 adds, < 0 subtracts."""
+    for r in range(rows):
+        ir = idx[r]
+        n = cnt[r]
+        a = _lower_bound(ir, n, i0)
+        while a < n and ir[a] < i1:
+            f = ir[a] - i0
+            x = coef[r, a]
+            k = w_cnt[f]
+            w_idx[f, k] = base + r
+            w_coef[f, k] = scale * x
+            w_cnt[f] = k + 1
+            if scale > 0:
+                g_v[ir[a]] += x
+            else:
+                g_v[ir[a]] -= x
+            a += 1
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_features(i0, i1, nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt, m,
+                     lr, w_idx, w_coef, w_cnt, Wt, W, vel, hcat, decay, momentum, plain,
+                     bv, vel_bv, g_v):
+    """Parameter step of features i0..i1-1 (rows of ``Wt``): Wt[i] += sum over the
+    feature's entries of coef * hcat[row] (positive rows ``lr * x`` on hpos row b,
+    then negative ``-lr * x`` on hneg row m + c), or through the velocity with momentum
+    and weight decay; the visible biases likewise (g_v = sum_b x_b - sum_c v_c); then
+    W[:, i0:i1] = Wt[i0:i1].T, while those rows are in cache. ``w_*`` are the task's
+    scratch lists (at least i1 - i0 rows)."""
+    H = Wt.shape[1]
+    zero = Wt.dtype.type(0)
+    F = i1 - i0
+    for f in range(F):
+        w_cnt[f] = 0
+        g_v[i0 + f] = zero
+    _feature_lists(i0, i1, nb, p_idx, p_coef, p_cnt, 0, lr, w_idx, w_coef, w_cnt, g_v)
+    _feature_lists(i0, i1, nc, n_idx, n_coef, n_cnt, m, -lr, w_idx, w_coef, w_cnt, g_v)
+    for f in range(F):
+        i = i0 + f
+        if plain:
+            accumulate_cols(Wt[i], hcat, 0, H, w_idx[f], w_coef[f], w_cnt[f])
+        else:
+            w = Wt[i]
+            g = vel[i]
+            for j in range(H):
+                g[j] = momentum * g[j] - decay * w[j]
+            accumulate_cols(g, hcat, 0, H, w_idx[f], w_coef[f], w_cnt[f])
+            for j in range(H):
+                w[j] += g[j]
+    _transpose_rows(Wt, W, i0, i1)
+    if plain:
+        _bias_step(bv[i0:i1], vel_bv, g_v[i0:i1], lr, momentum, plain)
+    else:
+        _bias_step(bv[i0:i1], vel_bv[i0:i1], g_v[i0:i1], lr, momentum, plain)
+
+
+@njit(cache=True)
+def _transpose_rows(Wt, W, i0, i1):
+    """W[:, i0:i1] = Wt[i0:i1].T, four rows of ``Wt`` at a time (each row read
+    contiguously, four neighbouring elements of a row of ``W`` written together):
+    about twice as fast as element by element."""
+    H = Wt.shape[1]
+    i = i0
+    while i + 4 <= i1:
+        r0 = Wt[i]
+        r1 = Wt[i + 1]
+        r2 = Wt[i + 2]
+        r3 = Wt[i + 3]
+        for j in range(H):
+            w = W[j, i:i + 4]
+            w[0] = r0[j]
+            w[1] = r1[j]
+            w[2] = r2[j]
+            w[3] = r3[j]
+        i += 4
+    while i < i1:
+        r0 = Wt[i]
+        for j in range(H):
+            W[j, i] = r0[j]
+        i += 1
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _hidden_bias_step(nb, nc, m, hcat, bh, vel_bh, g_h, lr, momentum, plain):
+    """g_h = sum_b hpos_b - sum_c hneg_c, then the hidden biases' step."""
+    H = g_h.shape[0]
+    zero = g_h.dtype.type(0)
+    for j in range(H):
+        g_h[j] = zero
+    for b in range(nb):
+        hp = hcat[b]
+        for j in range(H):
+            g_h[j] += hp[j]
+    for c in range(nc):
+        hn = hcat[m + c]
+        for j in range(H):
+            g_h[j] -= hn[j]
+    _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -524,15 +580,9 @@ def _bias_step(b, vel, grad, lr, momentum, plain):
             b[j] += vel[j]
 
 
-@njit(cache=True, inline="always")
-def _share(t, nt, n):
-    """Range of items of thread t of nt when n items are shared out."""
-    return t * n // nt, (t + 1) * n // nt
-
-
 @njit(cache=True)
-def _epoch_work(Wt, bounds, n_chains, persistent, n_gibbs, gaussian, nt, itemplate):
-    """Work arrays of one epoch."""
+def _epoch_work(Wt, bounds, n_chains, persistent, n_gibbs, gaussian, nt, fc, itemplate):
+    """Work arrays of one epoch (``nt`` threads, feature chunks of ``fc``)."""
     V = Wt.shape[0]
     H = Wt.shape[1]
     dt = Wt.dtype
@@ -552,9 +602,9 @@ def _epoch_work(Wt, bounds, n_chains, persistent, n_gibbs, gaussian, nt, itempla
     n_idx = np.empty((m, V), np.int64)  # ... of the visible samples of the chains
     n_coef = np.empty((m, V), dt)
     cnt = np.empty((3, m), np.int64)
-    w_idx = np.empty((V, 2 * m), np.int64)  # per feature, for the weight step
-    w_coef = np.empty((V, 2 * m), dt)
-    w_cnt = np.empty(V, np.int64)
+    w_idx = np.empty((nt, fc, 2 * m), np.int64)  # per task: feature lists
+    w_coef = np.empty((nt, fc, 2 * m), dt)
+    w_cnt = np.empty((nt, fc), np.int64)
     g = np.empty((2, max(V, H)), dt)  # bias gradients
     ibuf = np.empty((nt, max(V, H)), itemplate.dtype)  # sigmoid scratch per thread
     return (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx,
@@ -564,7 +614,7 @@ def _epoch_work(Wt, bounds, n_chains, persistent, n_gibbs, gaussian, nt, itempla
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, vel_bh,
                     vel_bv, key, pos, learning_rate, momentum, weight_decay, n_gibbs,
-                    persistent, gaussian, bw_h, bw_v, itemplate):
+                    persistent, gaussian, rc, fc, itemplate):
     """One epoch of PCD-k / CD-k over the minibatches ``bounds`` of X (sequential).
 
     X is CSR (``indptr``, ``indices``, ``data``; canonical: sorted indices, no
@@ -572,9 +622,10 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, 
     ``data = X.ravel()``; zeros are skipped either way. ``Wt`` is ``components_.T``
     (C-contiguous) and ``W`` a C-contiguous copy of ``components_`` (kept equal to
     ``Wt.T``). ``chain`` holds the persistent chains (its row count is the number of
-    chains, also used when ``persistent`` is False). ``bw_h`` / ``bw_v`` are the
-    column block widths of the hidden / visible phases; ``itemplate`` an empty int32
-    (float32 parameters) or int64 array (float64).
+    chains, also used when ``persistent`` is False). ``rc`` / ``fc`` are the rows /
+    features per task (the parallel kernel's split; here only ``fc`` matters, for
+    the scratch size); ``itemplate`` an empty int32 (float32 parameters) or int64
+    array (float64).
 
     Parameters are updated in place; returns the new MT19937 position.
     """
@@ -584,14 +635,14 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, 
     plain = momentum == 0.0 and weight_decay == 0.0
     (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx, n_coef,
      cnt, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
-        Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, 1, itemplate)
+        Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, 1, fc, itemplate)
     hpos = hcat[:m]
     hneg = hcat[m:]
     g_h = g[0, :H]
     g_v = g[1, :V]
     ib = ibuf[0]
-    nblk_h = (H + bw_h - 1) // bw_h
-    nblk_v = (V + bw_v - 1) // bw_v
+    if persistent:
+        _row_lists(chain, chain.shape[0], h_idx, h_coef, cnt[1])
     for k in range(bounds.shape[0] - 1):
         r0 = bounds[k]
         nb = bounds[k + 1] - r0
@@ -600,54 +651,55 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, 
         lr = learning_rate / nb
         n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
         pos = mt_fill_random(key, pos, words, rand[:n_draws])
-        _data_lists(r0, nb, dense, indptr, indices, data, V, p_idx, p_coef, cnt[0])
-        _hidden_blocks(0, nblk_h, bw_h, nb, p_idx, p_coef, cnt[0], Wt, bh, hpos,
-                       not persistent, rand, 0, hc, ib)  # positive phase
+        _positive_rows(0, nb, r0, dense, indptr, indices, data, Wt, bh, hpos, p_idx,
+                       p_coef, cnt[0], not persistent, rand, hc, h_idx, h_coef, cnt[1],
+                       ib)
         off = 0 if persistent else nb * H
         if gaussian:
             _box_muller_steps(rand, off, n_gibbs, nc, V, H)
         for step in range(n_gibbs):  # negative phase
-            _row_lists(hc, nc, h_idx, h_coef, cnt[1])
-            _visible_blocks(0, nblk_v, bw_v, nc, h_idx, h_coef, cnt[1], W, bv,
-                            gaussian, rand, off, vneg, ib)
+            _visible_rows(0, nc, W, bv, gaussian, rand, off, h_idx, h_coef, cnt[1],
+                          vneg, n_idx, n_coef, cnt[2], ib)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
-            _row_lists(vneg, nc, n_idx, n_coef, cnt[2])
-            _hidden_blocks(0, nblk_h, bw_h, nc, n_idx, n_coef, cnt[2], Wt, bh, hneg,
-                           True, rand, off, hc, ib)
+            _hidden_rows(0, nc, Wt, bh, rand, off, n_idx, n_coef, cnt[2], hneg, hc,
+                         h_idx, h_coef, cnt[1], ib)
             off += nc * H
-        _column_lists(nb, p_idx, p_coef, cnt[0], nc, n_idx, n_coef, cnt[2], m, lr,
-                      w_idx, w_coef, w_cnt, g_v)
-        _weight_blocks(0, nblk_h, bw_h, Wt, W, vel_w, hcat, nb, nc, m, w_idx, w_coef,
-                       w_cnt, lr, learning_rate * weight_decay, momentum, plain, bh,
-                       vel_bh, g_h)
-        _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
+        _hidden_bias_step(nb, nc, m, hcat, bh, vel_bh, g_h, lr, momentum, plain)
+        for i0 in range(0, V, fc):
+            _weight_features(i0, min(i0 + fc, V), nb, p_idx, p_coef, cnt[0], nc, n_idx,
+                             n_coef, cnt[2], m, lr, w_idx[0], w_coef[0], w_cnt[0], Wt,
+                             W, vel_w, hcat, learning_rate * weight_decay, momentum,
+                             plain, bv, vel_bv, g_v)
     return pos
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy", parallel=True)
 def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w,
                              vel_bh, vel_bv, key, pos, learning_rate, momentum,
-                             weight_decay, n_gibbs, persistent, gaussian, bw_h, bw_v,
+                             weight_decay, n_gibbs, persistent, gaussian, rc, fc,
                              itemplate, nt):
-    """``bernoulli_epoch`` with the column blocks of each phase shared out over ``nt``
-    threads (run it under ``numba_threads``). With persistent chains, thread 0 draws
-    the minibatch's random numbers while the others run the positive phase. Same
-    arguments (plus ``nt``) and the same numbers as the sequential kernel."""
+    """``bernoulli_epoch`` with the tasks of each phase (``rc`` rows, or ``fc``
+    features, each) handed out to ``nt`` threads as they come free (run it under
+    ``numba_threads``). With persistent chains, thread 0 first draws the minibatch's
+    random numbers while the others start the positive phase. Same arguments (plus
+    ``nt``) and the same numbers as the sequential kernel."""
     V = Wt.shape[0]
     H = Wt.shape[1]
     dense = indptr.shape[0] == 0
     plain = momentum == 0.0 and weight_decay == 0.0
     (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx, n_coef,
      cnt, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
-        Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, nt, itemplate)
+        Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, nt, fc, itemplate)
     hpos = hcat[:m]
     hneg = hcat[m:]
     g_h = g[0, :H]
     g_v = g[1, :V]
-    nblk_h = (H + bw_h - 1) // bw_h
-    nblk_v = (V + bw_v - 1) // bw_v
     posbuf = np.empty(1, np.int64)
     posbuf[0] = pos
+    counter = np.zeros(1, np.int64)
+    if persistent:
+        _row_lists(chain, chain.shape[0], h_idx, h_coef, cnt[1])
+    n_fchunks = (V + fc - 1) // fc
     for k in range(bounds.shape[0] - 1):
         r0 = bounds[k]
         nb = bounds[k + 1] - r0
@@ -655,43 +707,56 @@ def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain
         nc = hc.shape[0] if persistent else nb
         lr = learning_rate / nb
         n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
-        _data_lists(r0, nb, dense, indptr, indices, data, V, p_idx, p_coef, cnt[0])
-        if persistent and nt > 1:  # draws on thread 0, positive phase on the others
-            for t in prange(nt):
-                if t == 0:
-                    posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:n_draws])
-                else:
-                    blo, bhi = _share(t - 1, nt - 1, nblk_h)
-                    _hidden_blocks(blo, bhi, bw_h, nb, p_idx, p_coef, cnt[0], Wt, bh,
-                                   hpos, False, rand, 0, hc, ibuf[t])
-        else:  # CD: the positive phase samples the chains, so draws first
+        if not persistent:  # CD: the positive phase samples the chains, draws first
             posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:n_draws])
-            for t in prange(nt):
-                blo, bhi = _share(t, nt, nblk_h)
-                _hidden_blocks(blo, bhi, bw_h, nb, p_idx, p_coef, cnt[0], Wt, bh, hpos,
-                               not persistent, rand, 0, hc, ibuf[t])
+        n_tasks = (nb + rc - 1) // rc
+        counter[0] = 0
+        for t in prange(nt):
+            if persistent and t == 0:  # draws on thread 0 while the others start
+                posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:n_draws])
+            q = _fetch_add(counter, 0)
+            while q < n_tasks:
+                _positive_rows(q * rc, min(q * rc + rc, nb), r0, dense, indptr,
+                               indices, data, Wt, bh, hpos, p_idx, p_coef, cnt[0],
+                               not persistent, rand, hc, h_idx, h_coef, cnt[1],
+                               ibuf[t])
+                q = _fetch_add(counter, 0)
         off = 0 if persistent else nb * H
         if gaussian:
             _box_muller_steps(rand, off, n_gibbs, nc, V, H)
+        n_tasks = (nc + rc - 1) // rc
         for step in range(n_gibbs):
-            _row_lists(hc, nc, h_idx, h_coef, cnt[1])
+            counter[0] = 0
             for t in prange(nt):
-                blo, bhi = _share(t, nt, nblk_v)
-                _visible_blocks(blo, bhi, bw_v, nc, h_idx, h_coef, cnt[1], W, bv,
-                                gaussian, rand, off, vneg, ibuf[t])
+                q = _fetch_add(counter, 0)
+                while q < n_tasks:
+                    _visible_rows(q * rc, min(q * rc + rc, nc), W, bv, gaussian, rand,
+                                  off, h_idx, h_coef, cnt[1], vneg, n_idx, n_coef,
+                                  cnt[2], ibuf[t])
+                    q = _fetch_add(counter, 0)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
-            _row_lists(vneg, nc, n_idx, n_coef, cnt[2])
+            counter[0] = 0
             for t in prange(nt):
-                blo, bhi = _share(t, nt, nblk_h)
-                _hidden_blocks(blo, bhi, bw_h, nc, n_idx, n_coef, cnt[2], Wt, bh, hneg,
-                               True, rand, off, hc, ibuf[t])
+                q = _fetch_add(counter, 0)
+                while q < n_tasks:
+                    _hidden_rows(q * rc, min(q * rc + rc, nc), Wt, bh, rand, off, n_idx,
+                                 n_coef, cnt[2], hneg, hc, h_idx, h_coef, cnt[1],
+                                 ibuf[t])
+                    q = _fetch_add(counter, 0)
             off += nc * H
-        _column_lists(nb, p_idx, p_coef, cnt[0], nc, n_idx, n_coef, cnt[2], m, lr,
-                      w_idx, w_coef, w_cnt, g_v)
-        for t in prange(nt):
-            blo, bhi = _share(t, nt, nblk_h)
-            _weight_blocks(blo, bhi, bw_h, Wt, W, vel_w, hcat, nb, nc, m, w_idx,
-                           w_coef, w_cnt, lr, learning_rate * weight_decay, momentum,
-                           plain, bh, vel_bh, g_h)
-        _bias_step(bv, vel_bv, g_v, lr, momentum, plain)
+        counter[0] = 0
+        for t in prange(nt):  # task 0: hidden biases; then the feature chunks
+            q = _fetch_add(counter, 0)
+            while q <= n_fchunks:
+                if q == 0:
+                    _hidden_bias_step(nb, nc, m, hcat, bh, vel_bh, g_h, lr, momentum,
+                                      plain)
+                else:
+                    i0 = (q - 1) * fc
+                    _weight_features(i0, min(i0 + fc, V), nb, p_idx, p_coef, cnt[0], nc,
+                                     n_idx, n_coef, cnt[2], m, lr, w_idx[t], w_coef[t],
+                                     w_cnt[t], Wt, W, vel_w, hcat,
+                                     learning_rate * weight_decay, momentum, plain, bv,
+                                     vel_bv, g_v)
+                q = _fetch_add(counter, 0)
     return posbuf[0]
