@@ -83,9 +83,12 @@ def _temper(a):
 @njit(cache=True)
 def _temper_block(key, pos, words, k, m):
     """words[k:k + m] = tempered key[pos:pos + m] (its own function: the loop
-    vectorises once the two arrays are known to be distinct arguments)."""
+    vectorises once the two arrays are known to be distinct arguments, and runs
+    over slices from 0, without the wraparound test of ``key[pos + t]``)."""
+    src = key[pos:pos + m]
+    dst = words[k:k + m]
     for t in range(m):
-        words[k + t] = _temper(key[pos + t])
+        dst[t] = _temper(src[t])
 
 
 @njit(cache=True)
