@@ -11,13 +11,14 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
 (b) 784 visible x 500 hidden, 20,000 binary-ish samples (synthetic 28x28 strokes,
     about 20 % ones plus some gray pixels), ``batch_size=100``, float64 and float32,
     ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
-    ``--repeat-b`` (default 1). scikit-learn runs its products through a
+    ``--repeat-b`` (default 3, like (a): single fits on this shared machine vary by
+    up to 1.5x from run to run). scikit-learn runs its products through a
     multithreaded BLAS; the sknets epoch kernel hands the tasks of each phase (a
     few rows, or a chunk of features) out to the allowed threads (2 here) for
-    minibatches of this size, and runs (a) sequentially. (b) is also printed with the thread limit at one
-    (threadpoolctl, which limits sknets to one thread as well). The 1-minute load
-    average is printed with each line: figures taken while other work runs on the
-    machine are not comparable.
+    minibatches of this size, and runs (a) sequentially. (b) is also printed with
+    the thread limit at one (threadpoolctl, which limits sknets to one thread as
+    well). The 1-minute load average is printed with each line: figures taken while
+    other work runs on the machine are not comparable.
 
 and the compile overhead: the first fits (float64 and float32; a small one, which runs
 the sequential epoch kernel, and a 100 x 784 x 500 one, which runs the parallel kernel)
@@ -25,7 +26,7 @@ in a new process with Numba's cache already warm, minus the same fits once loade
 one-time start-up (paid by the first call of any cached Numba function, measured on a
 trivial sknets kernel) and the loading of the BernoulliRBM kernels.
 
-Usage: python benchmarks/bench_rbm.py [--repeat 3] [--n-iter-b 1] [--repeat-b 1]
+Usage: python benchmarks/bench_rbm.py [--repeat 3] [--n-iter-b 1] [--repeat-b 3]
        [--quick]
 Absolute times on a shared machine mean little; compare the ratios.
 """
@@ -157,7 +158,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--n-iter-b", type=int, default=1)
-    parser.add_argument("--repeat-b", type=int, default=1)
+    parser.add_argument("--repeat-b", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="1 repeat, 5,000 samples in (b)")
     args = parser.parse_args()
