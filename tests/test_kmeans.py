@@ -226,6 +226,17 @@ def test_score_inertia_bits_as_sklearn(dtype):
     assert km.score(X, sample_weight=w) == -expected
 
 
+def _fit_both_same_init(shape, dtype, algorithm):
+    """Ours and scikit-learn's KMeans fitted on blobs ``shape`` = (n, d, k) from the
+    same init array, n_init=1, tol=0 (the issue's comparison)."""
+    n, d, k = shape
+    X, _ = _blobs(n, d, k, seed=5, dtype=dtype)
+    init = X[np.random.RandomState(0).choice(n, k, replace=False)].copy()
+    kw = dict(n_clusters=k, init=init, n_init=1, max_iter=100, tol=0,
+              algorithm=algorithm)
+    return KMeans(**kw).fit(X), SkKMeans(**kw).fit(X)
+
+
 @pytest.mark.parametrize("algorithm", ["lloyd", "elkan"])
 @pytest.mark.parametrize("shape", [(3000, 2, 8), (2000, 20, 12), (20000, 3, 10)])
 def test_float32_fit_inertia_as_sklearn(algorithm, shape):
@@ -233,13 +244,7 @@ def test_float32_fit_inertia_as_sklearn(algorithm, shape):
     # relative in float32. Not bit for bit: the labels are the same but the centers
     # differ in the last float32 bits (our update step sums in float64, scikit-learn's
     # in float32), which moves the float32 inertia by about one ulp (~1e-7).
-    n, d, k = shape
-    X, _ = _blobs(n, d, k, seed=5, dtype=np.float32)
-    init = X[np.random.RandomState(0).choice(n, k, replace=False)].copy()
-    kw = dict(n_clusters=k, init=init, n_init=1, max_iter=100, tol=0,
-              algorithm=algorithm)
-    ours = KMeans(**kw).fit(X)
-    theirs = SkKMeans(**kw).fit(X)
+    ours, theirs = _fit_both_same_init(shape, np.float32, algorithm)
     assert_array_equal(ours.labels_, theirs.labels_)
     assert abs(ours.inertia_ - theirs.inertia_) <= 1e-6 * theirs.inertia_
 
@@ -287,13 +292,7 @@ def test_single_run_matches_numpy_reference(algorithm):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(3000, 2, 8), (2000, 20, 12)])
 def test_same_init_same_result_as_sklearn(algorithm, dtype, shape):
-    n, d, k = shape
-    X, _ = _blobs(n, d, k, seed=5, dtype=dtype)
-    init = X[np.random.RandomState(0).choice(n, k, replace=False)].copy()
-    kw = dict(n_clusters=k, init=init, n_init=1, max_iter=100, tol=0,
-              algorithm=algorithm)
-    ours = KMeans(**kw).fit(X)
-    theirs = SkKMeans(**kw).fit(X)
+    ours, theirs = _fit_both_same_init(shape, dtype, algorithm)
     assert_array_equal(ours.labels_, theirs.labels_)
     rtol = 1e-5 if dtype == np.float32 else 1e-10
     assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=rtol)
