@@ -146,6 +146,19 @@ def _reference_fit(X, est, rs):
     return W, bh, bv, chain
 
 
+def _assert_matches_reference(X, est, seed):
+    """``est`` (fitted on X, or on its CSR copy) equals the numpy replay of its fit:
+    parameters to rounding, chains exactly."""
+    W, bh, bv, chain = _reference_fit(X, est, np.random.RandomState(seed))
+    tol = dict(rtol=1e-9, atol=1e-11) if X.dtype == np.float64 else dict(rtol=2e-4,
+                                                                         atol=2e-6)
+    assert est.components_.dtype == X.dtype
+    np.testing.assert_allclose(est.components_, W, **tol)
+    np.testing.assert_allclose(est.intercept_hidden_, bh, **tol)
+    np.testing.assert_allclose(est.intercept_visible_, bv, **tol)
+    np.testing.assert_array_equal(est.h_samples_, chain)
+
+
 KERNEL_CASES = [
     dict(),  # scikit-learn's PCD-1
     dict(persistent=False),  # CD-1
@@ -168,14 +181,7 @@ def test_epoch_kernel_matches_numpy_reference(params, dtype, sparse):
     est = BernoulliRBM(n_components=6, batch_size=5, n_iter=3, random_state=7,
                        **params)
     est.fit(sp.csr_matrix(X) if sparse else X)
-    W, bh, bv, chain = _reference_fit(X, est, np.random.RandomState(7))
-    tol = dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-4,
-                                                                       atol=2e-6)
-    assert est.components_.dtype == dtype
-    np.testing.assert_allclose(est.components_, W, **tol)
-    np.testing.assert_allclose(est.intercept_hidden_, bh, **tol)
-    np.testing.assert_allclose(est.intercept_visible_, bv, **tol)
-    np.testing.assert_array_equal(est.h_samples_, chain)
+    _assert_matches_reference(X, est, 7)
 
 
 @pytest.fixture
@@ -212,13 +218,7 @@ def test_parallel_epoch_kernel_matches_sequential_and_reference(
               **params)
     par = BernoulliRBM(**kw).fit(Xf)
     assert len(parallel_epochs) == 3
-    W, bh, bv, chain = _reference_fit(X, par, np.random.RandomState(7))
-    tol = dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-4,
-                                                                       atol=2e-6)
-    np.testing.assert_allclose(par.components_, W, **tol)
-    np.testing.assert_allclose(par.intercept_hidden_, bh, **tol)
-    np.testing.assert_allclose(par.intercept_visible_, bv, **tol)
-    np.testing.assert_array_equal(par.h_samples_, chain)
+    _assert_matches_reference(X, par, 7)
     # the sequential kernel does the same arithmetic row by row
     import sknets.rbm._bernoulli as bernoulli
 
@@ -233,18 +233,14 @@ def test_parallel_epoch_kernel_matches_sequential_and_reference(
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_epoch_kernel_matches_reference_with_tiled_transpose(dtype):
-    # 300 x 40 weights (> 32 KiB): W = Wt.T is refreshed in tiles after the weight
-    # step instead of row by row
+def test_epoch_kernel_matches_reference_many_feature_chunks(dtype):
+    # 300 features: the parameter step (and its refresh of W = Wt.T, four rows at a
+    # time) runs over 10 feature chunks in float32 and 19 in float64, the last of 12
+    # features in both (the tail of the refresh, rows not a multiple of four, is
+    # exercised by the 7-feature cases above)
     X = _binaryish(30, 300, seed=4).astype(dtype)
     est = BernoulliRBM(n_components=40, batch_size=10, n_iter=2, random_state=5).fit(X)
-    W, bh, bv, chain = _reference_fit(X, est, np.random.RandomState(5))
-    tol = dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-4,
-                                                                       atol=2e-6)
-    np.testing.assert_allclose(est.components_, W, **tol)
-    np.testing.assert_allclose(est.intercept_hidden_, bh, **tol)
-    np.testing.assert_allclose(est.intercept_visible_, bv, **tol)
-    np.testing.assert_array_equal(est.h_samples_, chain)
+    _assert_matches_reference(X, est, 5)
 
 
 def test_parallel_path_chosen_by_size_and_limits(monkeypatch):
