@@ -122,6 +122,26 @@ def test_task_counter_hands_out_each_task_once():
     assert counter[0] == 2000 + 2  # each thread's last fetch finds nothing left
 
 
+@pytest.mark.parametrize("fc", [1, 8, 32])
+def test_chunk_starts_match_searchsorted(fc):
+    # where each chunk of fc features begins in a sorted non-zero list (what the
+    # parameter step reads instead of searching); equals numpy's searchsorted,
+    # including empty chunks, an empty list and a list ending in the last chunk
+    from sknets.rbm._kernels import _chunk_starts
+
+    rng = np.random.RandomState(fc)
+    n_features = 70
+    n_chunks = -(-n_features // fc)
+    rows = [np.flatnonzero(rng.rand(n_features) < p) for p in (0.0, 0.05, 0.3, 1.0)]
+    for nz in rows:
+        idx = np.zeros(n_features, np.int64)
+        idx[:nz.size] = nz
+        starts = np.full(n_chunks + 1, -1, np.int64)
+        _chunk_starts(idx, nz.size, fc, starts)
+        expected = np.searchsorted(nz, np.arange(n_chunks + 1) * fc)
+        np.testing.assert_array_equal(starts, expected)
+
+
 def test_chains_from_rows():
     X = np.arange(20.0).reshape(10, 2)
     c = chains_from_rows(sp.csr_matrix(X), 4, np.random.RandomState(0))

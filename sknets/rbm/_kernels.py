@@ -309,6 +309,19 @@ def _nonzeros(row, idx, coef):
 
 
 @njit(cache=True)
+def _chunk_starts(idx, n, fc, starts):
+    """starts[q] = first position a < n with idx[a] >= q * fc, for every q (idx[:n]
+    sorted): where each chunk of ``fc`` features begins in a row's non-zero list, so
+    that the parameter step finds a chunk's entries without searching."""
+    a = 0
+    for q in range(starts.shape[0]):
+        lim = q * fc
+        while a < n and idx[a] < lim:
+            a += 1
+        starts[q] = a
+
+
+@njit(cache=True)
 def _box_muller(rand, start, n):
     """Turn rand[start:start + 2 * ceil(n / 2)] into n standard normals, in place."""
     two_pi = 2.0 * np.pi
@@ -375,10 +388,11 @@ def _row_lists(M, n_rows, idx, coef, cnt):
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _positive_rows(b0, b1, r0, dense, indptr, indices, data, Wt, bh, hpos, p_idx,
-                   p_coef, p_cnt, cd, rand, hc, h_idx, h_coef, h_cnt, ibuf):
+                   p_coef, p_cnt, p_start, fc, cd, rand, hc, h_idx, h_coef, h_cnt, ibuf):
     """Rows b0..b1-1 of the positive phase: the non-zeros of data row r0 + b (dense
-    rows of length V, or CSR), hpos[b] = sigmoid(bh + x @ Wt); with ``cd`` also the
-    chains' binary sample hc[b] = [rand[b * H + j] < hpos[b, j]] and its non-zeros."""
+    rows of length V, or CSR) and where their chunks of ``fc`` features start,
+    hpos[b] = sigmoid(bh + x @ Wt); with ``cd`` also the chains' binary sample
+    hc[b] = [rand[b * H + j] < hpos[b, j]] and its non-zeros."""
     V = Wt.shape[0]
     H = Wt.shape[1]
     one = Wt.dtype.type(1)
@@ -394,6 +408,7 @@ def _positive_rows(b0, b1, r0, dense, indptr, indices, data, Wt, bh, hpos, p_idx
                 p_idx[b, a] = indices[start + a]
                 p_coef[b, a] = data[start + a]
             p_cnt[b] = n
+        _chunk_starts(p_idx[b], p_cnt[b], fc, p_start[b])
         o = hpos[b]
         for j in range(H):  # loops from 0 vectorise (see accumulate_cols)
             o[j] = bh[j]
@@ -409,8 +424,9 @@ def _positive_rows(b0, b1, r0, dense, indptr, indices, data, Wt, bh, hpos, p_idx
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _visible_rows(c0, c1, W, bv, gaussian, rand, off, h_idx, h_coef, h_cnt, vneg, n_idx,
-                  n_coef, n_cnt, ibuf):
-    """Visible samples of chains c0..c1-1 and their non-zeros: pre-activation
+                  n_coef, n_cnt, n_start, fc, ibuf):
+    """Visible samples of chains c0..c1-1, their non-zeros and where their chunks of
+    ``fc`` features start (see ``_chunk_starts``): pre-activation
     s = bv + h @ W (h binary, given by its lists); Bernoulli: v = [u < sigmoid(s)],
     Gaussian: v = s + z, with u or z at ``rand[off + c * V + i]``."""
     V = W.shape[1]
@@ -430,6 +446,7 @@ def _visible_rows(c0, c1, W, bv, gaussian, rand, off, h_idx, h_coef, h_cnt, vneg
             for i in range(V):
                 v[i] = one if u[i] < v[i] else zero
         n_cnt[c] = _nonzeros(v, n_idx[c], n_coef[c])
+        _chunk_starts(n_idx[c], n_cnt[c], fc, n_start[c])
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -455,30 +472,15 @@ def _hidden_rows(c0, c1, Wt, bh, rand, off, n_idx, n_coef, n_cnt, hneg, hc, h_id
 
 
 @njit(cache=True)
-def _lower_bound(idx, n, value):
-    """First position a < n with idx[a] >= value (idx[:n] sorted)."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if idx[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True)
-def _feature_lists(i0, i1, rows, idx, coef, cnt, base, scale, w_idx, w_coef, w_cnt,
+def _feature_lists(q, i0, rows, idx, coef, start, base, scale, w_idx, w_coef, w_cnt,
                    g_v):
-    """Append the entries of features i0..i1-1 of the row lists 0..rows-1 to the
-    feature lists (row index ``base + row``, coefficient ``scale * x``), adding the
-    values x to g_v[i]; ``scale`` > 0 adds, < 0 subtracts."""
+    """Append the entries of feature chunk q (features i0..) of the row lists
+    0..rows-1 (positions start[r, q] to start[r, q + 1]) to the feature lists (row
+    index ``base + row``, coefficient ``scale * x``), adding the values x to g_v[i];
+    ``scale`` > 0 adds, < 0 subtracts."""
     for r in range(rows):
         ir = idx[r]
-        n = cnt[r]
-        a = _lower_bound(ir, n, i0)
-        while a < n and ir[a] < i1:
+        for a in range(start[r, q], start[r, q + 1]):
             f = ir[a] - i0
             x = coef[r, a]
             k = w_cnt[f]
@@ -489,14 +491,15 @@ def _feature_lists(i0, i1, rows, idx, coef, cnt, base, scale, w_idx, w_coef, w_c
                 g_v[ir[a]] += x
             else:
                 g_v[ir[a]] -= x
-            a += 1
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_features(i0, i1, nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt, m,
+def _weight_features(q, fc, nb, p_idx, p_coef, p_start, nc, n_idx, n_coef, n_start, m,
                      lr, w_idx, w_coef, w_cnt, Wt, W, vel, hcat, decay, momentum, plain,
                      bv, vel_bv, g_v):
-    """Parameter step of features i0..i1-1 (rows of ``Wt``): Wt[i] += sum over the
+    """Parameter step of feature chunk q, features i0 = q * fc to i1 - 1 (rows of
+    ``Wt``; the row lists say where the chunk starts, see ``_chunk_starts``):
+    Wt[i] += sum over the
     feature's entries of coef * hcat[row] (positive rows ``lr * x`` on hpos row b,
     then negative ``-lr * x`` on hneg row m + c), or through the velocity with momentum
     and weight decay; the visible biases likewise (g_v = sum_b x_b - sum_c v_c); then
@@ -504,12 +507,14 @@ def _weight_features(i0, i1, nb, p_idx, p_coef, p_cnt, nc, n_idx, n_coef, n_cnt,
     scratch lists (at least i1 - i0 rows)."""
     H = Wt.shape[1]
     zero = Wt.dtype.type(0)
+    i0 = q * fc
+    i1 = min(i0 + fc, Wt.shape[0])
     F = i1 - i0
     for f in range(F):
         w_cnt[f] = 0
         g_v[i0 + f] = zero
-    _feature_lists(i0, i1, nb, p_idx, p_coef, p_cnt, 0, lr, w_idx, w_coef, w_cnt, g_v)
-    _feature_lists(i0, i1, nc, n_idx, n_coef, n_cnt, m, -lr, w_idx, w_coef, w_cnt, g_v)
+    _feature_lists(q, i0, nb, p_idx, p_coef, p_start, 0, lr, w_idx, w_coef, w_cnt, g_v)
+    _feature_lists(q, i0, nc, n_idx, n_coef, n_start, m, -lr, w_idx, w_coef, w_cnt, g_v)
     for f in range(F):
         i = i0 + f
         if plain:
@@ -605,13 +610,14 @@ def _epoch_work(Wt, bounds, n_chains, persistent, n_gibbs, gaussian, nt, fc, ite
     n_idx = np.empty((m, V), np.int64)  # ... of the visible samples of the chains
     n_coef = np.empty((m, V), dt)
     cnt = np.empty((3, m), np.int64)
+    start = np.empty((2, m, (V + fc - 1) // fc + 1), np.int64)  # chunk starts: p, n
     w_idx = np.empty((nt, fc, 2 * m), np.int64)  # per task: feature lists
     w_coef = np.empty((nt, fc, 2 * m), dt)
     w_cnt = np.empty((nt, fc), np.int64)
     g = np.empty((2, max(V, H)), dt)  # bias gradients
     ibuf = np.empty((nt, max(V, H)), itemplate.dtype)  # sigmoid scratch per thread
     return (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx,
-            n_coef, cnt, w_idx, w_coef, w_cnt, g, ibuf)
+            n_coef, cnt, start, w_idx, w_coef, w_cnt, g, ibuf)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -637,7 +643,7 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, 
     dense = indptr.shape[0] == 0
     plain = momentum == 0.0 and weight_decay == 0.0
     (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx, n_coef,
-     cnt, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
+     cnt, start, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
         Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, 1, fc, itemplate)
     hpos = hcat[:m]
     hneg = hcat[m:]
@@ -655,24 +661,24 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, 
         n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
         pos = mt_fill_random(key, pos, words, rand[:n_draws])
         _positive_rows(0, nb, r0, dense, indptr, indices, data, Wt, bh, hpos, p_idx,
-                       p_coef, cnt[0], not persistent, rand, hc, h_idx, h_coef, cnt[1],
-                       ib)
+                       p_coef, cnt[0], start[0], fc, not persistent, rand, hc, h_idx,
+                       h_coef, cnt[1], ib)
         off = 0 if persistent else nb * H
         if gaussian:
             _box_muller_steps(rand, off, n_gibbs, nc, V, H)
         for step in range(n_gibbs):  # negative phase
             _visible_rows(0, nc, W, bv, gaussian, rand, off, h_idx, h_coef, cnt[1],
-                          vneg, n_idx, n_coef, cnt[2], ib)
+                          vneg, n_idx, n_coef, cnt[2], start[1], fc, ib)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
             _hidden_rows(0, nc, Wt, bh, rand, off, n_idx, n_coef, cnt[2], hneg, hc,
                          h_idx, h_coef, cnt[1], ib)
             off += nc * H
         _hidden_bias_step(nb, nc, m, hcat, bh, vel_bh, g_h, lr, momentum, plain)
-        for i0 in range(0, V, fc):
-            _weight_features(i0, min(i0 + fc, V), nb, p_idx, p_coef, cnt[0], nc, n_idx,
-                             n_coef, cnt[2], m, lr, w_idx[0], w_coef[0], w_cnt[0], Wt,
-                             W, vel_w, hcat, learning_rate * weight_decay, momentum,
-                             plain, bv, vel_bv, g_v)
+        for q in range((V + fc - 1) // fc):
+            _weight_features(q, fc, nb, p_idx, p_coef, start[0], nc, n_idx, n_coef,
+                             start[1], m, lr, w_idx[0], w_coef[0], w_cnt[0], Wt, W,
+                             vel_w, hcat, learning_rate * weight_decay, momentum, plain,
+                             bv, vel_bv, g_v)
     return pos
 
 
@@ -691,7 +697,7 @@ def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain
     dense = indptr.shape[0] == 0
     plain = momentum == 0.0 and weight_decay == 0.0
     (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx, n_coef,
-     cnt, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
+     cnt, start, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
         Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, nt, fc, itemplate)
     hpos = hcat[:m]
     hneg = hcat[m:]
@@ -721,8 +727,8 @@ def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain
             while q < n_tasks:
                 _positive_rows(q * rc, min(q * rc + rc, nb), r0, dense, indptr,
                                indices, data, Wt, bh, hpos, p_idx, p_coef, cnt[0],
-                               not persistent, rand, hc, h_idx, h_coef, cnt[1],
-                               ibuf[t])
+                               start[0], fc, not persistent, rand, hc, h_idx, h_coef,
+                               cnt[1], ibuf[t])
                 q = _fetch_add(counter, 0)
         off = 0 if persistent else nb * H
         if gaussian:
@@ -735,7 +741,7 @@ def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain
                 while q < n_tasks:
                     _visible_rows(q * rc, min(q * rc + rc, nc), W, bv, gaussian, rand,
                                   off, h_idx, h_coef, cnt[1], vneg, n_idx, n_coef,
-                                  cnt[2], ibuf[t])
+                                  cnt[2], start[1], fc, ibuf[t])
                     q = _fetch_add(counter, 0)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
             counter[0] = 0
@@ -755,9 +761,8 @@ def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain
                     _hidden_bias_step(nb, nc, m, hcat, bh, vel_bh, g_h, lr, momentum,
                                       plain)
                 else:
-                    i0 = (q - 1) * fc
-                    _weight_features(i0, min(i0 + fc, V), nb, p_idx, p_coef, cnt[0], nc,
-                                     n_idx, n_coef, cnt[2], m, lr, w_idx[t], w_coef[t],
+                    _weight_features(q - 1, fc, nb, p_idx, p_coef, start[0], nc, n_idx,
+                                     n_coef, start[1], m, lr, w_idx[t], w_coef[t],
                                      w_cnt[t], Wt, W, vel_w, hcat,
                                      learning_rate * weight_decay, momentum, plain, bv,
                                      vel_bv, g_v)
