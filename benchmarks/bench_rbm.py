@@ -1,7 +1,9 @@
 """sknets.BernoulliRBM vs sklearn.neural_network.BernoulliRBM, in the same process.
 
 Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
-(sklearn time / sknets time; > 1 means sknets is faster):
+(sklearn time / sknets time; > 1 means sknets is faster); the repeats alternate
+between the two (sklearn, sknets, sklearn, ...), so that a slow spell of the shared
+machine does not fall on one of them only:
 
 (a) scikit-learn's own RBM example: digits nudged to 5x (8,985 x 64), float32, scaled
     to [0, 1], 80/20 split (random_state=0), ``n_components=100, learning_rate=0.06,
@@ -22,9 +24,10 @@ Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
 
 and the compile overhead: the first fits (float64 and float32; a small one, which runs
 the sequential epoch kernel, and a 100 x 784 x 500 one, which runs the parallel kernel)
-in a new process with Numba's cache already warm, minus the same fits once loaded; split into Numba's own
-one-time start-up (paid by the first call of any cached Numba function, measured on a
-trivial sknets kernel) and the loading of the BernoulliRBM kernels.
+in a new process with Numba's cache already warm, minus the same fits once loaded;
+split into Numba's own one-time start-up (paid by the first call of any cached Numba
+function, measured on a trivial sknets kernel) and the loading of the BernoulliRBM
+kernels.
 
 Usage: python benchmarks/bench_rbm.py [--repeat 3] [--n-iter-b 1] [--repeat-b 3]
        [--quick]
@@ -97,18 +100,20 @@ def binaryish_data(n_samples=20000, seed=0):
     return X
 
 
-def best_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+def timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def compare(label, make_ours, make_sk, X, repeat):
-    t_sk = best_time(lambda: make_sk().fit(X), repeat)
-    t_ours = best_time(lambda: make_ours().fit(X), repeat)
+    """Best of ``repeat`` fits of each, the two alternating (sklearn, sknets, sklearn,
+    ...) so that a slow spell of the shared machine falls on both alike."""
+    t_sk, t_ours = [], []
+    for _ in range(repeat):
+        t_sk.append(timed(lambda: make_sk().fit(X)))
+        t_ours.append(timed(lambda: make_ours().fit(X)))
+    t_sk, t_ours = min(t_sk), min(t_ours)
     print(f"{label:<38} sklearn {t_sk:8.3f} s   sknets {t_ours:8.3f} s   "
           f"ratio {t_sk / t_ours:5.2f}x   (load {os.getloadavg()[0]:.1f})")
     return t_sk / t_ours

@@ -388,7 +388,8 @@ def _row_lists(M, n_rows, idx, coef, cnt):
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _positive_rows(b0, b1, r0, dense, indptr, indices, data, Wt, bh, hpos, p_idx,
-                   p_coef, p_cnt, p_start, fc, cd, rand, hc, h_idx, h_coef, h_cnt, ibuf):
+                   p_coef, p_cnt, p_start, fc, cd, rand, hc, h_idx, h_coef, h_cnt,
+                   ibuf):
     """Rows b0..b1-1 of the positive phase: the non-zeros of data row r0 + b (dense
     rows of length V, or CSR) and where their chunks of ``fc`` features start,
     hpos[b] = sigmoid(bh + x @ Wt); with ``cd`` also the chains' binary sample
