@@ -299,13 +299,13 @@ def accumulate_cols(out, M, j0, j1, idx, coef, n):
 @njit(cache=True)
 def _nonzeros(row, idx, coef):
     """Indices and values of the non-zeros of ``row``; returns their number."""
-    n = 0
+    n = np.uintp(0)  # unsigned: no negative-index wraparound code per element
     for i in range(row.shape[0]):  # branchless: random 0/1 patterns mispredict
         x = row[i]
         idx[n] = i
         coef[n] = x
-        n += x != 0
-    return n
+        n += np.uintp(x != 0)
+    return np.intp(n)
 
 
 @njit(cache=True)
@@ -479,19 +479,21 @@ def _feature_lists(q, i0, rows, idx, coef, start, base, scale, w_idx, w_coef, w_
     0..rows-1 (positions start[r, q] to start[r, q + 1]) to the feature lists (row
     index ``base + row``, coefficient ``scale * x``), adding the values x to g_v[i];
     ``scale`` > 0 adds, < 0 subtracts."""
+    u = np.uintp  # unsigned indices: no negative-index wraparound code per entry
+    neg = scale < 0
     for r in range(rows):
         ir = idx[r]
-        for a in range(start[r, q], start[r, q + 1]):
-            f = ir[a] - i0
-            x = coef[r, a]
-            k = w_cnt[f]
-            w_idx[f, k] = base + r
+        cr = coef[r]
+        row = base + r
+        for a in range(u(start[r, q]), u(start[r, q + 1])):
+            i = u(ir[a])
+            f = i - u(i0)
+            x = cr[a]
+            k = u(w_cnt[f])
+            w_idx[f, k] = row
             w_coef[f, k] = scale * x
-            w_cnt[f] = k + 1
-            if scale > 0:
-                g_v[ir[a]] += x
-            else:
-                g_v[ir[a]] -= x
+            w_cnt[f] = k + u(1)
+            g_v[i] += -x if neg else x
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -541,24 +543,25 @@ def _transpose_rows(Wt, W, i0, i1):
     contiguously, four neighbouring elements of a row of ``W`` written together):
     about twice as fast as element by element."""
     H = Wt.shape[1]
-    i = i0
-    while i + 4 <= i1:
+    u = np.uintp  # unsigned indices: no negative-index wraparound code per element
+    i = u(i0)
+    while i + u(4) <= u(i1):
         r0 = Wt[i]
-        r1 = Wt[i + 1]
-        r2 = Wt[i + 2]
-        r3 = Wt[i + 3]
+        r1 = Wt[i + u(1)]
+        r2 = Wt[i + u(2)]
+        r3 = Wt[i + u(3)]
         for j in range(H):
-            w = W[j, i:i + 4]
-            w[0] = r0[j]
-            w[1] = r1[j]
-            w[2] = r2[j]
-            w[3] = r3[j]
-        i += 4
-    while i < i1:
+            w = W[j]
+            w[i] = r0[j]
+            w[i + u(1)] = r1[j]
+            w[i + u(2)] = r2[j]
+            w[i + u(3)] = r3[j]
+        i += u(4)
+    while i < u(i1):
         r0 = Wt[i]
         for j in range(H):
             W[j, i] = r0[j]
-        i += 1
+        i += u(1)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
