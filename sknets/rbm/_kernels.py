@@ -500,14 +500,13 @@ def _feature_lists(q, i0, rows, idx, coef, start, base, scale, w_idx, w_coef, w_
 def _weight_features(q, fc, nb, p_idx, p_coef, p_start, nc, n_idx, n_coef, n_start, m,
                      lr, w_idx, w_coef, w_cnt, Wt, W, vel, hcat, decay, momentum, plain,
                      bv, vel_bv, g_v):
-    """Parameter step of feature chunk q, features i0 = q * fc to i1 - 1 (rows of
-    ``Wt``; the row lists say where the chunk starts, see ``_chunk_starts``):
-    Wt[i] += sum over the
-    feature's entries of coef * hcat[row] (positive rows ``lr * x`` on hpos row b,
-    then negative ``-lr * x`` on hneg row m + c), or through the velocity with momentum
-    and weight decay; the visible biases likewise (g_v = sum_b x_b - sum_c v_c); then
-    W[:, i0:i1] = Wt[i0:i1].T, while those rows are in cache. ``w_*`` are the task's
-    scratch lists (at least i1 - i0 rows)."""
+    """Parameter step of feature chunk q, the features i0 = q * fc to i1 - 1 (rows of
+    ``Wt``; ``p_start`` / ``n_start`` say where the chunk begins in each row list, see
+    ``_chunk_starts``): Wt[i] += sum over the feature's entries of coef * hcat[row]
+    (positive rows ``lr * x`` on hpos row b, then negative ``-lr * x`` on hneg row
+    m + c), or through the velocity with momentum and weight decay; the visible biases
+    likewise (g_v = sum_b x_b - sum_c v_c); then W[:, i0:i1] = Wt[i0:i1].T, while those
+    rows are in cache. ``w_*`` are the task's scratch lists (at least fc rows)."""
     H = Wt.shape[1]
     zero = Wt.dtype.type(0)
     i0 = q * fc
