@@ -23,7 +23,8 @@ def sgd_step(param, grad, lr, weight_decay):
 
 @njit(cache=True)
 def momentum_step(param, grad, velocity, lr, momentum, weight_decay):
-    """In place: ``velocity = momentum * velocity + lr * (grad - weight_decay * param)``;
+    """In place:
+    ``velocity = momentum * velocity + lr * (grad - weight_decay * param)``;
     ``param += velocity``. All arrays C-contiguous of the same shape and dtype."""
     p = param.ravel()
     g = grad.ravel()
@@ -97,7 +98,8 @@ def _words_to_doubles(words, out, n):
     for t in range(n):
         a = words[2 * t] >> np.uint32(5)
         b = words[2 * t + 1] >> np.uint32(6)
-        out[t] = (np.float64(a) * 67108864.0 + np.float64(b)) * (1.0 / 9007199254740992.0)
+        out[t] = (np.float64(a) * 67108864.0 + np.float64(b)) * (
+            1.0 / 9007199254740992.0)
 
 
 @njit(cache=True)
@@ -139,7 +141,8 @@ def mt_fill_random(key, pos, words, out):
 # For PCD-1 with Bernoulli units this is scikit-learn's order of ``uniform`` calls.
 # ---------------------------------------------------------------------------
 
-_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # no nnan/ninf: divergence is detected
+# no nnan/ninf: divergence is detected
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
 @njit(cache=True)
@@ -381,7 +384,8 @@ def _fetch_add(typingctx, counter, slot):
 
 @njit(cache=True)
 def _row_lists(M, n_rows, idx, coef, cnt):
-    """Non-zeros of rows 0..n_rows-1 of ``M`` into ``idx[r]``, ``coef[r]``, ``cnt[r]``."""
+    """Non-zeros of rows 0..n_rows-1 of ``M`` into ``idx[r]``, ``coef[r]``,
+    ``cnt[r]``."""
     for r in range(n_rows):
         cnt[r] = _nonzeros(M[r], idx[r], coef[r])
 
