@@ -206,30 +206,36 @@ def test_epoch_kernel_matches_numpy_reference(params, dtype, sparse):
 
 @pytest.fixture
 def parallel_epochs(monkeypatch):
-    """Force the parallel epoch kernel (2 threads) whatever the size/load."""
+    """Force the blocked epoch kernel on 2 threads whatever the size/load."""
     import sknets.rbm._bernoulli as bernoulli
 
     monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 2)
+    # tasks of 2 rows: minibatches of 5 (or 4) rows in 3 (2) groups, the last short
+    sizes = bernoulli._task_sizes
+    monkeypatch.setattr(bernoulli, "_task_sizes", lambda dtype: (2, sizes(dtype)[1]))
     calls = []
-    kernel = bernoulli.bernoulli_epoch_parallel
+    kernel = bernoulli.bernoulli_epoch_blocked
 
     def counted(*args):
-        calls.append(1)
+        calls.append(args[-1])  # the thread count
         return kernel(*args)
 
-    monkeypatch.setattr(bernoulli, "bernoulli_epoch_parallel", counted)
+    monkeypatch.setattr(bernoulli, "bernoulli_epoch_blocked", counted)
     return calls
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("params", KERNEL_CASES)
 @pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("n_features, n_components", [(7, 6), (40, 70)])
+@pytest.mark.parametrize("n_features, n_components", [(7, 6), (40, 70), (150, 130)])
 def test_parallel_epoch_kernel_matches_sequential_and_reference(
         params, dtype, sparse, n_features, n_components, parallel_epochs):
-    # batch 5: row tasks of 4 + 1; (40, 70): feature chunks 32 + 8 (float32) or
-    # 16 + 16 + 8 (float64) in the parameter step
+    # the blocked kernel on 2 threads. (40, 70): feature chunks 32 + 8 (float32) or
+    # 16 + 16 + 8 (float64) in the parameter step, two hidden regions (64 + 6
+    # units); (150, 130): three visible regions (64 + 64 + 22 features) and three
+    # hidden ones (64 + 64 + 2), packed blocks of 64 (float32) or 32 (float64)
+    # columns, transposes past the last feature (150 is not a multiple of 8)
     X = _binaryish(23, n_features, seed=1).astype(dtype)
     if params.get("visible_unit") == "gaussian":
         X = StandardScaler().fit_transform(X).astype(dtype)
@@ -237,7 +243,7 @@ def test_parallel_epoch_kernel_matches_sequential_and_reference(
     kw = dict(n_components=n_components, batch_size=5, n_iter=3, random_state=7,
               **params)
     par = BernoulliRBM(**kw).fit(Xf)
-    assert len(parallel_epochs) == 3
+    assert parallel_epochs == [2, 2, 2]
     _assert_matches_reference(X, par, 7)
     # the sequential kernel does the same arithmetic row by row
     import sknets.rbm._bernoulli as bernoulli
@@ -263,20 +269,20 @@ def test_epoch_kernel_matches_reference_many_feature_chunks(dtype):
     _assert_matches_reference(X, est, 5)
 
 
-def test_parallel_path_chosen_by_size_and_limits(monkeypatch):
+def test_blocked_path_chosen_by_size_and_thread_limit(monkeypatch):
     import sknets.rbm._bernoulli as bernoulli
 
     calls = []
-    kernel = bernoulli.bernoulli_epoch_parallel
-    monkeypatch.setattr(bernoulli, "bernoulli_epoch_parallel",
-                        lambda *a: calls.append(1) or kernel(*a))
+    kernel = bernoulli.bernoulli_epoch_blocked
+    monkeypatch.setattr(bernoulli, "bernoulli_epoch_blocked",
+                        lambda *a: calls.append(a[-1]) or kernel(*a))
     X = _binaryish(40, 64)
     BernoulliRBM(n_components=100, n_iter=1, random_state=0).fit(X)  # batch 10: small
     assert calls == []
     monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
     monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 1)
     BernoulliRBM(n_components=100, n_iter=1, random_state=0).fit(X)  # 1 thread allowed
-    assert calls == []
+    assert calls == [1]
 
 
 @settings(max_examples=8, deadline=None)

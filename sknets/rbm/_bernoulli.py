@@ -12,21 +12,24 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._threads import effective_n_threads, numba_threads
 from ._base import BaseRBM
-from ._kernels import bernoulli_epoch, bernoulli_epoch_parallel
+from ._block_kernels import bernoulli_epoch_blocked
+from ._kernels import bernoulli_epoch
 
-# Minibatch size (rows x visible x hidden) from which an epoch runs on several threads
-# (the tasks of each phase handed out to the threads), when more than one is allowed.
-# Below, waking the threads four times per minibatch costs more than it saves:
-# scikit-learn's example (10 x 64 x 100) runs sequentially, benchmarks/bench_rbm.py
-# case (b) (100 x 784 x 500) in parallel.
+# Minibatch size (rows x visible x hidden) from which an epoch runs in the blocked
+# kernel (packed weight blocks, tasks handed out to the allowed threads, one or
+# more). Below, packing the weights and waking the threads four times per minibatch
+# cost more than they save: scikit-learn's example (10 x 64 x 100) runs in the
+# sequential kernel, benchmarks/bench_rbm.py case (b) (100 x 784 x 500) blocked.
 _PARALLEL_MIN_WORK = 2**22
 
 
 def _task_sizes(dtype):
-    """Rows of the minibatch (or chains) per task of the hidden / visible phases, and
-    features per task of the parameter step: a multiple of 128 bytes of each row of
-    ``W`` = ``Wt.T`` (the chunk's columns of ``W`` are written by one thread only)."""
-    return 4, 128 // np.dtype(dtype).itemsize
+    """Rows of the minibatch (or chains) per task of the blocked kernel's product
+    phases, and features per task of its parameter step (and per chunk of the
+    sequential kernel's): 128 bytes of a row of ``W`` = ``Wt.T``, which divides the
+    blocked kernel's 64-feature regions and is a whole number of its 8 x 8 (float64:
+    4 x 4) transposes."""
+    return 50, 128 // np.dtype(dtype).itemsize
 
 
 class BernoulliRBM(BaseRBM):
@@ -306,22 +309,21 @@ class BernoulliRBM(BaseRBM):
         state = rng.get_state(legacy=True)
         key = np.array(state[1], dtype=np.uint32)
         itemplate = np.empty(0, np.int32 if dtype == np.float32 else np.int64)
-        # the tasks of each phase are handed out to the threads when a
-        # minibatch is big enough to pay for waking them (not for batch 10 x 64 x 100)
+        # the blocked kernel when a minibatch is big enough to pay for packing the
+        # weights and waking the threads (not for batch 10 x 64 x 100)
         max_nb = int(np.max(np.diff(bounds)))
-        n_threads = 1
-        if max(max_nb, self.batch_size) * V * H >= _PARALLEL_MIN_WORK:
-            n_threads = effective_n_threads()
+        blocked = max(max_nb, self.batch_size) * V * H >= _PARALLEL_MIN_WORK
         rc, fc = _task_sizes(dtype)
-        args = (indptr, indices, values, bounds, Wt, np.ascontiguousarray(Wt.T),
+        args = (indptr, indices, values, bounds, Wt,
+                Wt if blocked else np.ascontiguousarray(Wt.T),  # (blocked: unread)
                 self.intercept_hidden_, self.intercept_visible_, self.h_samples_,
                 vel[0], vel[1], vel[2], key, int(state[2]), float(self.learning_rate),
                 float(self.momentum), float(self.weight_decay),
                 int(self.n_gibbs_steps), bool(self.persistent), gaussian, rc, fc,
                 itemplate)
-        if n_threads > 1:
-            with numba_threads(n_threads) as nt:
-                pos = bernoulli_epoch_parallel(*args, nt)
+        if blocked:
+            with numba_threads(effective_n_threads()) as nt:
+                pos = bernoulli_epoch_blocked(*args, nt)
         else:
             pos = bernoulli_epoch(*args)
         rng.set_state((state[0], key, int(pos), state[3], state[4]))

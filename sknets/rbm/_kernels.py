@@ -7,7 +7,7 @@ reference in ``_reference.py`` (the tests compare them on the same random draws)
 """
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -345,18 +345,16 @@ def _box_muller_steps(rand, off, n_gibbs, nc, V, H):
 
 
 # ---------------------------------------------------------------------------
-# Tasks of one minibatch
+# Steps of one minibatch (sequential kernel)
 #
 # Every product has a sparse or binary left factor (the data, the binary samples), so
 # it is a sum of selected rows of a weight matrix: the kernel lists the non-zeros of a
 # left row (``*_idx``, ``*_coef``, ``*_cnt``) and adds up the selected rows over the
-# full width. Each phase is cut into tasks: a few rows of the minibatch or of the
-# chains, or a chunk of features for the parameter step. A task also lists the
-# non-zeros of the rows it produces, for the next phase. The sequential kernel runs
-# the tasks in order; the parallel kernel hands them out to its threads as they come
-# free (an atomic counter), so that a thread on a slower core (shared host, busy
-# sibling) simply takes fewer. Every output element gets the same arithmetic whichever
-# thread computes it, so the two kernels give the same numbers.
+# full width. Each phase runs over rows of the minibatch or of the chains, or over
+# chunks of features for the parameter step, and lists the non-zeros of the rows it
+# produces, for the next phase. The blocked kernel (``_block_kernels``, for bigger
+# minibatches, on one thread or several) does the same arithmetic per output element
+# in a cache-blocked layout, so the two give the same numbers.
 #
 # ``Wt`` (n_features, n_components) is the updated matrix; ``W`` = ``Wt.T`` is its copy
 # for the visible phase, refreshed chunk by chunk at the end of the parameter step.
@@ -639,9 +637,9 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, 
     (C-contiguous) and ``W`` a C-contiguous copy of ``components_`` (kept equal to
     ``Wt.T``). ``chain`` holds the persistent chains (its row count is the number of
     chains, also used when ``persistent`` is False). ``rc`` / ``fc`` are the rows /
-    features per task (the parallel kernel's split; here only ``fc`` matters, for
-    the scratch size); ``itemplate`` an empty int32 (float32 parameters) or int64
-    array (float64).
+    features per task of the blocked kernel (here only ``fc`` matters: the features
+    per chunk of the parameter step); ``itemplate`` an empty int32 (float32
+    parameters) or int64 array (float64).
 
     Parameters are updated in place; returns the new MT19937 position.
     """
@@ -687,91 +685,3 @@ def bernoulli_epoch(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w, 
                              vel_w, hcat, learning_rate * weight_decay, momentum, plain,
                              bv, vel_bv, g_v)
     return pos
-
-
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy", parallel=True)
-def bernoulli_epoch_parallel(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w,
-                             vel_bh, vel_bv, key, pos, learning_rate, momentum,
-                             weight_decay, n_gibbs, persistent, gaussian, rc, fc,
-                             itemplate, nt):
-    """``bernoulli_epoch`` with the tasks of each phase (``rc`` rows, or ``fc``
-    features, each) handed out to ``nt`` threads as they come free (run it under
-    ``numba_threads``). With persistent chains, thread 0 first draws the minibatch's
-    random numbers while the others start the positive phase. Same arguments (plus
-    ``nt``) and the same numbers as the sequential kernel."""
-    V = Wt.shape[0]
-    H = Wt.shape[1]
-    dense = indptr.shape[0] == 0
-    plain = momentum == 0.0 and weight_decay == 0.0
-    (m, rand, words, hcat, vneg, hc_cd, p_idx, p_coef, h_idx, h_coef, n_idx, n_coef,
-     cnt, start, w_idx, w_coef, w_cnt, g, ibuf) = _epoch_work(
-        Wt, bounds, chain.shape[0], persistent, n_gibbs, gaussian, nt, fc, itemplate)
-    hpos = hcat[:m]
-    hneg = hcat[m:]
-    g_h = g[0, :H]
-    g_v = g[1, :V]
-    posbuf = np.empty(1, np.int64)
-    posbuf[0] = pos
-    counter = np.zeros(1, np.int64)
-    if persistent:
-        _row_lists(chain, chain.shape[0], h_idx, h_coef, cnt[1])
-    n_fchunks = (V + fc - 1) // fc
-    for k in range(bounds.shape[0] - 1):
-        r0 = bounds[k]
-        nb = bounds[k + 1] - r0
-        hc = chain if persistent else hc_cd
-        nc = hc.shape[0] if persistent else nb
-        lr = learning_rate / nb
-        n_draws = minibatch_draws(nb, nc, V, H, n_gibbs, persistent, gaussian)
-        if not persistent:  # CD: the positive phase samples the chains, draws first
-            posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:n_draws])
-        n_tasks = (nb + rc - 1) // rc
-        counter[0] = 0
-        for t in prange(nt):
-            if persistent and t == 0:  # draws on thread 0 while the others start
-                posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:n_draws])
-            q = _fetch_add(counter, 0)
-            while q < n_tasks:
-                _positive_rows(q * rc, min(q * rc + rc, nb), r0, dense, indptr,
-                               indices, data, Wt, bh, hpos, p_idx, p_coef, cnt[0],
-                               start[0], fc, not persistent, rand, hc, h_idx, h_coef,
-                               cnt[1], ibuf[t])
-                q = _fetch_add(counter, 0)
-        off = 0 if persistent else nb * H
-        if gaussian:
-            _box_muller_steps(rand, off, n_gibbs, nc, V, H)
-        n_tasks = (nc + rc - 1) // rc
-        for step in range(n_gibbs):
-            counter[0] = 0
-            for t in prange(nt):
-                q = _fetch_add(counter, 0)
-                while q < n_tasks:
-                    _visible_rows(q * rc, min(q * rc + rc, nc), W, bv, gaussian, rand,
-                                  off, h_idx, h_coef, cnt[1], vneg, n_idx, n_coef,
-                                  cnt[2], start[1], fc, ibuf[t])
-                    q = _fetch_add(counter, 0)
-            off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
-            counter[0] = 0
-            for t in prange(nt):
-                q = _fetch_add(counter, 0)
-                while q < n_tasks:
-                    _hidden_rows(q * rc, min(q * rc + rc, nc), Wt, bh, rand, off, n_idx,
-                                 n_coef, cnt[2], hneg, hc, h_idx, h_coef, cnt[1],
-                                 ibuf[t])
-                    q = _fetch_add(counter, 0)
-            off += nc * H
-        counter[0] = 0
-        for t in prange(nt):  # task 0: hidden biases; then the feature chunks
-            q = _fetch_add(counter, 0)
-            while q <= n_fchunks:
-                if q == 0:
-                    _hidden_bias_step(nb, nc, m, hcat, bh, vel_bh, g_h, lr, momentum,
-                                      plain)
-                else:
-                    _weight_features(q - 1, fc, nb, p_idx, p_coef, start[0], nc, n_idx,
-                                     n_coef, start[1], m, lr, w_idx[t], w_coef[t],
-                                     w_cnt[t], Wt, W, vel_w, hcat,
-                                     learning_rate * weight_decay, momentum, plain, bv,
-                                     vel_bv, g_v)
-                q = _fetch_add(counter, 0)
-    return posbuf[0]

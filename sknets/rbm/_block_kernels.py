@@ -1,0 +1,713 @@
+"""Blocked BernoulliRBM epoch kernel (private), for minibatches of some size.
+
+Same epoch, same random draws and the same arithmetic per output element as
+``_kernels.bernoulli_epoch`` (each product is a sum of selected rows of a weight
+matrix, added one after the other with a fused multiply-add), in a layout that keeps
+the rows being added in the fastest caches:
+
+- **Packed matrices.** ``WtP[jb]`` is the column block jb of ``Wt`` = ``components_.T``
+  (visible x hidden): its rows cut to ``CW`` columns (256 bytes: 64 float32 or 32
+  float64), contiguous, so that the rows selected from a block are not 2 kB apart
+  (which maps them onto a few sets of the L1 cache). ``WP`` packs ``W`` =
+  ``components_`` likewise, and the activations ``HP`` (hidden) / ``VP`` (visible)
+  are packed the same way. Rows and columns are padded with zeros to whole blocks.
+- **Register accumulation.** ``block_acc`` adds selected 256-byte rows of a block to
+  one row of the output held in eight vector registers throughout (one load and one
+  store of the output row per call, instead of one per eight rows added).
+- **Region lists.** The non-zeros of each left row (data rows, binary samples) are
+  listed per *region* of 64 features, region-major (``idx[(k * m + b) * 64 + ...]``,
+  starts and ends in ``cs[k, b]``), so that a task adds the rows of one 64-row slice
+  of a weight block for every row of the minibatch before moving to the next slice:
+  the slice (16 kB) stays in L1 and the lists stream.
+
+Phases of a minibatch (each a ``prange`` over the threads; tasks handed out through an
+atomic counter, so that a thread on a slower core simply takes fewer):
+
+1. positive: task (hidden region, row group): HP = sigmoid(bh + x @ Wt) on the
+   region's blocks; for CD also the chains' samples and their lists;
+2. visible (each Gibbs step): task (visible region, chain group): VP = bv + h @ W,
+   the samples (Bernoulli or Gaussian) and their region lists;
+3. hidden: task (hidden region, chain group): HP of the chains, their new binary
+   state and its region lists;
+4. parameter step: task 0 the hidden biases, then one task per chunk of ``fc``
+   features (their rows of ``WtP``, momentum and weight decay, the refresh of the
+   same columns of ``WP`` by 8 x 8 (float64: 4 x 4) vector transposes, the visible
+   biases), then the data lists of the next minibatch; thread 0 first draws the next
+   minibatch's random numbers.
+
+Every output element gets the same arithmetic whichever thread computes it, and the
+same as in the sequential kernel, so the numbers do not depend on the thread count.
+"""
+
+import llvmlite.ir as ir
+import numpy as np
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._kernels import (
+    _FASTMATH,
+    _bias_step,
+    _box_muller_steps,
+    _fetch_add,
+    minibatch_draws,
+    mt_fill_random,
+    sigmoid_range,
+)
+
+# bytes of a packed row (block width); a list region is 64 features (one block of
+# float32, two of float64)
+BLOCK_BYTES = 256
+REGION = 64
+_NACC = 8  # vector registers of a block row
+
+
+def block_width(dtype):
+    """Columns of a packed block for ``dtype`` (64 float32, 32 float64)."""
+    return BLOCK_BYTES // np.dtype(dtype).itemsize
+
+
+def _check_float_arrays(*arrays):
+    return all(isinstance(a, types.Array) for a in arrays) and arrays[0].dtype in (
+        types.float32, types.float64) and all(a.dtype == arrays[0].dtype
+                                              for a in arrays)
+
+
+@intrinsic
+def block_acc(typingctx, C, r, B, idx, coef, a0, a1):
+    """``C[r] += coef[a] * B[idx[a]]`` for a0 <= a < a1, one ``a`` after the other
+    (each element a chain of fused multiply-adds, in that order).
+
+    ``C`` and ``B`` are 2-D, C-contiguous, of one float dtype, with rows of exactly
+    256 bytes (``block_width``); ``idx`` integer and ``coef`` float 1-D arrays. The
+    row of ``C`` stays in eight vector registers for the whole call. No bounds checks.
+    """
+    if not (_check_float_arrays(C, B) and isinstance(idx, types.Array)
+            and isinstance(coef, types.Array) and isinstance(idx.dtype, types.Integer)
+            and isinstance(coef.dtype, types.Float)):
+        return None
+    sig = types.void(C, r, B, idx, coef, a0, a1)
+
+    def codegen(context, builder, signature, args):
+        cty, rty, bty, ity, fty, a0ty, a1ty = signature.args
+        carr = context.make_array(cty)(context, builder, args[0])
+        barr = context.make_array(bty)(context, builder, args[2])
+        iarr = context.make_array(ity)(context, builder, args[3])
+        farr = context.make_array(fty)(context, builder, args[4])
+        row = context.cast(builder, args[1], rty, types.intp)
+        start = context.cast(builder, args[5], a0ty, types.intp)
+        stop = context.cast(builder, args[6], a1ty, types.intp)
+        zero = context.get_constant(types.intp, 0)
+        f32 = cty.dtype == types.float32
+        lanes = 8 if f32 else 4
+        vec = ir.VectorType(context.get_value_type(cty.dtype), lanes)
+        vptr = vec.as_pointer()
+        i32 = ir.IntType(32)
+        i64 = ir.IntType(64)
+        fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+            "llvm.fmuladd.v%d%s" % (lanes, "f32" if f32 else "f64"))
+
+        def vectors(base):
+            return [builder.gep(base, [ir.Constant(i64, k)]) for k in range(_NACC)]
+
+        out = vectors(builder.bitcast(
+            cgutils.get_item_pointer(context, builder, cty, carr, [row, zero]), vptr))
+        init = [builder.load(p, align=1) for p in out]
+        entry = builder.block
+        loop = builder.append_basic_block("block_acc.loop")
+        body = builder.append_basic_block("block_acc.body")
+        done = builder.append_basic_block("block_acc.done")
+        builder.branch(loop)
+        builder.position_at_end(loop)
+        a = builder.phi(i64)
+        a.add_incoming(start, entry)
+        acc = []
+        for k in range(_NACC):
+            acc.append(builder.phi(vec))
+            acc[k].add_incoming(init[k], entry)
+        builder.cbranch(builder.icmp_signed("<", a, stop), body, done)
+        builder.position_at_end(body)
+        i = builder.load(cgutils.get_item_pointer(context, builder, ity, iarr, [a]))
+        i = context.cast(builder, i, ity.dtype, types.intp)
+        c = builder.load(cgutils.get_item_pointer(context, builder, fty, farr, [a]))
+        c = context.cast(builder, c, fty.dtype, cty.dtype)
+        c = builder.insert_element(ir.Constant(vec, ir.Undefined), c,
+                                   ir.Constant(i32, 0))
+        c = builder.shuffle_vector(c, ir.Constant(vec, ir.Undefined),
+                                   ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+        src = vectors(builder.bitcast(
+            cgutils.get_item_pointer(context, builder, bty, barr, [i, zero]), vptr))
+        new = [builder.call(fmuladd, [c, builder.load(src[k], align=1), acc[k]])
+               for k in range(_NACC)]
+        step_end = builder.block
+        a.add_incoming(builder.add(a, ir.Constant(i64, 1)), step_end)
+        for k in range(_NACC):
+            acc[k].add_incoming(new[k], step_end)
+        builder.branch(loop)
+        builder.position_at_end(done)
+        for k in range(_NACC):
+            builder.store(acc[k], out[k], align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _shuffle(builder, a, b, mask):
+    i32 = ir.IntType(32)
+    return builder.shuffle_vector(
+        a, b, ir.Constant(ir.VectorType(i32, len(mask)), list(mask)))
+
+
+def _transpose8(builder, rows):
+    """8 x 8 transpose of eight <8 x float> vectors (unpack, shuffle, lane swap)."""
+    lo = (0, 8, 1, 9, 4, 12, 5, 13)
+    hi = (2, 10, 3, 11, 6, 14, 7, 15)
+    a = []
+    for k in range(0, 8, 2):
+        a.append(_shuffle(builder, rows[k], rows[k + 1], lo))
+        a.append(_shuffle(builder, rows[k], rows[k + 1], hi))
+    s_lo = (0, 1, 8, 9, 4, 5, 12, 13)
+    s_hi = (2, 3, 10, 11, 6, 7, 14, 15)
+    b = []
+    for k in (0, 4):  # rows 0-3, then 4-7
+        b += [_shuffle(builder, a[k], a[k + 2], s_lo),
+              _shuffle(builder, a[k], a[k + 2], s_hi),
+              _shuffle(builder, a[k + 1], a[k + 3], s_lo),
+              _shuffle(builder, a[k + 1], a[k + 3], s_hi)]
+    first = (0, 1, 2, 3, 8, 9, 10, 11)
+    second = (4, 5, 6, 7, 12, 13, 14, 15)
+    cols = [None] * 8
+    for k in range(4):
+        cols[k] = _shuffle(builder, b[k], b[k + 4], first)
+        cols[k + 4] = _shuffle(builder, b[k], b[k + 4], second)
+    return cols
+
+
+def _transpose4(builder, rows):
+    """4 x 4 transpose of four <4 x double> vectors."""
+    a0 = _shuffle(builder, rows[0], rows[1], (0, 4, 2, 6))
+    a1 = _shuffle(builder, rows[0], rows[1], (1, 5, 3, 7))
+    a2 = _shuffle(builder, rows[2], rows[3], (0, 4, 2, 6))
+    a3 = _shuffle(builder, rows[2], rows[3], (1, 5, 3, 7))
+    return [_shuffle(builder, a0, a2, (0, 1, 4, 5)),
+            _shuffle(builder, a1, a3, (0, 1, 4, 5)),
+            _shuffle(builder, a0, a2, (2, 3, 6, 7)),
+            _shuffle(builder, a1, a3, (2, 3, 6, 7))]
+
+
+@intrinsic
+def transpose_block(typingctx, S, sr, sc, D, dr, dc):
+    """``D[dr + a, dc + b] = S[sr + b, sc + a]`` for a, b < n: a square block of
+    n = 8 float32 or 4 float64, rows loaded and stored as vectors. ``S`` and ``D``
+    are 2-D, C-contiguous, of one float dtype. No bounds checks."""
+    if not _check_float_arrays(S, D):
+        return None
+    sig = types.void(S, sr, sc, D, dr, dc)
+
+    def codegen(context, builder, signature, args):
+        sty, srt, sct, dty, drt, dct = signature.args
+        sarr = context.make_array(sty)(context, builder, args[0])
+        darr = context.make_array(dty)(context, builder, args[3])
+        s_r, s_c, d_r, d_c = (context.cast(builder, v, t, types.intp) for v, t in (
+            (args[1], srt), (args[2], sct), (args[4], drt), (args[5], dct)))
+        f32 = sty.dtype == types.float32
+        n = 8 if f32 else 4
+        vptr = ir.VectorType(context.get_value_type(sty.dtype), n).as_pointer()
+
+        def row_ptr(aty, arr, r, c, k):
+            r = builder.add(r, context.get_constant(types.intp, k))
+            p = cgutils.get_item_pointer(context, builder, aty, arr, [r, c])
+            return builder.bitcast(p, vptr)
+
+        rows = [builder.load(row_ptr(sty, sarr, s_r, s_c, k), align=1)
+                for k in range(n)]
+        cols = _transpose8(builder, rows) if f32 else _transpose4(builder, rows)
+        for k in range(n):
+            builder.store(cols[k], row_ptr(dty, darr, d_r, d_c, k), align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# ---------------------------------------------------------------------------
+# packed layouts
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def pack_cols(A, P):
+    """``P[jb, i, c] = A[i, jb * CW + c]``, zero beyond the rows and columns of A
+    (``P`` of shape (blocks, padded rows, CW))."""
+    n, w = A.shape
+    cw = P.shape[2]
+    zero = P.dtype.type(0)
+    for jb in range(P.shape[0]):
+        j0 = jb * cw
+        lim = max(min(cw, w - j0), 0)
+        for i in range(P.shape[1]):
+            p = P[jb, i]
+            if i < n:
+                a = A[i, j0:j0 + lim]
+                for c in range(lim):
+                    p[c] = a[c]
+                for c in range(lim, cw):
+                    p[c] = zero
+            else:
+                for c in range(cw):
+                    p[c] = zero
+
+
+@njit(cache=True)
+def unpack_cols(P, A):
+    """``A[i, j] = P[j // CW, i, j % CW]`` (the inverse of ``pack_cols``)."""
+    n, w = A.shape
+    cw = P.shape[2]
+    for i in range(n):
+        for jb in range(P.shape[0]):
+            j0 = jb * cw
+            lim = min(cw, w - j0)
+            if lim <= 0:
+                break
+            a = A[i, j0:j0 + lim]
+            p = P[jb, i]
+            for c in range(lim):
+                a[c] = p[c]
+
+
+@njit(cache=True)
+def pack_transposed(WtP, WP):
+    """``WP`` = the packed transpose of the matrix packed in ``WtP`` (all blocks,
+    padding included: ``WP[ib, j, c] = WtP[j // CW, ib * CW + c, j % CW]``)."""
+    cw = WtP.shape[2]
+    n = 8 if cw == 64 else 4
+    for jb in range(WtP.shape[0]):
+        for ib in range(WP.shape[0]):
+            for i in range(0, cw, n):
+                for j in range(0, cw, n):
+                    transpose_block(WtP[jb], ib * cw + i, j, WP[ib], jb * cw + j, i)
+
+
+# ---------------------------------------------------------------------------
+# region lists: idx / coef[(k * m + b) * REGION + ...], cs[k, b, 0] the start of row b
+# in region k, cs[k, b, q] the start of its q-th chunk of fc features, cs[k, b, -1]
+# its end. Rows of one task are appended one after the other from (k * m + b0) *
+# REGION (the region holds at most REGION entries per row).
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _append(piece, i0, rel, idx, coef, n, cs, fc):
+    """Append the non-zeros of ``piece`` (features i0, i0 + 1, ...; ``rel`` its offset
+    in the region, a multiple of fc) at position n; record where its chunks start in
+    ``cs``. Returns the new end."""
+    u = np.uintp  # unsigned: no negative-index wraparound code per element
+    n = u(n)
+    for c0 in range(0, piece.shape[0], fc):
+        cs[(rel + c0) // fc] = n
+        for c in range(c0, min(c0 + fc, piece.shape[0])):  # branchless
+            x = piece[c]
+            idx[n] = i0 + c
+            coef[n] = x
+            n += u(x != 0)
+    return np.intp(n)
+
+
+@njit(cache=True)
+def _close(cs, fc, covered, n):
+    """Chunk starts past the ``covered`` features of a region (none there), and the
+    end of the row's entries."""
+    for q in range((covered + fc - 1) // fc, cs.shape[0]):
+        cs[q] = n
+
+
+@njit(cache=True)
+def data_lists(k, b0, b1, r0, dense, indptr, indices, data, V, fc, m, idx, coef, cs):
+    """Region lists (region k) of the data rows r0 + b, b0 <= b < b1: dense
+    (``data`` = the C-ordered rows of width V, ``indptr`` empty) or CSR (sorted
+    indices)."""
+    i0 = k * REGION
+    i1 = min(i0 + REGION, V)
+    n = (k * m + b0) * REGION
+    for b in range(b0, b1):
+        r = r0 + b
+        csb = cs[k, b]
+        if dense:
+            n = _append(data[r * V + i0:r * V + i1], i0, 0, idx, coef, n, csb, fc)
+            _close(csb, fc, i1 - i0, n)
+        else:
+            end = indptr[r + 1]
+            a = indptr[r] + np.searchsorted(indices[indptr[r]:end], i0)
+            for q in range(csb.shape[0] - 1):
+                lim = i0 + (q + 1) * fc
+                csb[q] = n
+                while a < end and indices[a] < lim:
+                    idx[n] = indices[a]
+                    coef[n] = data[a]
+                    n += 1
+                    a += 1
+            csb[csb.shape[0] - 1] = n
+
+
+@njit(cache=True)
+def packed_lists(k, b0, b1, o0, P, width, fc, m, idx, coef, cs):
+    """Region lists (region k) of rows o0 + b, b0 <= b < b1, of the packed ``P``
+    (columns < width)."""
+    cw = P.shape[2]
+    bpr = REGION // cw  # blocks per region
+    n = (k * m + b0) * REGION
+    for b in range(b0, b1):
+        csb = cs[k, b]
+        covered = 0
+        for t in range(bpr):
+            jb = k * bpr + t
+            lim = min(cw, width - jb * cw)
+            if lim > 0:
+                n = _append(P[jb, o0 + b, :lim], jb * cw, t * cw, idx, coef, n, csb,
+                            fc)
+                covered = t * cw + lim
+        _close(csb, fc, covered, n)
+
+
+@njit(cache=True)
+def row_lists(k, b0, b1, A, fc, m, idx, coef, cs):
+    """Region lists (region k) of rows b0 <= b < b1 of the 2-D ``A``."""
+    i0 = k * REGION
+    i1 = min(i0 + REGION, A.shape[1])
+    n = (k * m + b0) * REGION
+    for b in range(b0, b1):
+        n = _append(A[b, i0:i1], i0, 0, idx, coef, n, cs[k, b], fc)
+        _close(cs[k, b], fc, i1 - i0, n)
+
+
+# ---------------------------------------------------------------------------
+# tasks
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _product_block(jb, Out, o0, b0, b1, B, bias, width, idx, coef, cs):
+    """Out[jb, o0 + b] = bias (its block; 0 in the padding) + the row's lists @
+    B[jb], for b0 <= b < b1, region after region."""
+    Ob = Out[jb]
+    Bb = B[jb]
+    cw = Ob.shape[1]
+    j0 = jb * cw
+    lim = max(min(cw, width - j0), 0)
+    zero = Ob.dtype.type(0)
+    for b in range(b0, b1):
+        o = Ob[o0 + b]
+        for c in range(lim):
+            o[c] = bias[j0 + c]
+        for c in range(lim, cw):
+            o[c] = zero
+    last = cs.shape[2] - 1
+    for k in range(cs.shape[0]):
+        csk = cs[k]
+        for b in range(b0, b1):
+            block_acc(Ob, o0 + b, Bb, idx, coef, csk[b, 0], csk[b, last])
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, idx, coef, cs, sample, rand, off, hc,
+                 h_idx, h_coef, h_cs, m, ibuf):
+    """Hidden region kh, rows b0..b1-1 (HP rows o0 + b): HP = sigmoid(bh + v @ Wt),
+    padding columns 0; with ``sample`` also hc[b, j] = [rand[off + b * H + j] <
+    HP] and the region lists of those rows of hc."""
+    cw = HP.shape[2]
+    one = hc.dtype.type(1)
+    zero = hc.dtype.type(0)
+    for t in range(REGION // cw):
+        jb = kh * (REGION // cw) + t
+        j0 = jb * cw
+        lim = max(min(cw, H - j0), 0)
+        _product_block(jb, HP, o0, b0, b1, WtP, bh, H, idx, coef, cs)
+        sigmoid_range(HP[jb, o0 + b0:o0 + b1].ravel(), 0, (b1 - b0) * cw, ibuf)
+        for b in range(b0, b1):
+            o = HP[jb, o0 + b]
+            for c in range(lim, cw):
+                o[c] = zero
+            if sample:
+                u = rand[off + b * H + j0:off + b * H + j0 + lim]
+                h = hc[b, j0:j0 + lim]
+                for c in range(lim):
+                    h[c] = one if u[c] < o[c] else zero
+    if sample:
+        row_lists(kh, b0, b1, hc, REGION, m, h_idx, h_coef, h_cs)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _visible_task(kv, b0, b1, VP, WP, bv, V, h_idx, h_coef, h_cs, gaussian, rand, off,
+                  n_idx, n_coef, n_cs, fc, m, ibuf):
+    """Visible region kv, chains b0..b1-1: s = bv + h @ W; Bernoulli v = [rand[off +
+    b * V + i] < sigmoid(s)], Gaussian v = s + rand[...] (normals); padding 0; then
+    the region lists of v."""
+    cw = VP.shape[2]
+    one = VP.dtype.type(1)
+    zero = VP.dtype.type(0)
+    for t in range(REGION // cw):
+        jb = kv * (REGION // cw) + t
+        i0 = jb * cw
+        lim = max(min(cw, V - i0), 0)
+        _product_block(jb, VP, 0, b0, b1, WP, bv, V, h_idx, h_coef, h_cs)
+        if not gaussian:
+            sigmoid_range(VP[jb, b0:b1].ravel(), 0, (b1 - b0) * cw, ibuf)
+        for b in range(b0, b1):
+            o = VP[jb, b]
+            u = rand[off + b * V + i0:off + b * V + i0 + lim]
+            if gaussian:
+                for c in range(lim):
+                    o[c] += u[c]
+            else:
+                for c in range(lim):
+                    o[c] = one if u[c] < o[c] else zero
+            for c in range(lim, cw):
+                o[c] = zero
+    packed_lists(kv, b0, b1, 0, VP, V, fc, m, n_idx, n_coef, n_cs)
+
+
+@njit(cache=True)
+def _feature_lists(csk, q, rows, idx, coef, i0, base, scale, w_idx, w_coef, w_cnt,
+                   g_v):
+    """Append chunk q of the region lists ``csk`` of rows 0..rows-1 (features i0..)
+    to the feature lists (row index ``base + row``, coefficient ``scale * x``),
+    adding the values x to g_v[i]; ``scale`` > 0 adds, < 0 subtracts."""
+    u = np.uintp  # unsigned indices: no negative-index wraparound code per entry
+    neg = scale < 0
+    for r in range(rows):
+        row = base + r
+        for a in range(u(csk[r, q]), u(csk[r, q + 1])):
+            i = u(idx[a])
+            f = i - u(i0)
+            x = coef[a]
+            k = u(w_cnt[f])
+            w_idx[f, k] = row
+            w_coef[f, k] = scale * x
+            w_cnt[f] = k + u(1)
+            g_v[i] += -x if neg else x
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_chunk(q, fc, nb, p_idx, p_coef, p_cs, nc, n_idx, n_coef, n_cs, m, lr,
+                  w_idx, w_coef, w_cnt, WtP, WP, velP, HP, decay, momentum, plain, bv,
+                  vel_bv, g_v):
+    """Parameter step of the features i0 = q * fc .. i1 - 1: their rows of WtP (over
+    every block; positive entries ``lr * x`` on HP row b, negative ``-lr * v`` on HP
+    row m + c; or through the velocity with momentum and weight decay), the same
+    columns of WP (vector transposes), the visible biases (g_v = sum_b x_b -
+    sum_c v_c). ``w_*`` are the task's scratch feature lists (fc rows)."""
+    V = g_v.shape[0]
+    cw = WtP.shape[2]
+    zero = WtP.dtype.type(0)
+    i0 = q * fc
+    i1 = min(i0 + fc, V)
+    F = i1 - i0
+    k = i0 // REGION
+    qk = (i0 - k * REGION) // fc
+    for f in range(F):
+        w_cnt[f] = 0
+        g_v[i0 + f] = zero
+    _feature_lists(p_cs[k], qk, nb, p_idx, p_coef, i0, 0, lr, w_idx, w_coef, w_cnt,
+                   g_v)
+    _feature_lists(n_cs[k], qk, nc, n_idx, n_coef, i0, m, -lr, w_idx, w_coef, w_cnt,
+                   g_v)
+    ib = i0 // cw
+    c0 = i0 - ib * cw
+    tn = 8 if cw == 64 else 4
+    for jb in range(WtP.shape[0]):
+        Wb = WtP[jb]
+        Hb = HP[jb]
+        if plain:
+            for f in range(F):
+                block_acc(Wb, i0 + f, Hb, w_idx[f], w_coef[f], 0, w_cnt[f])
+        else:
+            Gb = velP[jb]
+            for f in range(F):
+                w = Wb[i0 + f]
+                g = Gb[i0 + f]
+                for c in range(cw):
+                    g[c] = momentum * g[c] - decay * w[c]
+                block_acc(Gb, i0 + f, Hb, w_idx[f], w_coef[f], 0, w_cnt[f])
+                for c in range(cw):
+                    w[c] += g[c]
+        # WP[ib, jb * cw + j, c0 + f] = WtP[jb, i0 + f, j] (rows past V: padding)
+        for f in range(0, F, tn):
+            for j in range(0, cw, tn):
+                transpose_block(Wb, i0 + f, j, WP[ib], jb * cw + j, c0 + f)
+    if plain:
+        _bias_step(bv[i0:i1], vel_bv, g_v[i0:i1], lr, momentum, plain)
+    else:
+        _bias_step(bv[i0:i1], vel_bv[i0:i1], g_v[i0:i1], lr, momentum, plain)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain):
+    """g_h = sum_b hpos_b - sum_c hneg_c (packed rows), then the hidden biases' step."""
+    H = g_h.shape[0]
+    cw = HP.shape[2]
+    zero = g_h.dtype.type(0)
+    for jb in range(HP.shape[0]):
+        lim = min(cw, H - jb * cw)
+        if lim <= 0:
+            break
+        g = g_h[jb * cw:jb * cw + lim]
+        for c in range(lim):
+            g[c] = zero
+        for b in range(nb):
+            hp = HP[jb, b]
+            for c in range(lim):
+                g[c] += hp[c]
+        for b in range(nc):
+            hn = HP[jb, m + b]
+            for c in range(lim):
+                g[c] -= hn[c]
+    _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy", parallel=True)
+def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w,
+                            vel_bh, vel_bv, key, pos, learning_rate, momentum,
+                            weight_decay, n_gibbs, persistent, gaussian, rc, fc,
+                            itemplate, nt):
+    """``_kernels.bernoulli_epoch`` in the blocked layout, its tasks handed out to
+    ``nt`` threads (run it under ``numba_threads``; one thread is fine). Same
+    arguments (plus ``nt``; ``W`` is not read: the kernel packs the transpose of
+    ``Wt`` itself) and the same numbers; ``rc`` is the rows (or chains) per task,
+    ``fc`` the features per task of the parameter step (8 <= fc, fc dividing 64 and
+    a multiple of 8). Returns the new MT19937 position."""
+    V = Wt.shape[0]
+    H = Wt.shape[1]
+    dt = Wt.dtype
+    cw = BLOCK_BYTES // Wt.itemsize
+    bpr = REGION // cw  # packed blocks per region
+    nkh = (H + REGION - 1) // REGION
+    nkv = (V + REGION - 1) // REGION
+    nq = (V + fc - 1) // fc
+    nqk = REGION // fc
+    dense = indptr.shape[0] == 0
+    plain = momentum == 0.0 and weight_decay == 0.0
+    max_nb = np.max(bounds[1:] - bounds[:-1])
+    n_chains = chain.shape[0]
+    m = max(n_chains, max_nb)
+    rand = np.empty(max(minibatch_draws(max_nb, n_chains if persistent else max_nb,
+                                        V, H, n_gibbs, persistent, gaussian), 1))
+    words = np.empty(2 * rand.shape[0], np.uint32)
+    WtP = np.empty((nkh * bpr, nkv * REGION, cw), dt)
+    WP = np.empty((nkv * bpr, nkh * REGION, cw), dt)
+    pack_cols(Wt, WtP)
+    pack_transposed(WtP, WP)
+    if plain:
+        velP = np.empty((1, 1, cw), dt)
+    else:
+        velP = np.empty(WtP.shape, dt)
+        pack_cols(vel_w, velP)
+    HP = np.empty((nkh * bpr, 2 * m, cw), dt)  # hpos rows 0..m-1, hneg m..2m-1
+    VP = np.empty((nkv * bpr, m, cw), dt)
+    hc_cd = np.empty((m, H), dt)  # CD chains
+    p_idx = np.empty((2, nkv * m * REGION), np.int64)  # data: this and next minibatch
+    p_coef = np.empty((2, nkv * m * REGION), dt)
+    p_cs = np.empty((2, nkv, m, nqk + 1), np.int64)
+    n_idx = np.empty(nkv * m * REGION, np.int64)  # visible samples
+    n_coef = np.empty(nkv * m * REGION, dt)
+    n_cs = np.empty((nkv, m, nqk + 1), np.int64)
+    h_idx = np.empty(nkh * m * REGION, np.int64)  # hidden samples of the chains
+    h_coef = np.empty(nkh * m * REGION, dt)
+    h_cs = np.empty((nkh, m, 2), np.int64)
+    w_idx = np.empty((nt, fc, 2 * m), np.int64)
+    w_coef = np.empty((nt, fc, 2 * m), dt)
+    w_cnt = np.empty((nt, fc), np.int64)
+    g_h = np.empty(H, dt)
+    g_v = np.empty(V, dt)
+    ibuf = np.empty((nt, max(rc, 1) * cw), itemplate.dtype)
+    posbuf = np.empty(1, np.int64)
+    posbuf[0] = pos
+    counter = np.zeros(1, np.int64)
+    if persistent:
+        for kh in range(nkh):
+            row_lists(kh, 0, n_chains, chain, REGION, m, h_idx, h_coef, h_cs)
+    n_mb = bounds.shape[0] - 1
+    nb = bounds[1] - bounds[0]
+    for kv in range(nkv):
+        data_lists(kv, 0, nb, 0, dense, indptr, indices, data, V, fc, m, p_idx[0],
+                   p_coef[0], p_cs[0])
+    posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:minibatch_draws(
+        nb, n_chains if persistent else nb, V, H, n_gibbs, persistent, gaussian)])
+    for k in range(n_mb):
+        r0 = bounds[k]
+        nb = bounds[k + 1] - r0
+        hc = chain if persistent else hc_cd
+        nc = n_chains if persistent else nb
+        lr = learning_rate / nb
+        cur = k % 2
+        pi = p_idx[cur]
+        pco = p_coef[cur]
+        pcs = p_cs[cur]
+        groups = (nb + rc - 1) // rc
+        counter[0] = 0
+        for t in prange(nt):  # positive phase
+            q = _fetch_add(counter, 0)
+            while q < nkh * groups:
+                b0 = (q % groups) * rc
+                _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H, pi,
+                             pco, pcs[:, :nb], not persistent, rand, 0, hc, h_idx,
+                             h_coef, h_cs, m, ibuf[t])
+                q = _fetch_add(counter, 0)
+        off = 0 if persistent else nb * H
+        if gaussian:
+            _box_muller_steps(rand, off, n_gibbs, nc, V, H)
+        groups = (nc + rc - 1) // rc
+        for step in range(n_gibbs):  # negative phase
+            counter[0] = 0
+            for t in prange(nt):
+                q = _fetch_add(counter, 0)
+                while q < nkv * groups:
+                    b0 = (q % groups) * rc
+                    _visible_task(q // groups, b0, min(b0 + rc, nc), VP, WP, bv, V,
+                                  h_idx, h_coef, h_cs[:, :nc], gaussian, rand, off,
+                                  n_idx, n_coef, n_cs, fc, m, ibuf[t])
+                    q = _fetch_add(counter, 0)
+            off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
+            counter[0] = 0
+            for t in prange(nt):
+                q = _fetch_add(counter, 0)
+                while q < nkh * groups:
+                    b0 = (q % groups) * rc
+                    _hidden_task(q // groups, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
+                                 n_idx, n_coef, n_cs[:, :nc], True, rand, off, hc,
+                                 h_idx, h_coef, h_cs, m, ibuf[t])
+                    q = _fetch_add(counter, 0)
+            off += nc * H
+        # parameter step; then the next minibatch's data lists and random numbers
+        nxt = 1 - cur
+        nb1 = 0
+        next_draws = 0
+        if k + 1 < n_mb:
+            nb1 = bounds[k + 2] - bounds[k + 1]
+            next_draws = minibatch_draws(nb1, n_chains if persistent else nb1, V, H,
+                                         n_gibbs, persistent, gaussian)
+        groups = (nb1 + rc - 1) // rc
+        n_tasks = 1 + nq + nkv * groups
+        counter[0] = 0
+        for t in prange(nt):
+            if t == 0 and next_draws > 0:
+                posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:next_draws])
+            q = _fetch_add(counter, 0)
+            while q < n_tasks:
+                if q == 0:
+                    _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain)
+                elif q <= nq:
+                    _weight_chunk(q - 1, fc, nb, pi, pco, pcs, nc, n_idx, n_coef, n_cs,
+                                  m, lr, w_idx[t], w_coef[t], w_cnt[t], WtP, WP, velP,
+                                  HP, learning_rate * weight_decay, momentum, plain,
+                                  bv, vel_bv, g_v)
+                else:
+                    e = q - 1 - nq
+                    b0 = (e % groups) * rc
+                    data_lists(e // groups, b0, min(b0 + rc, nb1), bounds[k + 1],
+                               dense, indptr, indices, data, V, fc, m, p_idx[nxt],
+                               p_coef[nxt], p_cs[nxt])
+                q = _fetch_add(counter, 0)
+    unpack_cols(WtP, Wt)
+    if not plain:
+        unpack_cols(velP, vel_w)
+    return posbuf[0]
