@@ -10,20 +10,28 @@ from sknets.rbm._block_kernels import (
     REGION,
     block_acc,
     block_width,
-    data_lists,
+    data_masks,
+    list_acc,
+    nonzero_mask,
     pack_cols,
     pack_transposed,
-    packed_lists,
-    row_lists,
+    packed_masks,
+    row_masks,
     transpose_block,
     unpack_cols,
 )
 
 
 @njit
-def _block_acc_calls(C, B, idx, coef, rows, a0, a1):
+def _list_acc_calls(C, B, idx, coef, rows, a0, a1):
     for t in range(rows.shape[0]):
-        block_acc(C, rows[t], B, idx, coef, a0[t], a1[t])
+        list_acc(C, rows[t], B, idx[a0[t]:], coef[a0[t]:], a1[t] - a0[t])
+
+
+@njit
+def _block_acc_calls(C, B, rows, row0, masks, vals, vbase):
+    for t in range(rows.shape[0]):
+        block_acc(C, rows[t], B, row0[t], masks[t], vals, vbase[t])
 
 
 @njit
@@ -35,7 +43,7 @@ def _transpose_calls(S, D, blocks):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("itype", [np.int32, np.int64])
-def test_block_acc_matches_numpy(dtype, itype):
+def test_list_acc_matches_numpy(dtype, itype):
     rng = np.random.RandomState(0)
     cw = block_width(dtype)
     B = rng.randn(50, cw).astype(dtype)
@@ -49,23 +57,51 @@ def test_block_acc_matches_numpy(dtype, itype):
     for r, s, e in zip(rows, a0, a1):
         for a in range(s, e):  # one entry after the other, as the kernel
             expected[r] += np.float64(coef[a]) * B[idx[a]]
-    _block_acc_calls(C, B, idx, coef, rows, a0, a1)
+    _list_acc_calls(C, B, idx, coef, rows, a0, a1)
     assert C.dtype == dtype
     tol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(C, expected, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_block_acc_adds_in_order(dtype):
+def test_block_acc_matches_numpy(dtype):
+    rng = np.random.RandomState(5)
+    cw = block_width(dtype)
+    B = rng.randn(200, cw).astype(dtype)
+    C = rng.randn(4, cw).astype(dtype)
+    vals = np.where(rng.rand(500) < 0.4, rng.randn(500), 0.0).astype(dtype)
+    rows = np.array([0, 2, 2, 3, 1])
+    row0 = np.array([0, 64, 10, 136, 5])
+    vbase = np.array([0, 100, 7, 400, 436])
+    masks = [int("".join("1" if v != 0 else "0" for v in vals[s:s + 64][::-1]), 2)
+             for s in vbase]
+    masks[3] = 0  # no entry
+    masks = np.array(masks, np.uint64)
+    expected = C.astype(np.float64)
+    for r, b0, m, v0 in zip(rows, row0, masks, vbase):
+        for t in range(64):  # lowest bit first, one entry after the other
+            if int(m) >> t & 1:
+                expected[r] += np.float64(vals[v0 + t]) * B[b0 + t]
+    _block_acc_calls(C, B, rows, row0, masks, vals, vbase)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(C, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_and_list_acc_add_in_order(dtype):
     # fused multiply-adds one entry after the other: (1 + big) - big, not 1 + (big -
     # big), so the 1 is lost to rounding exactly as in the sequential loop
     cw = block_width(dtype)
     big = dtype(2.0 ** (24 if dtype == np.float32 else 53))
-    B = np.ones((1, cw), dtype)
+    B = np.ones((2, cw), dtype)
     C = np.ones((1, cw), dtype)
-    idx = np.zeros(2, np.int64)
-    _block_acc_calls(C, B, idx, np.array([big, -big], dtype), np.array([0]),
-                     np.array([0]), np.array([2]))
+    coef = np.array([big, -big], dtype)
+    _list_acc_calls(C, B, np.array([0, 1]), coef, np.array([0]), np.array([0]),
+                    np.array([2]))
+    np.testing.assert_array_equal(C, 0.0)
+    C[:] = 1
+    _block_acc_calls(C, B, np.array([0]), np.array([0]), np.array([3], np.uint64),
+                     coef, np.array([0]))
     np.testing.assert_array_equal(C, 0.0)
 
 
@@ -105,40 +141,35 @@ def test_pack_unpack_and_packed_transpose(dtype, shape):
         PT, padded.T.reshape(blocks * cw, rows // cw, cw).swapaxes(0, 1))
 
 
-def _region_reference(A, k):
-    """Expected lists of region k of every row of the dense A."""
-    out = []
-    for row in A:
-        nz = np.flatnonzero(row[k * REGION:(k + 1) * REGION]) + k * REGION
-        out.append((nz, row[nz]))
+def _masks_reference(A, nk):
+    """Expected masks (nk, rows) of the dense A."""
+    out = np.zeros((nk, A.shape[0]), np.uint64)
+    for k in range(nk):
+        for b, row in enumerate(A):
+            for t in np.flatnonzero(row[k * REGION:(k + 1) * REGION]):
+                out[k, b] |= np.uint64(1) << np.uint64(t)
     return out
 
 
-def _check_region(idx, coef, cs, k, b0, b1, expected, fc, m):
-    nq = cs.shape[2] - 1
-    for b in range(b0, b1):
-        start, end = cs[k, b, 0], cs[k, b, nq]
-        assert (k * m + b0) * REGION <= start <= end <= (k * m + b1) * REGION
-        np.testing.assert_array_equal(idx[start:end], expected[b][0])
-        np.testing.assert_array_equal(coef[start:end], expected[b][1])
-        feats = idx[start:end]
-        for q in range(nq + 1):  # chunk q starts at the first feature >= its first
-            first = k * REGION + q * fc
-            assert cs[k, b, q] == start + np.searchsorted(feats, first)
+def test_nonzero_mask():
+    for n in (0, 1, 37, 64):
+        x = np.zeros(n)
+        x[::3] = 1.5
+        expected = sum(1 << t for t in range(0, n, 3))
+        assert int(nonzero_mask(x)) == expected
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_data_lists_match_numpy(dtype, sparse):
+def test_data_masks_match_numpy(dtype, sparse):
     rng = np.random.RandomState(3)
-    V, m, fc = 150, 9, 128 // np.dtype(dtype).itemsize
+    V, m = 150, 9
     X = np.where(rng.rand(20, V) < 0.3, rng.rand(20, V), 0.0).astype(dtype)
     X[4] = 0.0  # an empty row
     X[5, REGION:2 * REGION] = 1.0  # a full region
     nk = -(-V // REGION)
-    idx = np.zeros(nk * m * REGION, np.int64)
-    coef = np.zeros(nk * m * REGION, dtype)
-    cs = np.zeros((nk, m, REGION // fc + 1), np.int64)
+    masks = np.zeros((nk, m), np.uint64)
+    Xd = np.full((m, V), np.nan, dtype)  # the CSR rows are written here
     r0 = 3  # rows 3..11 of X
     if sparse:
         Xs = sp.csr_matrix(X)
@@ -149,32 +180,30 @@ def test_data_lists_match_numpy(dtype, sparse):
         args = (True, empty, empty, X.ravel())
     for k in range(nk):
         for b0, b1 in ((0, 4), (4, 9)):  # two tasks of rows
-            data_lists(k, b0, b1, r0, *args, V, fc, m, idx, coef, cs)
-    for k in range(nk):
-        expected = _region_reference(X[r0:r0 + m], k)
-        _check_region(idx, coef, cs, k, 0, 4, expected, fc, m)
-        _check_region(idx, coef, cs, k, 4, 9, expected, fc, m)
+            data_masks(k, b0, b1, r0, *args, V, Xd, masks)
+    np.testing.assert_array_equal(masks, _masks_reference(X[r0:r0 + m], nk))
+    if sparse:
+        np.testing.assert_array_equal(Xd, X[r0:r0 + m])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_packed_and_row_lists_match_numpy(dtype):
+def test_packed_and_row_masks_match_numpy(dtype):
     rng = np.random.RandomState(4)
-    V, m, fc = 150, 7, 128 // np.dtype(dtype).itemsize
+    V, m = 150, 7
     cw = block_width(dtype)
     A = (rng.rand(m, V) < 0.25).astype(dtype)
     nk = -(-V // REGION)
-    P = np.zeros((nk * REGION // cw, m + 2, cw), dtype)  # rows at offset 2
-    full = np.zeros((m + 2, nk * REGION), dtype)
-    full[2:, :V] = A
-    P[:] = full.reshape(m + 2, -1, cw).swapaxes(0, 1)
-    for fn in ("packed", "rows"):
-        idx = np.zeros(nk * m * REGION, np.int64)
-        coef = np.zeros(nk * m * REGION, dtype)
-        cs = np.zeros((nk, m, REGION // fc + 1), np.int64)
-        for k in range(nk):
-            if fn == "packed":
-                packed_lists(k, 0, m, 2, P, V, fc, m, idx, coef, cs)
-            else:
-                row_lists(k, 0, m, A, fc, m, idx, coef, cs)
-        for k in range(nk):
-            _check_region(idx, coef, cs, k, 0, m, _region_reference(A, k), fc, m)
+    full = np.zeros((m, nk * REGION), dtype)
+    full[:, :V] = A
+    full[:, V:] = 1.0  # padding columns: not read
+    P = np.ascontiguousarray(full.reshape(m, -1, cw).swapaxes(0, 1))
+    expected = _masks_reference(A, nk)
+    masks = np.zeros((nk, m), np.uint64)
+    for k in range(nk):
+        packed_masks(k, 0, m, P, V, masks)
+    np.testing.assert_array_equal(masks, expected)
+    masks[:] = 0
+    for k in range(nk):
+        row_masks(k, 0, 3, A, masks)
+        row_masks(k, 3, m, A, masks)
+    np.testing.assert_array_equal(masks, expected)

@@ -74,80 +74,157 @@ def _check_float_arrays(*arrays):
 
 
 @intrinsic
-def block_acc(typingctx, C, r, B, idx, coef, a0, a1):
-    """``C[r] += coef[a] * B[idx[a]]`` for a0 <= a < a1, one ``a`` after the other
-    (each element a chain of fused multiply-adds, in that order).
-
-    ``C`` and ``B`` are 2-D, C-contiguous, of one float dtype, with rows of exactly
-    256 bytes (``block_width``); ``idx`` integer and ``coef`` float 1-D arrays. The
-    row of ``C`` stays in eight vector registers for the whole call. No bounds checks.
-    """
-    if not (_check_float_arrays(C, B) and isinstance(idx, types.Array)
-            and isinstance(coef, types.Array) and isinstance(idx.dtype, types.Integer)
-            and isinstance(coef.dtype, types.Float)):
+def _cttz(typingctx, x):
+    """Index of the lowest set bit of the uint64 ``x`` (x != 0)."""
+    if not isinstance(x, types.Integer):
         return None
-    sig = types.void(C, r, B, idx, coef, a0, a1)
+    sig = types.int64(x)
 
     def codegen(context, builder, signature, args):
-        cty, rty, bty, ity, fty, a0ty, a1ty = signature.args
-        carr = context.make_array(cty)(context, builder, args[0])
-        barr = context.make_array(bty)(context, builder, args[2])
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
+        v = context.cast(builder, args[0], signature.args[0], types.uint64)
+        return builder.call(fn, [v, ir.Constant(ir.IntType(1), 1)])
+
+    return sig, codegen
+
+
+def _acc_codegen(context, builder, cty, carr, row, bty, barr, state0, more, step):
+    """IR of ``C[row] += c * B[i]`` over the entries of a loop: ``state0`` the first
+    loop state (an i64), ``more(state)`` an i1 (another entry?), ``step(state)`` its
+    (row i of B, coefficient c in C's dtype, next state). The row of C is held in
+    ``_NACC`` vector registers (phi nodes) for the whole loop; llvm.fmuladd per
+    entry, in order."""
+    zero = context.get_constant(types.intp, 0)
+    f32 = cty.dtype == types.float32
+    lanes = 8 if f32 else 4
+    vec = ir.VectorType(context.get_value_type(cty.dtype), lanes)
+    vptr = vec.as_pointer()
+    i32 = ir.IntType(32)
+    i64 = ir.IntType(64)
+    fmuladd = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+        "llvm.fmuladd.v%d%s" % (lanes, "f32" if f32 else "f64"))
+
+    def vectors(aty, arr, r):
+        base = builder.bitcast(
+            cgutils.get_item_pointer(context, builder, aty, arr, [r, zero]), vptr)
+        return [builder.gep(base, [ir.Constant(i64, k)]) for k in range(_NACC)]
+
+    out = vectors(cty, carr, row)
+    init = [builder.load(p, align=1) for p in out]
+    entry = builder.block
+    loop = builder.append_basic_block("acc.loop")
+    body = builder.append_basic_block("acc.body")
+    done = builder.append_basic_block("acc.done")
+    builder.branch(loop)
+    builder.position_at_end(loop)
+    state = builder.phi(i64)
+    state.add_incoming(state0, entry)
+    acc = []
+    for k in range(_NACC):
+        acc.append(builder.phi(vec))
+        acc[k].add_incoming(init[k], entry)
+    builder.cbranch(more(state), body, done)
+    builder.position_at_end(body)
+    i, c, state1 = step(state)
+    c = builder.insert_element(ir.Constant(vec, ir.Undefined), c, ir.Constant(i32, 0))
+    c = builder.shuffle_vector(c, ir.Constant(vec, ir.Undefined),
+                               ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+    src = vectors(bty, barr, i)
+    new = [builder.call(fmuladd, [c, builder.load(src[k], align=1), acc[k]])
+           for k in range(_NACC)]
+    step_end = builder.block
+    state.add_incoming(state1, step_end)
+    for k in range(_NACC):
+        acc[k].add_incoming(new[k], step_end)
+    builder.branch(loop)
+    builder.position_at_end(done)
+    for k in range(_NACC):
+        builder.store(acc[k], out[k], align=1)
+
+
+@intrinsic
+def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
+    """``C[r] += vals[vbase + t] * B[row0 + t]`` for every set bit t of the uint64
+    ``mask``, lowest first (each element a chain of fused multiply-adds, in that
+    order).
+
+    ``C`` and ``B`` are 2-D, C-contiguous, of one float dtype, with rows of exactly
+    256 bytes (``block_width``); ``vals`` a 1-D float array (the coefficients: the
+    values whose non-zeros ``mask`` marks). The row of ``C`` stays in eight vector
+    registers for the whole call. No bounds checks.
+    """
+    if not (_check_float_arrays(C, B) and isinstance(vals, types.Array)
+            and isinstance(vals.dtype, types.Float)
+            and isinstance(mask, types.Integer)):
+        return None
+    sig = types.void(C, r, B, row0, mask, vals, vbase)
+
+    def codegen(context, builder, signature, args):
+        cty, rty, bty, r0ty, mty, vty, vbty = signature.args
+        varr = context.make_array(vty)(context, builder, args[5])
+        row0 = context.cast(builder, args[3], r0ty, types.intp)
+        vbase = context.cast(builder, args[6], vbty, types.intp)
+        i64 = ir.IntType(64)
+        cttz = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]),
+            "llvm.cttz.i64")
+
+        def more(bits):
+            return builder.icmp_unsigned("!=", bits, ir.Constant(i64, 0))
+
+        def step(bits):
+            t = builder.call(cttz, [bits, ir.Constant(ir.IntType(1), 1)])
+            c = builder.load(cgutils.get_item_pointer(context, builder, vty, varr,
+                                                      [builder.add(vbase, t)]))
+            rest = builder.and_(bits, builder.sub(bits, ir.Constant(i64, 1)))
+            return (builder.add(row0, t), context.cast(builder, c, vty.dtype,
+                                                       cty.dtype), rest)
+
+        _acc_codegen(context, builder, cty,
+                     context.make_array(cty)(context, builder, args[0]),
+                     context.cast(builder, args[1], rty, types.intp), bty,
+                     context.make_array(bty)(context, builder, args[2]),
+                     context.cast(builder, args[4], mty, types.uint64), more, step)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def list_acc(typingctx, C, r, B, idx, coef, n):
+    """``C[r] += coef[a] * B[idx[a]]`` for a < n, in order (as ``block_acc``, the
+    entries given by a list)."""
+    if not (_check_float_arrays(C, B) and isinstance(idx, types.Array)
+            and isinstance(idx.dtype, types.Integer)
+            and isinstance(coef, types.Array) and isinstance(coef.dtype, types.Float)):
+        return None
+    sig = types.void(C, r, B, idx, coef, n)
+
+    def codegen(context, builder, signature, args):
+        cty, rty, bty, ity, fty, nty = signature.args
         iarr = context.make_array(ity)(context, builder, args[3])
         farr = context.make_array(fty)(context, builder, args[4])
-        row = context.cast(builder, args[1], rty, types.intp)
-        start = context.cast(builder, args[5], a0ty, types.intp)
-        stop = context.cast(builder, args[6], a1ty, types.intp)
-        zero = context.get_constant(types.intp, 0)
-        f32 = cty.dtype == types.float32
-        lanes = 8 if f32 else 4
-        vec = ir.VectorType(context.get_value_type(cty.dtype), lanes)
-        vptr = vec.as_pointer()
-        i32 = ir.IntType(32)
+        n = context.cast(builder, args[5], nty, types.intp)
         i64 = ir.IntType(64)
-        fmuladd = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-            "llvm.fmuladd.v%d%s" % (lanes, "f32" if f32 else "f64"))
 
-        def vectors(base):
-            return [builder.gep(base, [ir.Constant(i64, k)]) for k in range(_NACC)]
+        def more(a):
+            return builder.icmp_signed("<", a, n)
 
-        out = vectors(builder.bitcast(
-            cgutils.get_item_pointer(context, builder, cty, carr, [row, zero]), vptr))
-        init = [builder.load(p, align=1) for p in out]
-        entry = builder.block
-        loop = builder.append_basic_block("block_acc.loop")
-        body = builder.append_basic_block("block_acc.body")
-        done = builder.append_basic_block("block_acc.done")
-        builder.branch(loop)
-        builder.position_at_end(loop)
-        a = builder.phi(i64)
-        a.add_incoming(start, entry)
-        acc = []
-        for k in range(_NACC):
-            acc.append(builder.phi(vec))
-            acc[k].add_incoming(init[k], entry)
-        builder.cbranch(builder.icmp_signed("<", a, stop), body, done)
-        builder.position_at_end(body)
-        i = builder.load(cgutils.get_item_pointer(context, builder, ity, iarr, [a]))
-        i = context.cast(builder, i, ity.dtype, types.intp)
-        c = builder.load(cgutils.get_item_pointer(context, builder, fty, farr, [a]))
-        c = context.cast(builder, c, fty.dtype, cty.dtype)
-        c = builder.insert_element(ir.Constant(vec, ir.Undefined), c,
-                                   ir.Constant(i32, 0))
-        c = builder.shuffle_vector(c, ir.Constant(vec, ir.Undefined),
-                                   ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
-        src = vectors(builder.bitcast(
-            cgutils.get_item_pointer(context, builder, bty, barr, [i, zero]), vptr))
-        new = [builder.call(fmuladd, [c, builder.load(src[k], align=1), acc[k]])
-               for k in range(_NACC)]
-        step_end = builder.block
-        a.add_incoming(builder.add(a, ir.Constant(i64, 1)), step_end)
-        for k in range(_NACC):
-            acc[k].add_incoming(new[k], step_end)
-        builder.branch(loop)
-        builder.position_at_end(done)
-        for k in range(_NACC):
-            builder.store(acc[k], out[k], align=1)
+        def step(a):
+            i = builder.load(cgutils.get_item_pointer(context, builder, ity, iarr, [a]))
+            c = builder.load(cgutils.get_item_pointer(context, builder, fty, farr, [a]))
+            return (context.cast(builder, i, ity.dtype, types.intp),
+                    context.cast(builder, c, fty.dtype, cty.dtype),
+                    builder.add(a, ir.Constant(i64, 1)))
+
+        _acc_codegen(context, builder, cty,
+                     context.make_array(cty)(context, builder, args[0]),
+                     context.cast(builder, args[1], rty, types.intp), bty,
+                     context.make_array(bty)(context, builder, args[2]),
+                     ir.Constant(i64, 0), more, step)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -289,95 +366,72 @@ def pack_transposed(WtP, WP):
 
 
 # ---------------------------------------------------------------------------
-# region lists: idx / coef[(k * m + b) * REGION + ...], cs[k, b, 0] the start of row b
-# in region k, cs[k, b, q] the start of its q-th chunk of fc features, cs[k, b, -1]
-# its end. Rows of one task are appended one after the other from (k * m + b0) *
-# REGION (the region holds at most REGION entries per row).
+# Non-zero masks. The non-zeros of a left row (data row, binary sample) in a region of
+# 64 features are one uint64, ``mask[k, b]`` (bit t: feature k * 64 + t); the
+# coefficients are read where the values are: ``vals[(row_off + b) * row_stride +
+# (i // CW) * blk_stride + i % CW]`` for feature i of row b (plain rows: blk_stride =
+# CW, so the index is (row_off + b) * row_stride + i; packed rows: row_stride = CW,
+# blk_stride = rows * CW).
 # ---------------------------------------------------------------------------
 
 
 @njit(cache=True)
-def _append(piece, i0, rel, idx, coef, n, cs, fc):
-    """Append the non-zeros of ``piece`` (features i0, i0 + 1, ...; ``rel`` its offset
-    in the region, a multiple of fc) at position n; record where its chunks start in
-    ``cs``. Returns the new end."""
-    u = np.uintp  # unsigned: no negative-index wraparound code per element
-    n = u(n)
-    for c0 in range(0, piece.shape[0], fc):
-        cs[(rel + c0) // fc] = n
-        for c in range(c0, min(c0 + fc, piece.shape[0])):  # branchless
-            x = piece[c]
-            idx[n] = i0 + c
-            coef[n] = x
-            n += u(x != 0)
-    return np.intp(n)
+def nonzero_mask(piece):
+    """uint64 with bit c set where ``piece[c] != 0`` (len(piece) <= 64)."""
+    mk = np.uint64(0)
+    for c in range(piece.shape[0]):  # vectorises (compare, shift, or)
+        mk |= np.uint64(piece[c] != 0) << np.uint64(c)
+    return mk
 
 
 @njit(cache=True)
-def _close(cs, fc, covered, n):
-    """Chunk starts past the ``covered`` features of a region (none there), and the
-    end of the row's entries."""
-    for q in range((covered + fc - 1) // fc, cs.shape[0]):
-        cs[q] = n
-
-
-@njit(cache=True)
-def data_lists(k, b0, b1, r0, dense, indptr, indices, data, V, fc, m, idx, coef, cs):
-    """Region lists (region k) of the data rows r0 + b, b0 <= b < b1: dense
-    (``data`` = the C-ordered rows of width V, ``indptr`` empty) or CSR (sorted
-    indices)."""
+def data_masks(k, b0, b1, r0, dense, indptr, indices, data, V, Xd, masks):
+    """Masks (region k) of the data rows r0 + b, b0 <= b < b1: dense rows (``data`` =
+    X.ravel(), ``indptr`` empty) are read in place; CSR rows (sorted indices) are
+    first written, region k only, into the dense rows ``Xd[b]`` (where the
+    coefficients are then read)."""
     i0 = k * REGION
     i1 = min(i0 + REGION, V)
-    n = (k * m + b0) * REGION
+    zero = Xd.dtype.type(0)
     for b in range(b0, b1):
         r = r0 + b
-        csb = cs[k, b]
         if dense:
-            n = _append(data[r * V + i0:r * V + i1], i0, 0, idx, coef, n, csb, fc)
-            _close(csb, fc, i1 - i0, n)
+            masks[k, b] = nonzero_mask(data[r * V + i0:r * V + i1])
         else:
+            row = Xd[b]
+            for i in range(i0, i1):
+                row[i] = zero
             end = indptr[r + 1]
             a = indptr[r] + np.searchsorted(indices[indptr[r]:end], i0)
-            for q in range(csb.shape[0] - 1):
-                lim = i0 + (q + 1) * fc
-                csb[q] = n
-                while a < end and indices[a] < lim:
-                    idx[n] = indices[a]
-                    coef[n] = data[a]
-                    n += 1
-                    a += 1
-            csb[csb.shape[0] - 1] = n
+            while a < end and indices[a] < i1:
+                row[indices[a]] = data[a]
+                a += 1
+            masks[k, b] = nonzero_mask(row[i0:i1])
 
 
 @njit(cache=True)
-def packed_lists(k, b0, b1, o0, P, width, fc, m, idx, coef, cs):
-    """Region lists (region k) of rows o0 + b, b0 <= b < b1, of the packed ``P``
-    (columns < width)."""
+def packed_masks(k, b0, b1, P, width, masks):
+    """Masks (region k) of rows b0 <= b < b1 of the packed ``P`` (columns <
+    width)."""
     cw = P.shape[2]
-    bpr = REGION // cw  # blocks per region
-    n = (k * m + b0) * REGION
+    bpr = REGION // cw
     for b in range(b0, b1):
-        csb = cs[k, b]
-        covered = 0
+        mk = np.uint64(0)
         for t in range(bpr):
             jb = k * bpr + t
             lim = min(cw, width - jb * cw)
             if lim > 0:
-                n = _append(P[jb, o0 + b, :lim], jb * cw, t * cw, idx, coef, n, csb,
-                            fc)
-                covered = t * cw + lim
-        _close(csb, fc, covered, n)
+                mk |= nonzero_mask(P[jb, b, :lim]) << np.uint64(t * cw)
+        masks[k, b] = mk
 
 
 @njit(cache=True)
-def row_lists(k, b0, b1, A, fc, m, idx, coef, cs):
-    """Region lists (region k) of rows b0 <= b < b1 of the 2-D ``A``."""
+def row_masks(k, b0, b1, A, masks):
+    """Masks (region k) of rows b0 <= b < b1 of the 2-D ``A``."""
     i0 = k * REGION
     i1 = min(i0 + REGION, A.shape[1])
-    n = (k * m + b0) * REGION
     for b in range(b0, b1):
-        n = _append(A[b, i0:i1], i0, 0, idx, coef, n, cs[k, b], fc)
-        _close(cs[k, b], fc, i1 - i0, n)
+        masks[k, b] = nonzero_mask(A[b, i0:i1])
 
 
 # ---------------------------------------------------------------------------
@@ -386,12 +440,16 @@ def row_lists(k, b0, b1, A, fc, m, idx, coef, cs):
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _product_block(jb, Out, o0, b0, b1, B, bias, width, idx, coef, cs):
-    """Out[jb, o0 + b] = bias (its block; 0 in the padding) + the row's lists @
-    B[jb], for b0 <= b < b1, region after region."""
+def _product_block(jb, Out, o0, b0, b1, B, bias, width, masks, vals, row_off,
+                   row_stride, blk_stride):
+    """Out[jb, o0 + b] = bias (its block; 0 in the padding) + left row b @ B[jb],
+    b0 <= b < b1, the left rows given by their masks and values (see above): the
+    rows of B[jb] 64 at a time (16 kB, float32), for every left row."""
     Ob = Out[jb]
     Bb = B[jb]
     cw = Ob.shape[1]
+    bpr = REGION // cw
+    low = np.uint64((1 << cw) - 1) if bpr > 1 else np.uint64(0xFFFFFFFFFFFFFFFF)
     j0 = jb * cw
     lim = max(min(cw, width - j0), 0)
     zero = Ob.dtype.type(0)
@@ -401,19 +459,21 @@ def _product_block(jb, Out, o0, b0, b1, B, bias, width, idx, coef, cs):
             o[c] = bias[j0 + c]
         for c in range(lim, cw):
             o[c] = zero
-    last = cs.shape[2] - 1
-    for k in range(cs.shape[0]):
-        csk = cs[k]
+    for k in range(masks.shape[0]):
         for b in range(b0, b1):
-            block_acc(Ob, o0 + b, Bb, idx, coef, csk[b, 0], csk[b, last])
+            mk = masks[k, b]
+            base = (row_off + b) * row_stride + k * bpr * blk_stride
+            for t in range(bpr):
+                block_acc(Ob, o0 + b, Bb, k * REGION + t * cw,
+                          (mk >> np.uint64(t * cw)) & low, vals, base + t * blk_stride)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, idx, coef, cs, sample, rand, off, hc,
-                 h_idx, h_coef, h_cs, m, ibuf):
+def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, masks, vals, row_off, row_stride,
+                 blk_stride, sample, rand, off, hc, h_mask, ibuf):
     """Hidden region kh, rows b0..b1-1 (HP rows o0 + b): HP = sigmoid(bh + v @ Wt),
     padding columns 0; with ``sample`` also hc[b, j] = [rand[off + b * H + j] <
-    HP] and the region lists of those rows of hc."""
+    HP] and the masks of those rows of hc."""
     cw = HP.shape[2]
     one = hc.dtype.type(1)
     zero = hc.dtype.type(0)
@@ -421,7 +481,8 @@ def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, idx, coef, cs, sample, rand, of
         jb = kh * (REGION // cw) + t
         j0 = jb * cw
         lim = max(min(cw, H - j0), 0)
-        _product_block(jb, HP, o0, b0, b1, WtP, bh, H, idx, coef, cs)
+        _product_block(jb, HP, o0, b0, b1, WtP, bh, H, masks, vals, row_off,
+                       row_stride, blk_stride)
         sigmoid_range(HP[jb, o0 + b0:o0 + b1].ravel(), 0, (b1 - b0) * cw, ibuf)
         for b in range(b0, b1):
             o = HP[jb, o0 + b]
@@ -433,23 +494,24 @@ def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, idx, coef, cs, sample, rand, of
                 for c in range(lim):
                     h[c] = one if u[c] < o[c] else zero
     if sample:
-        row_lists(kh, b0, b1, hc, REGION, m, h_idx, h_coef, h_cs)
+        row_masks(kh, b0, b1, hc, h_mask)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _visible_task(kv, b0, b1, VP, WP, bv, V, h_idx, h_coef, h_cs, gaussian, rand, off,
-                  n_idx, n_coef, n_cs, fc, m, ibuf):
-    """Visible region kv, chains b0..b1-1: s = bv + h @ W; Bernoulli v = [rand[off +
-    b * V + i] < sigmoid(s)], Gaussian v = s + rand[...] (normals); padding 0; then
-    the region lists of v."""
+def _visible_task(kv, b0, b1, VP, WP, bv, V, h_mask, hc, gaussian, rand, off, n_mask,
+                  ibuf):
+    """Visible region kv, chains b0..b1-1: s = bv + h @ W (h: rows of ``hc``, their
+    masks ``h_mask``); Bernoulli v = [rand[off + b * V + i] < sigmoid(s)], Gaussian
+    v = s + rand[...] (normals); padding 0; then the masks of v."""
     cw = VP.shape[2]
+    H = hc.shape[1]
     one = VP.dtype.type(1)
     zero = VP.dtype.type(0)
     for t in range(REGION // cw):
         jb = kv * (REGION // cw) + t
         i0 = jb * cw
         lim = max(min(cw, V - i0), 0)
-        _product_block(jb, VP, 0, b0, b1, WP, bv, V, h_idx, h_coef, h_cs)
+        _product_block(jb, VP, 0, b0, b1, WP, bv, V, h_mask, hc.ravel(), 0, H, cw)
         if not gaussian:
             sigmoid_range(VP[jb, b0:b1].ravel(), 0, (b1 - b0) * cw, ibuf)
         for b in range(b0, b1):
@@ -463,32 +525,36 @@ def _visible_task(kv, b0, b1, VP, WP, bv, V, h_idx, h_coef, h_cs, gaussian, rand
                     o[c] = one if u[c] < o[c] else zero
             for c in range(lim, cw):
                 o[c] = zero
-    packed_lists(kv, b0, b1, 0, VP, V, fc, m, n_idx, n_coef, n_cs)
+    packed_masks(kv, b0, b1, VP, V, n_mask)
 
 
 @njit(cache=True)
-def _feature_lists(csk, q, rows, idx, coef, i0, base, scale, w_idx, w_coef, w_cnt,
-                   g_v):
-    """Append chunk q of the region lists ``csk`` of rows 0..rows-1 (features i0..)
-    to the feature lists (row index ``base + row``, coefficient ``scale * x``),
-    adding the values x to g_v[i]; ``scale`` > 0 adds, < 0 subtracts."""
-    u = np.uintp  # unsigned indices: no negative-index wraparound code per entry
+def _feature_lists(masks, shift, rows, vals, row_off, row_stride, blk_stride, cw, i0,
+                   base, scale, w_idx, w_coef, w_cnt, g_v):
+    """Append the features i0 + t, t < fc, of the left rows 0..rows-1 (mask bits
+    ``shift + t``; ``low`` of them) to the feature lists (row index ``base + row``,
+    coefficient ``scale * x``), adding the values x to g_v[i]; ``scale`` > 0 adds,
+    < 0 subtracts."""
+    fc = w_cnt.shape[0]
+    low = np.uint64((1 << fc) - 1)
     neg = scale < 0
     for r in range(rows):
-        row = base + r
-        for a in range(u(csk[r, q]), u(csk[r, q + 1])):
-            i = u(idx[a])
-            f = i - u(i0)
-            x = coef[a]
-            k = u(w_cnt[f])
-            w_idx[f, k] = row
+        bits = (masks[r] >> np.uint64(shift)) & low
+        vrow = (row_off + r) * row_stride
+        while bits != 0:
+            f = _cttz(bits)
+            bits &= bits - np.uint64(1)
+            i = i0 + f
+            x = vals[vrow + (i // cw) * blk_stride + i % cw]
+            k = w_cnt[f]
+            w_idx[f, k] = base + r
             w_coef[f, k] = scale * x
-            w_cnt[f] = k + u(1)
+            w_cnt[f] = k + 1
             g_v[i] += -x if neg else x
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_chunk(q, fc, nb, p_idx, p_coef, p_cs, nc, n_idx, n_coef, n_cs, m, lr,
+def _weight_chunk(q, fc, nb, p_mask, p_vals, p_off, p_stride, nc, n_mask, VP, m, lr,
                   w_idx, w_coef, w_cnt, WtP, WP, velP, HP, decay, momentum, plain, bv,
                   vel_bv, g_v):
     """Parameter step of the features i0 = q * fc .. i1 - 1: their rows of WtP (over
@@ -503,14 +569,15 @@ def _weight_chunk(q, fc, nb, p_idx, p_coef, p_cs, nc, n_idx, n_coef, n_cs, m, lr
     i1 = min(i0 + fc, V)
     F = i1 - i0
     k = i0 // REGION
-    qk = (i0 - k * REGION) // fc
-    for f in range(F):
+    shift = i0 - k * REGION
+    for f in range(fc):
         w_cnt[f] = 0
+    for f in range(F):
         g_v[i0 + f] = zero
-    _feature_lists(p_cs[k], qk, nb, p_idx, p_coef, i0, 0, lr, w_idx, w_coef, w_cnt,
-                   g_v)
-    _feature_lists(n_cs[k], qk, nc, n_idx, n_coef, i0, m, -lr, w_idx, w_coef, w_cnt,
-                   g_v)
+    _feature_lists(p_mask[k], shift, nb, p_vals, p_off, p_stride, cw, cw, i0, 0, lr,
+                   w_idx, w_coef, w_cnt, g_v)
+    _feature_lists(n_mask[k], shift, nc, VP.ravel(), 0, cw, m * cw, cw, i0, m, -lr,
+                   w_idx, w_coef, w_cnt, g_v)
     ib = i0 // cw
     c0 = i0 - ib * cw
     tn = 8 if cw == 64 else 4
@@ -519,7 +586,7 @@ def _weight_chunk(q, fc, nb, p_idx, p_coef, p_cs, nc, n_idx, n_coef, n_cs, m, lr
         Hb = HP[jb]
         if plain:
             for f in range(F):
-                block_acc(Wb, i0 + f, Hb, w_idx[f], w_coef[f], 0, w_cnt[f])
+                list_acc(Wb, i0 + f, Hb, w_idx[f], w_coef[f], w_cnt[f])
         else:
             Gb = velP[jb]
             for f in range(F):
@@ -527,7 +594,7 @@ def _weight_chunk(q, fc, nb, p_idx, p_coef, p_cs, nc, n_idx, n_coef, n_cs, m, lr
                 g = Gb[i0 + f]
                 for c in range(cw):
                     g[c] = momentum * g[c] - decay * w[c]
-                block_acc(Gb, i0 + f, Hb, w_idx[f], w_coef[f], 0, w_cnt[f])
+                list_acc(Gb, i0 + f, Hb, w_idx[f], w_coef[f], w_cnt[f])
                 for c in range(cw):
                     w[c] += g[c]
         # WP[ib, jb * cw + j, c0 + f] = WtP[jb, i0 + f, j] (rows past V: padding)
@@ -572,9 +639,10 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     """``_kernels.bernoulli_epoch`` in the blocked layout, its tasks handed out to
     ``nt`` threads (run it under ``numba_threads``; one thread is fine). Same
     arguments (plus ``nt``; ``W`` is not read: the kernel packs the transpose of
-    ``Wt`` itself) and the same numbers; ``rc`` is the rows (or chains) per task,
-    ``fc`` the features per task of the parameter step (8 <= fc, fc dividing 64 and
-    a multiple of 8). Returns the new MT19937 position."""
+    ``Wt`` itself; ``chain`` C-contiguous) and the same numbers; ``rc`` is the rows
+    (or chains) per task, ``fc`` the features per task of the parameter step (8 or
+    16 (float64), 32 (float32): a whole number of vector transposes, dividing 64).
+    Returns the new MT19937 position."""
     V = Wt.shape[0]
     H = Wt.shape[1]
     dt = Wt.dtype
@@ -583,7 +651,6 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     nkh = (H + REGION - 1) // REGION
     nkv = (V + REGION - 1) // REGION
     nq = (V + fc - 1) // fc
-    nqk = REGION // fc
     dense = indptr.shape[0] == 0
     plain = momentum == 0.0 and weight_decay == 0.0
     max_nb = np.max(bounds[1:] - bounds[:-1])
@@ -604,15 +671,10 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     HP = np.empty((nkh * bpr, 2 * m, cw), dt)  # hpos rows 0..m-1, hneg m..2m-1
     VP = np.empty((nkv * bpr, m, cw), dt)
     hc_cd = np.empty((m, H), dt)  # CD chains
-    p_idx = np.empty((2, nkv * m * REGION), np.int64)  # data: this and next minibatch
-    p_coef = np.empty((2, nkv * m * REGION), dt)
-    p_cs = np.empty((2, nkv, m, nqk + 1), np.int64)
-    n_idx = np.empty(nkv * m * REGION, np.int64)  # visible samples
-    n_coef = np.empty(nkv * m * REGION, dt)
-    n_cs = np.empty((nkv, m, nqk + 1), np.int64)
-    h_idx = np.empty(nkh * m * REGION, np.int64)  # hidden samples of the chains
-    h_coef = np.empty(nkh * m * REGION, dt)
-    h_cs = np.empty((nkh, m, 2), np.int64)
+    p_mask = np.empty((2, nkv, m), np.uint64)  # data: this and the next minibatch
+    Xd = np.zeros((2, m if not dense else 1, V if not dense else 1), dt)  # CSR rows
+    n_mask = np.empty((nkv, m), np.uint64)  # visible samples
+    h_mask = np.empty((nkh, m), np.uint64)  # hidden samples of the chains
     w_idx = np.empty((nt, fc, 2 * m), np.int64)
     w_coef = np.empty((nt, fc, 2 * m), dt)
     w_cnt = np.empty((nt, fc), np.int64)
@@ -624,12 +686,11 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     counter = np.zeros(1, np.int64)
     if persistent:
         for kh in range(nkh):
-            row_lists(kh, 0, n_chains, chain, REGION, m, h_idx, h_coef, h_cs)
+            row_masks(kh, 0, n_chains, chain, h_mask)
     n_mb = bounds.shape[0] - 1
     nb = bounds[1] - bounds[0]
     for kv in range(nkv):
-        data_lists(kv, 0, nb, 0, dense, indptr, indices, data, V, fc, m, p_idx[0],
-                   p_coef[0], p_cs[0])
+        data_masks(kv, 0, nb, 0, dense, indptr, indices, data, V, Xd[0], p_mask[0])
     posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:minibatch_draws(
         nb, n_chains if persistent else nb, V, H, n_gibbs, persistent, gaussian)])
     for k in range(n_mb):
@@ -639,18 +700,19 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
         nc = n_chains if persistent else nb
         lr = learning_rate / nb
         cur = k % 2
-        pi = p_idx[cur]
-        pco = p_coef[cur]
-        pcs = p_cs[cur]
+        pm = p_mask[cur]
+        # where the data rows' values are read: X in place, or the CSR rows' copy
+        pv = data if dense else Xd[cur].ravel()
+        p_off = r0 if dense else 0
         groups = (nb + rc - 1) // rc
         counter[0] = 0
         for t in prange(nt):  # positive phase
             q = _fetch_add(counter, 0)
             while q < nkh * groups:
                 b0 = (q % groups) * rc
-                _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H, pi,
-                             pco, pcs[:, :nb], not persistent, rand, 0, hc, h_idx,
-                             h_coef, h_cs, m, ibuf[t])
+                _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H, pm,
+                             pv, p_off, V, cw, not persistent, rand, 0, hc, h_mask,
+                             ibuf[t])
                 q = _fetch_add(counter, 0)
         off = 0 if persistent else nb * H
         if gaussian:
@@ -663,8 +725,8 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                 while q < nkv * groups:
                     b0 = (q % groups) * rc
                     _visible_task(q // groups, b0, min(b0 + rc, nc), VP, WP, bv, V,
-                                  h_idx, h_coef, h_cs[:, :nc], gaussian, rand, off,
-                                  n_idx, n_coef, n_cs, fc, m, ibuf[t])
+                                  h_mask[:, :nc], hc, gaussian, rand, off, n_mask,
+                                  ibuf[t])
                     q = _fetch_add(counter, 0)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
             counter[0] = 0
@@ -673,11 +735,11 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                 while q < nkh * groups:
                     b0 = (q % groups) * rc
                     _hidden_task(q // groups, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
-                                 n_idx, n_coef, n_cs[:, :nc], True, rand, off, hc,
-                                 h_idx, h_coef, h_cs, m, ibuf[t])
+                                 n_mask[:, :nc], VP.ravel(), 0, cw, m * cw, True, rand,
+                                 off, hc, h_mask, ibuf[t])
                     q = _fetch_add(counter, 0)
             off += nc * H
-        # parameter step; then the next minibatch's data lists and random numbers
+        # parameter step; then the next minibatch's data masks and random numbers
         nxt = 1 - cur
         nb1 = 0
         next_draws = 0
@@ -696,16 +758,15 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                 if q == 0:
                     _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain)
                 elif q <= nq:
-                    _weight_chunk(q - 1, fc, nb, pi, pco, pcs, nc, n_idx, n_coef, n_cs,
-                                  m, lr, w_idx[t], w_coef[t], w_cnt[t], WtP, WP, velP,
-                                  HP, learning_rate * weight_decay, momentum, plain,
-                                  bv, vel_bv, g_v)
+                    _weight_chunk(q - 1, fc, nb, pm, pv, p_off, V, nc, n_mask, VP, m,
+                                  lr, w_idx[t], w_coef[t], w_cnt[t], WtP, WP, velP, HP,
+                                  learning_rate * weight_decay, momentum, plain, bv,
+                                  vel_bv, g_v)
                 else:
                     e = q - 1 - nq
                     b0 = (e % groups) * rc
-                    data_lists(e // groups, b0, min(b0 + rc, nb1), bounds[k + 1],
-                               dense, indptr, indices, data, V, fc, m, p_idx[nxt],
-                               p_coef[nxt], p_cs[nxt])
+                    data_masks(e // groups, b0, min(b0 + rc, nb1), bounds[k + 1],
+                               dense, indptr, indices, data, V, Xd[nxt], p_mask[nxt])
                 q = _fetch_add(counter, 0)
     unpack_cols(WtP, Wt)
     if not plain:
