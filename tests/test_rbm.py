@@ -228,14 +228,17 @@ def parallel_epochs(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("params", KERNEL_CASES)
 @pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("n_features, n_components", [(7, 6), (40, 70), (150, 130)])
+@pytest.mark.parametrize("n_features, n_components",
+                         [(7, 6), (40, 70), (150, 130), (300, 20)])
 def test_parallel_epoch_kernel_matches_sequential_and_reference(
         params, dtype, sparse, n_features, n_components, parallel_epochs):
     # the blocked kernel on 2 threads. (40, 70): feature chunks 32 + 8 (float32) or
     # 16 + 16 + 8 (float64) in the parameter step, two hidden regions (64 + 6
     # units); (150, 130): three visible regions (64 + 64 + 22 features) and three
     # hidden ones (64 + 64 + 2), packed blocks of 64 (float32) or 32 (float64)
-    # columns, transposes past the last feature (150 is not a multiple of 8)
+    # columns, transposes past the last feature (150 is not a multiple of 8);
+    # (300, 20): the parameter step's tasks over two parts of the features (256 +
+    # 44)
     X = _binaryish(23, n_features, seed=1).astype(dtype)
     if params.get("visible_unit") == "gaussian":
         X = StandardScaler().fit_transform(X).astype(dtype)

@@ -11,7 +11,6 @@ from sknets.rbm._block_kernels import (
     block_acc,
     block_width,
     data_masks,
-    list_acc,
     nonzero_mask,
     pack_cols,
     pack_transposed,
@@ -20,12 +19,6 @@ from sknets.rbm._block_kernels import (
     transpose_block,
     unpack_cols,
 )
-
-
-@njit
-def _list_acc_calls(C, B, idx, coef, rows, a0, a1):
-    for t in range(rows.shape[0]):
-        list_acc(C, rows[t], B, idx[a0[t]:], coef[a0[t]:], a1[t] - a0[t])
 
 
 @njit
@@ -39,28 +32,6 @@ def _transpose_calls(S, D, blocks):
     for t in range(blocks.shape[0]):
         sr, sc, dr, dc = blocks[t]
         transpose_block(S, sr, sc, D, dr, dc)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("itype", [np.int32, np.int64])
-def test_list_acc_matches_numpy(dtype, itype):
-    rng = np.random.RandomState(0)
-    cw = block_width(dtype)
-    B = rng.randn(50, cw).astype(dtype)
-    C = rng.randn(6, cw).astype(dtype)
-    idx = rng.randint(0, 50, 200).astype(itype)
-    coef = rng.randn(200).astype(dtype)
-    rows = np.array([0, 3, 3, 5, 1])
-    a0 = np.array([0, 10, 40, 7, 100])
-    a1 = np.array([10, 40, 40, 107, 200])  # an empty range included
-    expected = C.astype(np.float64)
-    for r, s, e in zip(rows, a0, a1):
-        for a in range(s, e):  # one entry after the other, as the kernel
-            expected[r] += np.float64(coef[a]) * B[idx[a]]
-    _list_acc_calls(C, B, idx, coef, rows, a0, a1)
-    assert C.dtype == dtype
-    tol = 1e-12 if dtype == np.float64 else 2e-5
-    np.testing.assert_allclose(C, expected, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -88,7 +59,7 @@ def test_block_acc_matches_numpy(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_block_and_list_acc_add_in_order(dtype):
+def test_block_acc_adds_in_order(dtype):
     # fused multiply-adds one entry after the other: (1 + big) - big, not 1 + (big -
     # big), so the 1 is lost to rounding exactly as in the sequential loop
     cw = block_width(dtype)
@@ -96,10 +67,6 @@ def test_block_and_list_acc_add_in_order(dtype):
     B = np.ones((2, cw), dtype)
     C = np.ones((1, cw), dtype)
     coef = np.array([big, -big], dtype)
-    _list_acc_calls(C, B, np.array([0, 1]), coef, np.array([0]), np.array([0]),
-                    np.array([2]))
-    np.testing.assert_array_equal(C, 0.0)
-    C[:] = 1
     _block_acc_calls(C, B, np.array([0]), np.array([0]), np.array([3], np.uint64),
                      coef, np.array([0]))
     np.testing.assert_array_equal(C, 0.0)

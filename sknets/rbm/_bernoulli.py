@@ -25,10 +25,8 @@ _PARALLEL_MIN_WORK = 2**22
 
 def _task_sizes(dtype):
     """Rows of the minibatch (or chains) per task of the blocked kernel's product
-    phases, and features per task of its parameter step (and per chunk of the
-    sequential kernel's): 128 bytes of a row of ``W`` = ``Wt.T``, which divides the
-    blocked kernel's 64-feature regions and is a whole number of its 8 x 8 (float64:
-    4 x 4) transposes."""
+    phases, and features per chunk of the sequential kernel's parameter step (128
+    bytes of a row of ``W`` = ``Wt.T``)."""
     return 50, 128 // np.dtype(dtype).itemsize
 
 

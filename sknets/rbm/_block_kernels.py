@@ -13,27 +13,31 @@ the rows being added in the fastest caches:
   are packed the same way. Rows and columns are padded with zeros to whole blocks.
 - **Register accumulation.** ``block_acc`` adds selected 256-byte rows of a block to
   one row of the output held in eight vector registers throughout (one load and one
-  store of the output row per call, instead of one per eight rows added).
-- **Region lists.** The non-zeros of each left row (data rows, binary samples) are
-  listed per *region* of 64 features, region-major (``idx[(k * m + b) * 64 + ...]``,
-  starts and ends in ``cs[k, b]``), so that a task adds the rows of one 64-row slice
-  of a weight block for every row of the minibatch before moving to the next slice:
-  the slice (16 kB) stays in L1 and the lists stream.
+  store of the output row per call, not one per row added).
+- **Non-zero masks.** The non-zeros of a left row (data row, binary sample) in each
+  *region* of 64 features are one 64-bit mask, its coefficients read where the
+  values are. A task adds, for every row of the minibatch, the selected rows of one
+  64-row slice of a weight block (16 kB, in L1) before moving to the next slice.
+  Masks cost a fraction of index lists to build (compare, shift, or: vectorised).
 
 Phases of a minibatch (each a ``prange`` over the threads; tasks handed out through an
 atomic counter, so that a thread on a slower core simply takes fewer):
 
 1. positive: task (hidden region, row group): HP = sigmoid(bh + x @ Wt) on the
-   region's blocks; for CD also the chains' samples and their lists;
+   region's blocks; for CD also the chains' samples and their masks;
 2. visible (each Gibbs step): task (visible region, chain group): VP = bv + h @ W,
-   the samples (Bernoulli or Gaussian) and their region lists;
+   the samples (Bernoulli or Gaussian) and their masks;
 3. hidden: task (hidden region, chain group): HP of the chains, their new binary
-   state and its region lists;
-4. parameter step: task 0 the hidden biases, then one task per chunk of ``fc``
-   features (their rows of ``WtP``, momentum and weight decay, the refresh of the
-   same columns of ``WP`` by 8 x 8 (float64: 4 x 4) vector transposes, the visible
-   biases), then the data lists of the next minibatch; thread 0 first draws the next
-   minibatch's random numbers.
+   state and its masks;
+4. left factor of the parameter step: task (visible region): ``AT[i]`` = lr times
+   the data values and -lr times the visible samples of feature i (the transposes
+   of their blocks), its masks over the rows, the visible biases' step;
+5. parameter step: task 0 the hidden biases, then tasks (column block of ``WtP``,
+   part of 256 features): WtP[jb, i] += the selected rows of HP[jb] (in L1) times
+   ``AT[i]`` (or through the velocity, with momentum and weight decay), and the
+   same columns of ``WP`` by 8 x 8 (float64: 4 x 4) vector transposes; then the
+   data masks of the next minibatch; thread 0 first draws the next minibatch's
+   random numbers.
 
 Every output element gets the same arithmetic whichever thread computes it, and the
 same as in the sequential kernel, so the numbers do not depend on the thread count.
@@ -60,6 +64,7 @@ from ._kernels import (
 BLOCK_BYTES = 256
 REGION = 64
 _NACC = 8  # vector registers of a block row
+_PART = 4  # regions of features per task of the parameter step
 
 
 def block_width(dtype):
@@ -68,9 +73,15 @@ def block_width(dtype):
 
 
 def _check_float_arrays(*arrays):
-    return all(isinstance(a, types.Array) for a in arrays) and arrays[0].dtype in (
-        types.float32, types.float64) and all(a.dtype == arrays[0].dtype
-                                              for a in arrays)
+    """Typing check of the intrinsics: 2-D arrays of one float dtype."""
+    return all(isinstance(a, types.Array) and a.ndim == 2 for a in arrays) and (
+        arrays[0].dtype in (types.float32, types.float64)) and all(
+        a.dtype == arrays[0].dtype for a in arrays)
+
+
+def _is_vector(a, kind):
+    """Typing check: a 1-D array of ``kind`` (types.Integer or types.Float) items."""
+    return isinstance(a, types.Array) and a.ndim == 1 and isinstance(a.dtype, kind)
 
 
 @intrinsic
@@ -156,8 +167,7 @@ def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
     values whose non-zeros ``mask`` marks). The row of ``C`` stays in eight vector
     registers for the whole call. No bounds checks.
     """
-    if not (_check_float_arrays(C, B) and isinstance(vals, types.Array)
-            and isinstance(vals.dtype, types.Float)
+    if not (_check_float_arrays(C, B) and _is_vector(vals, types.Float)
             and isinstance(mask, types.Integer)):
         return None
     sig = types.void(C, r, B, row0, mask, vals, vbase)
@@ -188,43 +198,6 @@ def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
                      context.cast(builder, args[1], rty, types.intp), bty,
                      context.make_array(bty)(context, builder, args[2]),
                      context.cast(builder, args[4], mty, types.uint64), more, step)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def list_acc(typingctx, C, r, B, idx, coef, n):
-    """``C[r] += coef[a] * B[idx[a]]`` for a < n, in order (as ``block_acc``, the
-    entries given by a list)."""
-    if not (_check_float_arrays(C, B) and isinstance(idx, types.Array)
-            and isinstance(idx.dtype, types.Integer)
-            and isinstance(coef, types.Array) and isinstance(coef.dtype, types.Float)):
-        return None
-    sig = types.void(C, r, B, idx, coef, n)
-
-    def codegen(context, builder, signature, args):
-        cty, rty, bty, ity, fty, nty = signature.args
-        iarr = context.make_array(ity)(context, builder, args[3])
-        farr = context.make_array(fty)(context, builder, args[4])
-        n = context.cast(builder, args[5], nty, types.intp)
-        i64 = ir.IntType(64)
-
-        def more(a):
-            return builder.icmp_signed("<", a, n)
-
-        def step(a):
-            i = builder.load(cgutils.get_item_pointer(context, builder, ity, iarr, [a]))
-            c = builder.load(cgutils.get_item_pointer(context, builder, fty, farr, [a]))
-            return (context.cast(builder, i, ity.dtype, types.intp),
-                    context.cast(builder, c, fty.dtype, cty.dtype),
-                    builder.add(a, ir.Constant(i64, 1)))
-
-        _acc_codegen(context, builder, cty,
-                     context.make_array(cty)(context, builder, args[0]),
-                     context.cast(builder, args[1], rty, types.intp), bty,
-                     context.make_array(bty)(context, builder, args[2]),
-                     ir.Constant(i64, 0), more, step)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -529,82 +502,102 @@ def _visible_task(kv, b0, b1, VP, WP, bv, V, h_mask, hc, gaussian, rand, off, n_
 
 
 @njit(cache=True)
-def _feature_lists(masks, shift, rows, vals, row_off, row_stride, blk_stride, cw, i0,
-                   base, scale, w_idx, w_coef, w_cnt, g_v):
-    """Append the features i0 + t, t < fc, of the left rows 0..rows-1 (mask bits
-    ``shift + t``; ``low`` of them) to the feature lists (row index ``base + row``,
-    coefficient ``scale * x``), adding the values x to g_v[i]; ``scale`` > 0 adds,
-    < 0 subtracts."""
-    fc = w_cnt.shape[0]
-    low = np.uint64((1 << fc) - 1)
-    neg = scale < 0
-    for r in range(rows):
-        bits = (masks[r] >> np.uint64(shift)) & low
-        vrow = (row_off + r) * row_stride
-        while bits != 0:
-            f = _cttz(bits)
-            bits &= bits - np.uint64(1)
-            i = i0 + f
-            x = vals[vrow + (i // cw) * blk_stride + i % cw]
-            k = w_cnt[f]
-            w_idx[f, k] = base + r
-            w_coef[f, k] = scale * x
-            w_cnt[f] = k + 1
-            g_v[i] += -x if neg else x
+def _transposed_rows(S, s0, rows, c0, F, D, d0, n):
+    """D[c0 + c, d0 + b] = S[s0 + b, c0 + c] for b < rows, c < F: n x n vector
+    transposes, element by element at the edges."""
+    rf = rows - rows % n
+    ff = F - F % n
+    for b in range(0, rf, n):
+        for c in range(0, ff, n):
+            transpose_block(S, s0 + b, c0 + c, D, c0 + c, d0 + b)
+        for c in range(ff, F):
+            for bb in range(b, b + n):
+                D[c0 + c, d0 + bb] = S[s0 + bb, c0 + c]
+    for b in range(rf, rows):
+        for c in range(F):
+            D[c0 + c, d0 + b] = S[s0 + b, c0 + c]
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_chunk(q, fc, nb, p_mask, p_vals, p_off, p_stride, nc, n_mask, VP, m, lr,
-                  w_idx, w_coef, w_cnt, WtP, WP, velP, HP, decay, momentum, plain, bv,
-                  vel_bv, g_v):
-    """Parameter step of the features i0 = q * fc .. i1 - 1: their rows of WtP (over
-    every block; positive entries ``lr * x`` on HP row b, negative ``-lr * v`` on HP
-    row m + c; or through the velocity with momentum and weight decay), the same
-    columns of WP (vector transposes), the visible biases (g_v = sum_b x_b -
-    sum_c v_c). ``w_*`` are the task's scratch feature lists (fc rows)."""
+def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momentum,
+                 plain):
+    """Region k of the parameter step's left factor: AT[i, b] = lr * x[b, i],
+    AT[i, m + c] = -lr * v[c, i] (0 in the unused rows), its masks fm[i, w] (rows
+    64 w ..), and the visible biases' step (g_v = sum_b x_b - sum_c v_c)."""
     V = g_v.shape[0]
-    cw = WtP.shape[2]
-    zero = WtP.dtype.type(0)
-    i0 = q * fc
-    i1 = min(i0 + fc, V)
+    cw = VP.shape[2]
+    n = 8 if cw == 64 else 4
+    i0 = k * REGION
+    i1 = min(i0 + REGION, V)
     F = i1 - i0
-    k = i0 // REGION
-    shift = i0 - k * REGION
-    for f in range(fc):
-        w_cnt[f] = 0
-    for f in range(F):
-        g_v[i0 + f] = zero
-    _feature_lists(p_mask[k], shift, nb, p_vals, p_off, p_stride, cw, cw, i0, 0, lr,
-                   w_idx, w_coef, w_cnt, g_v)
-    _feature_lists(n_mask[k], shift, nc, VP.ravel(), 0, cw, m * cw, cw, i0, m, -lr,
-                   w_idx, w_coef, w_cnt, g_v)
-    ib = i0 // cw
-    c0 = i0 - ib * cw
-    tn = 8 if cw == 64 else 4
-    for jb in range(WtP.shape[0]):
-        Wb = WtP[jb]
-        Hb = HP[jb]
+    zero = AT.dtype.type(0)
+    _transposed_rows(X2, p_off, nb, i0, F, AT, 0, n)
+    for t in range(REGION // cw):
+        jb = k * (REGION // cw) + t
+        lim = min(cw, V - jb * cw)
+        if lim > 0:
+            _transposed_rows(VP[jb], 0, nc, 0, lim, AT[jb * cw:], m, n)
+    g = g_v[i0:i1]
+    for c in range(F):
+        g[c] = zero
+    for b in range(nb):  # rows in order (the sequential kernel's order)
+        x = X2[p_off + b, i0:i1]
+        for c in range(F):
+            g[c] += x[c]
+    for t in range(REGION // cw):
+        jb = k * (REGION // cw) + t
+        lim = min(cw, V - jb * cw)
+        for b in range(nc):
+            v = VP[jb, b]
+            for c in range(lim):
+                g[t * cw + c] -= v[c]
+    nlr = -lr
+    for c in range(F):
+        row = AT[i0 + c]
+        for b in range(nb):
+            row[b] = lr * row[b]
+        for b in range(nb, m):
+            row[b] = zero
+        for b in range(m, m + nc):
+            row[b] = nlr * row[b]
+        for b in range(m + nc, 2 * m):
+            row[b] = zero
+        for w in range(fm.shape[1]):
+            fm[i0 + c, w] = nonzero_mask(row[w * 64:min(w * 64 + 64, 2 * m)])
+    if plain:
+        _bias_step(bv[i0:i1], vel_bv, g, lr, momentum, plain)
+    else:
+        _bias_step(bv[i0:i1], vel_bv[i0:i1], g, lr, momentum, plain)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, plain):
+    """Parameter step of column block jb of WtP for the features f0..f1-1 (multiples
+    of 8): WtP[jb, i] += sum over the rows r with fm bits of AT[i, r] * HP[jb, r] (or
+    through the velocity), then the same columns of WP (vector transposes)."""
+    cw = WtP.shape[2]
+    n = 8 if cw == 64 else 4
+    Wb = WtP[jb]
+    Hb = HP[jb]
+    at = AT.ravel()
+    s = AT.shape[1]
+    for i in range(f0, min(f1, V)):
         if plain:
-            for f in range(F):
-                list_acc(Wb, i0 + f, Hb, w_idx[f], w_coef[f], w_cnt[f])
+            for w in range(fm.shape[1]):
+                block_acc(Wb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
         else:
             Gb = velP[jb]
-            for f in range(F):
-                w = Wb[i0 + f]
-                g = Gb[i0 + f]
-                for c in range(cw):
-                    g[c] = momentum * g[c] - decay * w[c]
-                list_acc(Gb, i0 + f, Hb, w_idx[f], w_coef[f], w_cnt[f])
-                for c in range(cw):
-                    w[c] += g[c]
-        # WP[ib, jb * cw + j, c0 + f] = WtP[jb, i0 + f, j] (rows past V: padding)
-        for f in range(0, F, tn):
-            for j in range(0, cw, tn):
-                transpose_block(Wb, i0 + f, j, WP[ib], jb * cw + j, c0 + f)
-    if plain:
-        _bias_step(bv[i0:i1], vel_bv, g_v[i0:i1], lr, momentum, plain)
-    else:
-        _bias_step(bv[i0:i1], vel_bv[i0:i1], g_v[i0:i1], lr, momentum, plain)
+            wr = Wb[i]
+            g = Gb[i]
+            for c in range(cw):
+                g[c] = momentum * g[c] - decay * wr[c]
+            for w in range(fm.shape[1]):
+                block_acc(Gb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
+            for c in range(cw):
+                wr[c] += g[c]
+    for i in range(f0, f1, n):
+        for j in range(0, cw, n):
+            transpose_block(Wb, i, j, WP[i // cw], jb * cw + j, i % cw)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -640,9 +633,8 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     ``nt`` threads (run it under ``numba_threads``; one thread is fine). Same
     arguments (plus ``nt``; ``W`` is not read: the kernel packs the transpose of
     ``Wt`` itself; ``chain`` C-contiguous) and the same numbers; ``rc`` is the rows
-    (or chains) per task, ``fc`` the features per task of the parameter step (8 or
-    16 (float64), 32 (float32): a whole number of vector transposes, dividing 64).
-    Returns the new MT19937 position."""
+    (or chains) per task of the product phases; ``fc`` (the sequential kernel's
+    chunk) is not used. Returns the new MT19937 position."""
     V = Wt.shape[0]
     H = Wt.shape[1]
     dt = Wt.dtype
@@ -650,7 +642,6 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     bpr = REGION // cw  # packed blocks per region
     nkh = (H + REGION - 1) // REGION
     nkv = (V + REGION - 1) // REGION
-    nq = (V + fc - 1) // fc
     dense = indptr.shape[0] == 0
     plain = momentum == 0.0 and weight_decay == 0.0
     max_nb = np.max(bounds[1:] - bounds[:-1])
@@ -675,9 +666,8 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     Xd = np.zeros((2, m if not dense else 1, V if not dense else 1), dt)  # CSR rows
     n_mask = np.empty((nkv, m), np.uint64)  # visible samples
     h_mask = np.empty((nkh, m), np.uint64)  # hidden samples of the chains
-    w_idx = np.empty((nt, fc, 2 * m), np.int64)
-    w_coef = np.empty((nt, fc, 2 * m), dt)
-    w_cnt = np.empty((nt, fc), np.int64)
+    AT = np.zeros((nkv * REGION, 2 * m), dt)  # left factor of the parameter step
+    fm = np.zeros((nkv * REGION, (2 * m + 63) // 64), np.uint64)
     g_h = np.empty(H, dt)
     g_v = np.empty(V, dt)
     ibuf = np.empty((nt, max(rc, 1) * cw), itemplate.dtype)
@@ -739,6 +729,14 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                                  off, hc, h_mask, ibuf[t])
                     q = _fetch_add(counter, 0)
             off += nc * H
+        counter[0] = 0
+        X2 = pv.reshape((pv.shape[0] // V, V))
+        for t in prange(nt):  # left factor of the parameter step, visible biases
+            q = _fetch_add(counter, 0)
+            while q < nkv:
+                _coef_region(q, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v,
+                             momentum, plain)
+                q = _fetch_add(counter, 0)
         # parameter step; then the next minibatch's data masks and random numbers
         nxt = 1 - cur
         nb1 = 0
@@ -748,7 +746,9 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
             next_draws = minibatch_draws(nb1, n_chains if persistent else nb1, V, H,
                                          n_gibbs, persistent, gaussian)
         groups = (nb1 + rc - 1) // rc
-        n_tasks = 1 + nq + nkv * groups
+        nparts = (nkv + _PART - 1) // _PART  # parts of _PART regions
+        nwt = nkh * bpr * nparts
+        n_tasks = 1 + nwt + nkv * groups
         counter[0] = 0
         for t in prange(nt):
             if t == 0 and next_draws > 0:
@@ -757,13 +757,16 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
             while q < n_tasks:
                 if q == 0:
                     _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain)
-                elif q <= nq:
-                    _weight_chunk(q - 1, fc, nb, pm, pv, p_off, V, nc, n_mask, VP, m,
-                                  lr, w_idx[t], w_coef[t], w_cnt[t], WtP, WP, velP, HP,
-                                  learning_rate * weight_decay, momentum, plain, bv,
-                                  vel_bv, g_v)
+                elif q <= nwt:
+                    e = q - 1
+                    part = e % nparts
+                    f0 = part * _PART * REGION
+                    f1 = min(f0 + _PART * REGION, V)
+                    f1 = (f1 + 7) // 8 * 8
+                    _weight_block(e // nparts, f0, f1, V, AT, fm, WtP, WP, velP, HP,
+                                  learning_rate * weight_decay, momentum, plain)
                 else:
-                    e = q - 1 - nq
+                    e = q - 1 - nwt
                     b0 = (e % groups) * rc
                     data_masks(e // groups, b0, min(b0 + rc, nb1), bounds[k + 1],
                                dense, indptr, indices, data, V, Xd[nxt], p_mask[nxt])
