@@ -3,7 +3,11 @@
 Prints, for each set-up, the best-of-``--repeat`` fit time of both and the ratio
 (sklearn time / sknets time; > 1 means sknets is faster); the repeats alternate
 between the two (sklearn, sknets, sklearn, ...), so that a slow spell of the shared
-machine does not fall on one of them only:
+machine does not fall on one of them only, and each timed fit starts after a pause of
+``SETTLE_S`` (0.5 s): a BLAS library's worker threads keep spinning for a while after a
+call (OpenBLAS: up to about 0.1 s), and a fit started at once shares the two cores with
+them (measured here: sknets' (b) float32 fit right after scikit-learn's took 0.35 s,
+after a 0.5 s pause 0.29 s; scikit-learn's time did not change):
 
 (a) scikit-learn's own RBM example: digits nudged to 5x (8,985 x 64), float32, scaled
     to [0, 1], 80/20 split (random_state=0), ``n_components=100, learning_rate=0.06,
@@ -100,7 +104,11 @@ def binaryish_data(n_samples=20000, seed=0):
     return X
 
 
+SETTLE_S = 0.5
+
+
 def timed(fn):
+    time.sleep(SETTLE_S)  # let the other library's idle worker threads stop spinning
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
