@@ -59,7 +59,7 @@ from ._kernels import (
     sigmoid_range,
 )
 
-# bytes of a packed row (block width); a list region is 64 features (one block of
+# bytes of a packed row (block width); a mask region is 64 features (one block of
 # float32, two of float64)
 BLOCK_BYTES = 256
 REGION = 64
