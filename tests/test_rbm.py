@@ -105,7 +105,7 @@ def test_task_counter_hands_out_each_task_once():
     # return 0..1999 once each
     import numba
 
-    from sknets.rbm._kernels import _fetch_add
+    from sknets.rbm._block_kernels import _fetch_add
 
     @numba.njit(parallel=True)
     def grab(counter, got):

@@ -53,7 +53,6 @@ from ._kernels import (
     _FASTMATH,
     _bias_step,
     _box_muller_steps,
-    _fetch_add,
     minibatch_draws,
     mt_fill_random,
     sigmoid_range,
@@ -85,18 +84,20 @@ def _is_vector(a, kind):
 
 
 @intrinsic
-def _cttz(typingctx, x):
-    """Index of the lowest set bit of the uint64 ``x`` (x != 0)."""
-    if not isinstance(x, types.Integer):
+def _fetch_add(typingctx, counter, slot):
+    """Atomically ``counter[slot] += 1`` (int64 array); returns the previous value."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
+            and isinstance(slot, types.Integer)):
         return None
-    sig = types.int64(x)
+    sig = types.int64(counter, slot)
 
     def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
-        v = context.cast(builder, args[0], signature.args[0], types.uint64)
-        return builder.call(fn, [v, ir.Constant(ir.IntType(1), 1)])
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", ptr, one, "seq_cst")
 
     return sig, codegen
 

@@ -7,9 +7,7 @@ reference in ``_reference.py`` (the tests compare them on the same random draws)
 """
 
 import numpy as np
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 
 @njit(cache=True)
@@ -359,25 +357,6 @@ def _box_muller_steps(rand, off, n_gibbs, nc, V, H):
 # ``Wt`` (n_features, n_components) is the updated matrix; ``W`` = ``Wt.T`` is its copy
 # for the visible phase, refreshed chunk by chunk at the end of the parameter step.
 # ---------------------------------------------------------------------------
-
-
-@intrinsic
-def _fetch_add(typingctx, counter, slot):
-    """Atomically ``counter[slot] += 1`` (int64 array); returns the previous value."""
-    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
-            and isinstance(slot, types.Integer)):
-        return None
-    sig = types.int64(counter, slot)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
-        one = context.get_constant(types.int64, 1)
-        return builder.atomic_rmw("add", ptr, one, "seq_cst")
-
-    return sig, codegen
 
 
 @njit(cache=True)
