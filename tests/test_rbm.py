@@ -23,6 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from sknets import BernoulliRBM
 from sknets.rbm._base import batch_bounds, chains_from_rows
 from sknets.rbm._kernels import (
+    count_nonfinite_outside,
+    count_nonfinite_outside_reference,
     momentum_step,
     momentum_step_reference,
     mt_fill_random,
@@ -430,6 +432,36 @@ def test_unfitted_and_bad_params():
                    dict(visible_unit="poisson"), dict(n_gibbs_steps=0)):
         with pytest.raises(ValueError):
             BernoulliRBM(**params).fit(X_DIGITS[:10])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_count_nonfinite_outside_matches_numpy(dtype):
+    rng = np.random.RandomState(3)
+    values = (rng.rand(1000) * 1.2 - 0.1).astype(dtype)
+    values[[5, 70, 71]] = np.nan
+    values[[8, 300]] = np.inf
+    values[999] = -np.inf
+    for lo, hi in ((0.0, 1.0), (-np.inf, np.inf), (0.2, 0.3)):
+        lo, hi = dtype(lo), dtype(hi)
+        for v in (values, values[:0], values[10:500]):
+            got = count_nonfinite_outside(v, lo, hi)
+            assert got == count_nonfinite_outside_reference(v, lo, hi)
+    assert count_nonfinite_outside(values, dtype(0), dtype(1))[0] == 6
+
+
+def test_nonfinite_training_and_transform_input_raise_sklearns_error():
+    # the finite check runs in the same pass as the range check, outside
+    # validate_data: the error is still scikit-learn's (from assert_all_finite)
+    X = X_DIGITS[:30].copy()
+    X[3, 4] = np.nan
+    with pytest.raises(ValueError, match="(?s)Input X contains NaN.*BernoulliRBM does not accept"):
+        BernoulliRBM(n_components=2, n_iter=1).fit(X)
+    est = BernoulliRBM(n_components=2, n_iter=1).fit(X_DIGITS[:30])
+    Xs = sp.csr_matrix(X_DIGITS[:30])
+    Xs.data[2] = np.inf
+    for method in (est.transform, est.partial_fit, est.score_samples):
+        with pytest.raises(ValueError, match="Input X contains infinity"):
+            method(Xs)
 
 
 def test_values_outside_unit_interval_warn():

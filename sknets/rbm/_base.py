@@ -45,7 +45,8 @@ How a subclass uses it
     The base then provides ``fit`` (re-initialises and runs ``n_iter`` epochs),
     ``partial_fit`` (initialises on first call, then runs *one minibatch made of the
     whole X*, as scikit-learn's ``BernoulliRBM.partial_fit`` does), input validation
-    (``_validate_input``), ``_check_fitted_input`` for transform-like methods, the
+    (``_validate_input``; ``_value_range`` and ``_warn_outside_range`` for units that
+    expect values in an interval), ``_check_fitted_input`` for transform-like methods, the
     sklearn-style verbose line ``[MyRBM] Iteration 1, pseudo-likelihood = -25.39,
     time = 0.19s``, divergence handling (restore the last finite parameters and emit a
     ``ConvergenceWarning`` naming ``_divergence_remedy``), ``get_feature_names_out``
@@ -83,11 +84,16 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kernels import momentum_step, momentum_step_reference, sgd_step  # noqa: F401
+from ._kernels import (  # noqa: F401
+    count_nonfinite_outside,
+    momentum_step,
+    momentum_step_reference,
+    sgd_step,
+)
 
 __all__ = [
     "BaseRBM",
@@ -176,8 +182,12 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _run_epoch(self, X, bounds, rng):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _check_input_values(self, X):
-        """Hook: extra checks on validated training input (default: none)."""
+    #: closed interval of the values the visible units expect, or None (any finite
+    #: value); training input outside it gets ``_warn_outside_range``
+    _value_range = None
+
+    def _warn_outside_range(self):  # pragma: no cover - only with a _value_range
+        """Hook: training input has values outside ``_value_range``."""
 
     def _prepare_data(self, X):
         """Hook: convert validated X once per fit into what ``_run_epoch`` receives
@@ -189,11 +199,28 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _n_features_out(self):
         return self.n_components
 
-    def _validate_input(self, X, *, reset, dtype=(np.float64, np.float32)):
-        """``validate_data`` with the RBM conventions (CSR, float64/float32, finite)."""
-        return validate_data(
-            self, X, accept_sparse=self._accept_sparse, reset=reset, dtype=dtype
-        )
+    def _validate_input(self, X, *, reset, dtype=(np.float64, np.float32),
+                        training=False):
+        """``validate_data`` with the RBM conventions (CSR, float64/float32, finite).
+
+        The values are read once (``count_nonfinite_outside``) for both the finite
+        check, which raises scikit-learn's error, and, for ``training`` input, the
+        range check (``_value_range``, ``_warn_outside_range``); the data is not
+        copied for it.
+        """
+        X = validate_data(self, X, accept_sparse=self._accept_sparse, reset=reset,
+                          dtype=dtype, ensure_all_finite=False)
+        values = X.data if sp.issparse(X) else X
+        value_range = self._value_range if training else None
+        lo, hi = (-np.inf, np.inf) if value_range is None else value_range
+        n_nonfinite, n_outside = count_nonfinite_outside(
+            np.ravel(values, order="K"), values.dtype.type(lo), values.dtype.type(hi))
+        if n_nonfinite:
+            assert_all_finite(values, allow_nan=False, input_name="X",
+                              estimator_name=type(self).__name__)
+        if n_outside:
+            self._warn_outside_range()
+        return X
 
     def _check_fitted_input(self, X):
         """For transform-like methods: fitted check + validation in the fitted dtype.
@@ -277,8 +304,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self : object
             The fitted model.
         """
-        X = self._validate_input(X, reset=True)
-        self._check_input_values(X)
+        X = self._validate_input(X, reset=True, training=True)
         rng = check_random_state(self.random_state)
         self._init_parameters(X, rng)
         bounds = batch_bounds(X.shape[0], self.batch_size)
@@ -303,8 +329,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             The fitted model.
         """
         first_pass = not hasattr(self, "n_features_in_")
-        X = self._validate_input(X, reset=first_pass)
-        self._check_input_values(X)
+        X = self._validate_input(X, reset=first_pass, training=True)
         if not hasattr(self, "random_state_"):
             self.random_state_ = check_random_state(self.random_state)
         if first_pass:

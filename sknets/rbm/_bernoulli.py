@@ -237,18 +237,18 @@ class BernoulliRBM(BaseRBM):
                     "1e-2) and standardize X")
         return "lower learning_rate"
 
-    def _check_input_values(self, X):
-        if self.visible_unit != "bernoulli":
-            return
-        values = X.data if sp.issparse(X) else X
-        if values.size and (values.min() < 0 or values.max() > 1):
-            warnings.warn(
-                "BernoulliRBM with visible_unit='bernoulli' expects X in [0, 1]; "
-                "values outside are used as given. Scale X with MinMaxScaler, or use "
-                "visible_unit='gaussian' for standardized real-valued data.",
-                UserWarning,
-                stacklevel=3,
-            )
+    @property
+    def _value_range(self):
+        return (0.0, 1.0) if self.visible_unit == "bernoulli" else None
+
+    def _warn_outside_range(self):
+        warnings.warn(
+            "BernoulliRBM with visible_unit='bernoulli' expects X in [0, 1]; "
+            "values outside are used as given. Scale X with MinMaxScaler, or use "
+            "visible_unit='gaussian' for standardized real-valued data.",
+            UserWarning,
+            stacklevel=5,  # the caller of fit / partial_fit
+        )
 
     def _init_parameters(self, X, rng):
         dtype = X.dtype

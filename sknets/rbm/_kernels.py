@@ -122,6 +122,25 @@ def mt_fill_random(key, pos, words, out):
     return pos
 
 
+@njit(cache=True)
+def count_nonfinite_outside(values, lo, hi):
+    """(number of non-finite values, number of values outside [lo, hi]) of the 1-D
+    ``values``, in one pass (NaN counts as non-finite only)."""
+    n_nonfinite = 0
+    n_outside = 0
+    for i in range(values.shape[0]):
+        x = values[i]
+        n_nonfinite += not (x - x == 0)  # inf - inf and NaN - NaN are NaN
+        n_outside += (x < lo) | (x > hi)
+    return n_nonfinite, n_outside
+
+
+def count_nonfinite_outside_reference(values, lo, hi):
+    """numpy reference of ``count_nonfinite_outside``."""
+    return (int(np.count_nonzero(~np.isfinite(values))),
+            int(np.count_nonzero((values < lo) | (values > hi))))
+
+
 # ---------------------------------------------------------------------------
 # BernoulliRBM epoch kernel
 #
