@@ -25,6 +25,7 @@ from sknets.rbm._base import batch_bounds, chains_from_rows
 from sknets.rbm._kernels import (
     count_nonfinite_outside,
     count_nonfinite_outside_reference,
+    legacy_normal,
     momentum_step,
     momentum_step_reference,
     mt_fill_random,
@@ -432,6 +433,21 @@ def test_unfitted_and_bad_params():
                    dict(visible_unit="poisson"), dict(n_gibbs_steps=0)):
         with pytest.raises(ValueError):
             BernoulliRBM(**params).fit(X_DIGITS[:10])
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_legacy_normal_matches_randomstate(seed):
+    # same values and same state afterwards (MT position, cached second value),
+    # through odd and even sizes, and a chunked draw (more than 16384 uniforms)
+    a = np.random.RandomState(seed)
+    b = np.random.RandomState(seed)
+    for size in [(3,), (2, 5), (1,), (150, 90), (0,), (7,)]:
+        np.testing.assert_array_equal(legacy_normal(b, 0.5, 0.01, size),
+                                      a.normal(0.5, 0.01, size))
+        sa, sb = a.get_state(), b.get_state()
+        np.testing.assert_array_equal(sa[1], sb[1])
+        assert sa[2:] == sb[2:]
+    assert a.random_sample() == b.random_sample()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

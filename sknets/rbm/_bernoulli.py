@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils._threads import effective_n_threads, numba_threads
 from ._base import BaseRBM
 from ._block_kernels import bernoulli_epoch_blocked
-from ._kernels import bernoulli_epoch
+from ._kernels import bernoulli_epoch, legacy_normal
 
 # Minibatch size (rows x visible x hidden) from which an epoch runs in the blocked
 # kernel (packed weight blocks, tasks handed out to the allowed threads, one or
@@ -254,7 +254,8 @@ class BernoulliRBM(BaseRBM):
         dtype = X.dtype
         n_features = X.shape[1]
         self.components_ = np.asarray(
-            rng.normal(0, 0.01, (self.n_components, n_features)),
+            # rng.normal(0, 0.01, ...), drawn in a kernel (same values and state)
+            legacy_normal(rng, 0, 0.01, (self.n_components, n_features)),
             order="F",
             dtype=dtype,
         )

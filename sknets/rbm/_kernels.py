@@ -141,6 +141,74 @@ def count_nonfinite_outside_reference(values, lo, hi):
             int(np.count_nonzero((values < lo) | (values > hi))))
 
 
+@njit(cache=True)
+def _polar_pairs(u, out, i, loc, scale):
+    """Consume the doubles ``u`` (a multiple of 2) as ``RandomState``'s legacy polar
+    method does: pairs (x1, x2) = 2 u - 1, rejected unless 0 < r2 < 1; each accepted
+    pair gives out[i] = loc + scale * f x2, then (while room) out[i + 1] = loc +
+    scale * f x1, f = sqrt(-2 log(r2) / r2). Returns (new i, cached f x1 or NaN)."""
+    n = out.shape[0]
+    cached = np.nan
+    for p in range(0, u.shape[0], 2):
+        x1 = 2.0 * u[p] - 1.0
+        x2 = 2.0 * u[p + 1] - 1.0
+        r2 = x1 * x1 + x2 * x2
+        if r2 >= 1.0 or r2 == 0.0:
+            continue
+        f = np.sqrt(-2.0 * np.log(r2) / r2)
+        out[i] = loc + scale * (f * x2)
+        i += 1
+        if i < n:
+            out[i] = loc + scale * (f * x1)
+            i += 1
+        else:
+            cached = f * x1
+    return i, cached
+
+
+@njit(cache=True)
+def mt_fill_normal(key, pos, has_gauss, gauss, loc, scale, out):
+    """Fill ``out`` (float64, 1-D) with the next ``RandomState.normal(loc, scale)``
+    values (the legacy polar method, its cached second value included).
+
+    The MT19937 ``key`` is advanced in place; returns the new (position, has_gauss,
+    gauss). Uniforms are drawn in bulk, never more than the values still missing
+    could use (two per value: every pair accepted), so the stream ends exactly where
+    ``RandomState`` leaves it.
+    """
+    n = out.shape[0]
+    i = 0
+    if n > 0 and has_gauss:
+        out[0] = loc + scale * gauss
+        i = 1
+        has_gauss = False
+        gauss = 0.0
+    u = np.empty(min(2 * ((n - i + 1) // 2), 16384))  # chunks stay in cache
+    words = np.empty(2 * u.shape[0], np.uint32)
+    while i < n:
+        # uniforms of at most (n - i + 1) // 2 pairs: each accepted pair gives two
+        # values (the last one may give one and cache the other)
+        m = min(2 * ((n - i + 1) // 2), u.shape[0])
+        pos = mt_fill_random(key, pos, words, u[:m])
+        i, cached = _polar_pairs(u[:m], out, i, loc, scale)
+        if i == n and not np.isnan(cached):
+            has_gauss = True
+            gauss = cached
+    return pos, has_gauss, gauss
+
+
+def legacy_normal(rng, loc, scale, size):
+    """``rng.normal(loc, scale, size)`` for a ``RandomState`` (same values, same
+    state afterwards), drawn by ``mt_fill_normal``."""
+    name, key, pos, has_gauss, gauss = rng.get_state(legacy=True)
+    key = np.array(key, dtype=np.uint32)
+    out = np.empty(int(np.prod(size)), dtype=np.float64)
+    pos, has_gauss, gauss = mt_fill_normal(key, int(pos), bool(has_gauss),
+                                           float(gauss), float(loc), float(scale), out)
+    rng.set_state((name, key, int(pos), int(has_gauss), float(gauss)))
+    return out.reshape(size)
+
+
 # ---------------------------------------------------------------------------
 # BernoulliRBM epoch kernel
 #
