@@ -20,8 +20,9 @@ the rows being added in the fastest caches:
   64-row slice of a weight block (16 kB, in L1) before moving to the next slice.
   Masks cost a fraction of index lists to build (compare, shift, or: vectorised).
 
-Phases of a minibatch (each a ``prange`` over the threads; tasks handed out through an
-atomic counter, so that a thread on a slower core simply takes fewer):
+Tasks of a minibatch (handed out in parallel phases, each a ``prange`` over the
+threads; tasks through an atomic counter, so that a thread on a slower core simply
+takes fewer):
 
 1. positive: task (hidden region, row group): HP = sigmoid(bh + x @ Wt) on the
    region's blocks; for CD also the chains' samples and their masks;
@@ -38,6 +39,11 @@ atomic counter, so that a thread on a slower core simply takes fewer):
    same columns of ``WP`` by 8 x 8 (float64: 4 x 4) vector transposes; then the
    data masks of the next minibatch; thread 0 first draws the next minibatch's
    random numbers.
+
+Tasks that need nothing of each other share a phase (fewer waits for the slowest
+thread): with persistent chains, 1 and the first 2 (the chains' visible step reads
+only their stored state); in all cases, the last 3 and 4 (4 reads the data and the
+visible samples only). So PCD-1 runs three phases per minibatch: 1 + 2, 3 + 4, 5.
 
 Every output element gets the same arithmetic whichever thread computes it, and the
 same as in the sequential kernel, so the numbers do not depend on the thread count.
@@ -695,49 +701,62 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
         # where the data rows' values are read: X in place, or the CSR rows' copy
         pv = data if dense else Xd[cur].ravel()
         p_off = r0 if dense else 0
-        groups = (nb + rc - 1) // rc
-        counter[0] = 0
-        for t in prange(nt):  # positive phase
-            q = _fetch_add(counter, 0)
-            while q < nkh * groups:
-                b0 = (q % groups) * rc
-                _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H, pm,
-                             pv, p_off, V, cw, not persistent, rand, 0, hc, h_mask,
-                             ibuf[t])
-                q = _fetch_add(counter, 0)
-        off = 0 if persistent else nb * H
+        off = 0 if persistent else nb * H  # first visible draws
         if gaussian:
             _box_muller_steps(rand, off, n_gibbs, nc, V, H)
-        groups = (nc + rc - 1) // rc
-        for step in range(n_gibbs):  # negative phase
-            counter[0] = 0
-            for t in prange(nt):
-                q = _fetch_add(counter, 0)
-                while q < nkv * groups:
+        groups = (nb + rc - 1) // rc
+        n_pos = nkh * groups
+        gc = (nc + rc - 1) // rc  # chain groups
+        # persistent chains: their first visible step needs nothing of the positive
+        # phase, so both run in one parallel phase
+        n_vis = nkv * gc if persistent else 0
+        X2 = pv.reshape((pv.shape[0] // V, V))
+        counter[0] = 0
+        for t in prange(nt):  # positive phase (and the chains' first visible step)
+            q = _fetch_add(counter, 0)
+            while q < n_pos + n_vis:
+                if q < n_pos:
                     b0 = (q % groups) * rc
-                    _visible_task(q // groups, b0, min(b0 + rc, nc), VP, WP, bv, V,
+                    _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H,
+                                 pm, pv, p_off, V, cw, not persistent, rand, 0, hc,
+                                 h_mask, ibuf[t])
+                else:
+                    e = q - n_pos
+                    b0 = (e % gc) * rc
+                    _visible_task(e // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
                                   h_mask[:, :nc], hc, gaussian, rand, off, n_mask,
                                   ibuf[t])
+                q = _fetch_add(counter, 0)
+        for step in range(n_gibbs):  # negative phase
+            if step > 0 or not persistent:
+                counter[0] = 0
+                for t in prange(nt):
                     q = _fetch_add(counter, 0)
+                    while q < nkv * gc:
+                        b0 = (q % gc) * rc
+                        _visible_task(q // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
+                                      h_mask[:, :nc], hc, gaussian, rand, off, n_mask,
+                                      ibuf[t])
+                        q = _fetch_add(counter, 0)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
+            # the last hidden step shares its phase with the left factor of the
+            # parameter step (which needs only the data and the visible samples)
+            n_hid = nkh * gc
+            n_coef = nkv if step == n_gibbs - 1 else 0
             counter[0] = 0
             for t in prange(nt):
                 q = _fetch_add(counter, 0)
-                while q < nkh * groups:
-                    b0 = (q % groups) * rc
-                    _hidden_task(q // groups, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
-                                 n_mask[:, :nc], VP.ravel(), 0, cw, m * cw, True, rand,
-                                 off, hc, h_mask, ibuf[t])
+                while q < n_hid + n_coef:
+                    if q < n_hid:
+                        b0 = (q % gc) * rc
+                        _hidden_task(q // gc, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
+                                     n_mask[:, :nc], VP.ravel(), 0, cw, m * cw, True,
+                                     rand, off, hc, h_mask, ibuf[t])
+                    else:
+                        _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, lr, AT, fm,
+                                     bv, vel_bv, g_v, momentum, plain)
                     q = _fetch_add(counter, 0)
             off += nc * H
-        counter[0] = 0
-        X2 = pv.reshape((pv.shape[0] // V, V))
-        for t in prange(nt):  # left factor of the parameter step, visible biases
-            q = _fetch_add(counter, 0)
-            while q < nkv:
-                _coef_region(q, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v,
-                             momentum, plain)
-                q = _fetch_add(counter, 0)
         # parameter step; then the next minibatch's data masks and random numbers
         nxt = 1 - cur
         nb1 = 0
