@@ -103,26 +103,32 @@ def test_batch_bounds_are_sklearn_slices():
         assert [(s.start, s.stop) for s in slices] == list(zip(b[:-1], b[1:]))
 
 
-def test_task_counter_hands_out_each_task_once():
-    # the parallel epoch kernel's atomic counter: under two threads, 2000 fetches
-    # return 0..1999 once each
+def test_task_claims_hand_out_each_task_once():
+    # the blocked kernel's task claims: under two threads, each starting at its own
+    # share, every task of a phase is taken exactly once, phase after phase (the
+    # epoch number tells this phase's claims from the last one's)
     import numba
 
-    from sknets.rbm._block_kernels import _fetch_add
+    from sknets.rbm._block_kernels import _claim
 
     @numba.njit(parallel=True)
-    def grab(counter, got):
-        for t in numba.prange(2):
-            q = _fetch_add(counter, 0)
-            while q < got.shape[0]:
-                got[q] += 1
-                q = _fetch_add(counter, 0)
+    def grab(flags, got, owner, n_phases):
+        n = got.shape[1]
+        for ep in range(1, n_phases + 1):
+            for t in numba.prange(2):
+                st = t * n // 2
+                q, j = _claim(flags, ep, n, st, 0)
+                while q >= 0:
+                    got[ep - 1, q] += 1
+                    owner[ep - 1, q] = t
+                    q, j = _claim(flags, ep, n, st, j)
 
-    counter = np.zeros(1, np.int64)
-    got = np.zeros(2000, np.int64)
-    grab(counter, got)
+    flags = np.zeros(3000, np.int64)
+    got = np.zeros((5, 2000), np.int64)
+    owner = np.full((5, 2000), -1)
+    grab(flags, got, owner, 5)
     assert np.all(got == 1)
-    assert counter[0] == 2000 + 2  # each thread's last fetch finds nothing left
+    assert set(np.unique(owner)) <= {0, 1}  # (who took what depends on timing)
 
 
 @pytest.mark.parametrize("fc", [1, 8, 32])

@@ -21,8 +21,10 @@ the rows being added in the fastest caches:
   Masks cost a fraction of index lists to build (compare, shift, or: vectorised).
 
 Tasks of a minibatch (handed out in parallel phases, each a ``prange`` over the
-threads; tasks through an atomic counter, so that a thread on a slower core simply
-takes fewer):
+threads; a thread claims tasks one at a time with an atomic exchange (``_claim``),
+from its own share of the list first (the same column blocks of the weights in every
+phase, so that they stay in its caches), then whatever the others left, so that a
+thread on a slower core simply takes fewer):
 
 1. positive: task (hidden region, row group): HP = sigmoid(bh + x @ Wt) on the
    region's blocks; for CD also the chains' samples and their masks;
@@ -90,22 +92,34 @@ def _is_vector(a, kind):
 
 
 @intrinsic
-def _fetch_add(typingctx, counter, slot):
-    """Atomically ``counter[slot] += 1`` (int64 array); returns the previous value."""
-    if not (isinstance(counter, types.Array) and counter.dtype == types.int64
-            and isinstance(slot, types.Integer)):
-        return None
-    sig = types.int64(counter, slot)
+def _xchg(typingctx, flags, slot, value):
+    """Atomically ``old = flags[slot]; flags[slot] = value``; returns old (int64)."""
+    sig = types.int64(flags, slot, value)
 
     def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
         idx = context.cast(builder, args[1], signature.args[1], types.intp)
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
-        one = context.get_constant(types.int64, 1)
-        return builder.atomic_rmw("add", ptr, one, "seq_cst")
+        val = context.cast(builder, args[2], signature.args[2], types.int64)
+        return builder.atomic_rmw("xchg", ptr, val, "seq_cst")
 
     return sig, codegen
+
+
+@njit(cache=True)
+def _claim(flags, epoch, n, start, j):
+    """The next task of a thread that scans tasks start, start + 1, ..., n - 1, 0, ...
+    (its j-th step on): claims the first not yet claimed in this phase (``epoch``).
+    Returns (task or -1, next j)."""
+    while j < n:
+        i = start + j
+        if i >= n:
+            i -= n
+        j += 1
+        if _xchg(flags, i, epoch) != epoch:
+            return i, j
+    return -1, j
 
 
 def _acc_codegen(context, builder, cty, carr, row, bty, barr, state0, more, step):
@@ -680,7 +694,12 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     ibuf = np.empty((nt, max(rc, 1) * cw), itemplate.dtype)
     posbuf = np.empty(1, np.int64)
     posbuf[0] = pos
-    counter = np.zeros(1, np.int64)
+    # task claims of a phase (``_claim``): each thread starts at its own share (the
+    # same blocks in every phase, so they stay in its caches) and then takes what
+    # is left
+    flags = np.zeros(2 * (nkh + nkv) * ((m + max(rc, 1) - 1) // max(rc, 1))
+                     + 2 + nkh * bpr * ((nkv + _PART - 1) // _PART) + nkv, np.int64)
+    ep = 0
     if persistent:
         for kh in range(nkh):
             row_masks(kh, 0, n_chains, chain, h_mask)
@@ -711,10 +730,11 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
         # phase, so both run in one parallel phase
         n_vis = nkv * gc if persistent else 0
         X2 = pv.reshape((pv.shape[0] // V, V))
-        counter[0] = 0
+        ep += 1
         for t in prange(nt):  # positive phase (and the chains' first visible step)
-            q = _fetch_add(counter, 0)
-            while q < n_pos + n_vis:
+            st = t * n_pos // nt
+            q, j = _claim(flags, ep, n_pos + n_vis, st, 0)
+            while q >= 0:
                 if q < n_pos:
                     b0 = (q % groups) * rc
                     _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H,
@@ -726,27 +746,29 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     _visible_task(e // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
                                   h_mask[:, :nc], hc, gaussian, rand, off, n_mask,
                                   ibuf[t])
-                q = _fetch_add(counter, 0)
+                q, j = _claim(flags, ep, n_pos + n_vis, st, j)
         for step in range(n_gibbs):  # negative phase
             if step > 0 or not persistent:
-                counter[0] = 0
+                ep += 1
                 for t in prange(nt):
-                    q = _fetch_add(counter, 0)
-                    while q < nkv * gc:
+                    st = t * nkv * gc // nt
+                    q, j = _claim(flags, ep, nkv * gc, st, 0)
+                    while q >= 0:
                         b0 = (q % gc) * rc
                         _visible_task(q // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
                                       h_mask[:, :nc], hc, gaussian, rand, off, n_mask,
                                       ibuf[t])
-                        q = _fetch_add(counter, 0)
+                        q, j = _claim(flags, ep, nkv * gc, st, j)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
             # the last hidden step shares its phase with the left factor of the
             # parameter step (which needs only the data and the visible samples)
             n_hid = nkh * gc
             n_coef = nkv if step == n_gibbs - 1 else 0
-            counter[0] = 0
+            ep += 1
             for t in prange(nt):
-                q = _fetch_add(counter, 0)
-                while q < n_hid + n_coef:
+                st = t * n_hid // nt
+                q, j = _claim(flags, ep, n_hid + n_coef, st, 0)
+                while q >= 0:
                     if q < n_hid:
                         b0 = (q % gc) * rc
                         _hidden_task(q // gc, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
@@ -755,7 +777,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     else:
                         _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, lr, AT, fm,
                                      bv, vel_bv, g_v, momentum, plain)
-                    q = _fetch_add(counter, 0)
+                    q, j = _claim(flags, ep, n_hid + n_coef, st, j)
             off += nc * H
         # parameter step; then the next minibatch's data masks and random numbers
         nxt = 1 - cur
@@ -769,12 +791,13 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
         nparts = (nkv + _PART - 1) // _PART  # parts of _PART regions
         nwt = nkh * bpr * nparts
         n_tasks = 1 + nwt + nkv * groups
-        counter[0] = 0
+        ep += 1
         for t in prange(nt):
+            st = 0 if t == 0 else 1 + t * nwt // nt
             if t == 0 and next_draws > 0:
                 posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:next_draws])
-            q = _fetch_add(counter, 0)
-            while q < n_tasks:
+            q, j = _claim(flags, ep, n_tasks, st, 0)
+            while q >= 0:
                 if q == 0:
                     _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain)
                 elif q <= nwt:
@@ -790,7 +813,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     b0 = (e % groups) * rc
                     data_masks(e // groups, b0, min(b0 + rc, nb1), bounds[k + 1],
                                dense, indptr, indices, data, V, Xd[nxt], p_mask[nxt])
-                q = _fetch_add(counter, 0)
+                q, j = _claim(flags, ep, n_tasks, st, j)
     unpack_cols(WtP, Wt)
     if not plain:
         unpack_cols(velP, vel_w)
