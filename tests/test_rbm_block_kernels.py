@@ -9,6 +9,7 @@ from numba import njit
 from sknets.rbm._block_kernels import (
     REGION,
     block_acc,
+    block_acc_const,
     block_width,
     data_masks,
     nonzero_mask,
@@ -56,6 +57,41 @@ def test_block_acc_matches_numpy(dtype):
     _block_acc_calls(C, B, rows, row0, masks, vals, vbase)
     tol = 1e-12 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(C, expected, rtol=tol, atol=tol)
+
+
+@njit
+def _block_acc_const_calls(C, B, rows, row0, masks, coefs):
+    for t in range(rows.shape[0]):
+        block_acc_const(C, rows[t], B, row0[t], masks[t], coefs[t])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_acc_const_matches_numpy_and_block_acc(dtype):
+    # one coefficient for every entry (binary left rows): the same numbers as
+    # block_acc with that coefficient at each set bit
+    rng = np.random.RandomState(6)
+    cw = block_width(dtype)
+    B = rng.randn(200, cw).astype(dtype)
+    C = rng.randn(4, cw).astype(dtype)
+    rows = np.array([0, 2, 2, 3, 1])
+    row0 = np.array([0, 64, 10, 136, 5])
+    masks = np.array([rng.randint(0, 2**62) for _ in rows] + [0], np.uint64)[:5]
+    masks[3] = 0
+    coefs = np.array([1.0, -0.25, 1.0, 3.0, 1e-3], dtype)
+    expected = C.astype(np.float64)
+    for r, b0, m, c in zip(rows, row0, masks, coefs):
+        for t in range(64):
+            if int(m) >> t & 1:
+                expected[r] += np.float64(c) * B[b0 + t]
+    C2 = C.copy()
+    _block_acc_const_calls(C, B, rows, row0, masks, coefs)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(C, expected, rtol=tol, atol=tol)
+    for r, b0, m, c in zip(rows, row0, masks, coefs):
+        vals = np.full(64, c, dtype)
+        _block_acc_calls(C2, B, np.array([r]), np.array([b0]), np.array([m]), vals,
+                         np.array([0]))
+    np.testing.assert_array_equal(C, C2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -13,7 +13,11 @@ the rows being added in the fastest caches:
   are packed the same way. Rows and columns are padded with zeros to whole blocks.
 - **Register accumulation.** ``block_acc`` adds selected 256-byte rows of a block to
   one row of the output held in eight vector registers throughout (one load and one
-  store of the output row per call, not one per row added).
+  store of the output row per call, not one per row added). Binary left rows (the
+  samples; -lr times the Bernoulli visible samples in the parameter step) go
+  through ``block_acc_const``: one coefficient, nothing to load per row added. For
+  that the positive and the negative rows of the parameter step each take whole
+  64-row words.
 - **Non-zero masks.** The non-zeros of a left row (data row, binary sample) in each
   *region* of 64 features are one 64-bit mask, its coefficients read where the
   values are. A task adds, for every row of the minibatch, the selected rows of one
@@ -223,6 +227,44 @@ def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
 
     return sig, codegen
 
+
+
+@intrinsic
+def block_acc_const(typingctx, C, r, B, row0, mask, c):
+    """``C[r] += c * B[row0 + t]`` for every set bit t of the uint64 ``mask``, lowest
+    first: ``block_acc`` with one coefficient for all entries (binary left rows:
+    nothing to load per entry). Same arithmetic as ``block_acc`` with those
+    coefficients."""
+    if not (_check_float_arrays(C, B) and isinstance(mask, types.Integer)
+            and isinstance(c, types.Float)):
+        return None
+    sig = types.void(C, r, B, row0, mask, c)
+
+    def codegen(context, builder, signature, args):
+        cty, rty, bty, r0ty, mty, ct = signature.args
+        row0 = context.cast(builder, args[3], r0ty, types.intp)
+        coef = context.cast(builder, args[5], ct, cty.dtype)
+        i64 = ir.IntType(64)
+        cttz = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]),
+            "llvm.cttz.i64")
+
+        def more(bits):
+            return builder.icmp_unsigned("!=", bits, ir.Constant(i64, 0))
+
+        def step(bits):
+            t = builder.call(cttz, [bits, ir.Constant(ir.IntType(1), 1)])
+            rest = builder.and_(bits, builder.sub(bits, ir.Constant(i64, 1)))
+            return builder.add(row0, t), coef, rest
+
+        _acc_codegen(context, builder, cty,
+                     context.make_array(cty)(context, builder, args[0]),
+                     context.cast(builder, args[1], rty, types.intp), bty,
+                     context.make_array(bty)(context, builder, args[2]),
+                     context.cast(builder, args[4], mty, types.uint64), more, step)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 def _shuffle(builder, a, b, mask):
     i32 = ir.IntType(32)
@@ -435,7 +477,7 @@ def row_masks(k, b0, b1, A, masks):
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _product_block(jb, Out, o0, b0, b1, B, bias, width, masks, vals, row_off,
-                   row_stride, blk_stride):
+                   row_stride, blk_stride, binary):
     """Out[jb, o0 + b] = bias (its block; 0 in the padding) + left row b @ B[jb],
     b0 <= b < b1, the left rows given by their masks and values (see above): the
     rows of B[jb] 64 at a time (16 kB, float32), for every left row."""
@@ -447,6 +489,7 @@ def _product_block(jb, Out, o0, b0, b1, B, bias, width, masks, vals, row_off,
     j0 = jb * cw
     lim = max(min(cw, width - j0), 0)
     zero = Ob.dtype.type(0)
+    one = Ob.dtype.type(1)
     for b in range(b0, b1):
         o = Ob[o0 + b]
         for c in range(lim):
@@ -458,13 +501,18 @@ def _product_block(jb, Out, o0, b0, b1, B, bias, width, masks, vals, row_off,
             mk = masks[k, b]
             base = (row_off + b) * row_stride + k * bpr * blk_stride
             for t in range(bpr):
-                block_acc(Ob, o0 + b, Bb, k * REGION + t * cw,
-                          (mk >> np.uint64(t * cw)) & low, vals, base + t * blk_stride)
+                if binary:  # every non-zero is 1
+                    block_acc_const(Ob, o0 + b, Bb, k * REGION + t * cw,
+                                    (mk >> np.uint64(t * cw)) & low, one)
+                else:
+                    block_acc(Ob, o0 + b, Bb, k * REGION + t * cw,
+                              (mk >> np.uint64(t * cw)) & low, vals,
+                              base + t * blk_stride)
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, masks, vals, row_off, row_stride,
-                 blk_stride, sample, rand, off, hc, h_mask, ibuf):
+                 blk_stride, binary, sample, rand, off, hc, h_mask, ibuf):
     """Hidden region kh, rows b0..b1-1 (HP rows o0 + b): HP = sigmoid(bh + v @ Wt),
     padding columns 0; with ``sample`` also hc[b, j] = [rand[off + b * H + j] <
     HP] and the masks of those rows of hc."""
@@ -476,7 +524,7 @@ def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, masks, vals, row_off, row_strid
         j0 = jb * cw
         lim = max(min(cw, H - j0), 0)
         _product_block(jb, HP, o0, b0, b1, WtP, bh, H, masks, vals, row_off,
-                       row_stride, blk_stride)
+                       row_stride, blk_stride, binary)
         sigmoid_range(HP[jb, o0 + b0:o0 + b1].ravel(), 0, (b1 - b0) * cw, ibuf)
         for b in range(b0, b1):
             o = HP[jb, o0 + b]
@@ -505,7 +553,8 @@ def _visible_task(kv, b0, b1, VP, WP, bv, V, h_mask, hc, gaussian, rand, off, n_
         jb = kv * (REGION // cw) + t
         i0 = jb * cw
         lim = max(min(cw, V - i0), 0)
-        _product_block(jb, VP, 0, b0, b1, WP, bv, V, h_mask, hc.ravel(), 0, H, cw)
+        _product_block(jb, VP, 0, b0, b1, WP, bv, V, h_mask, hc.ravel(), 0, H, cw,
+                       True)
         if not gaussian:
             sigmoid_range(VP[jb, b0:b1].ravel(), 0, (b1 - b0) * cw, ibuf)
         for b in range(b0, b1):
@@ -592,7 +641,8 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momen
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, plain):
+def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, plain,
+                  nw_pos, neg_coef, binary_neg):
     """Parameter step of column block jb of WtP for the features f0..f1-1 (multiples
     of 8): WtP[jb, i] += sum over the rows r with fm bits of AT[i, r] * HP[jb, r] (or
     through the velocity), then the same columns of WP (vector transposes)."""
@@ -605,7 +655,10 @@ def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, pla
     for i in range(f0, min(f1, V)):
         if plain:
             for w in range(fm.shape[1]):
-                block_acc(Wb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
+                if binary_neg and w >= nw_pos:
+                    block_acc_const(Wb, i, Hb, w * 64, fm[i, w], neg_coef)
+                else:
+                    block_acc(Wb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
         else:
             Gb = velP[jb]
             wr = Wb[i]
@@ -613,7 +666,10 @@ def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, pla
             for c in range(cw):
                 g[c] = momentum * g[c] - decay * wr[c]
             for w in range(fm.shape[1]):
-                block_acc(Gb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
+                if binary_neg and w >= nw_pos:
+                    block_acc_const(Gb, i, Hb, w * 64, fm[i, w], neg_coef)
+                else:
+                    block_acc(Gb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
             for c in range(cw):
                 wr[c] += g[c]
     for i in range(f0, f1, n):
@@ -667,7 +723,9 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     plain = momentum == 0.0 and weight_decay == 0.0
     max_nb = np.max(bounds[1:] - bounds[:-1])
     n_chains = chain.shape[0]
-    m = max(n_chains, max_nb)
+    # rows of the positive and of the negative statistics, each a whole number of
+    # 64-row words (the words of the binary visible samples take one coefficient)
+    m = (max(n_chains, max_nb) + 63) // 64 * 64
     rand = np.empty(max(minibatch_draws(max_nb, n_chains if persistent else max_nb,
                                         V, H, n_gibbs, persistent, gaussian), 1))
     words = np.empty(2 * rand.shape[0], np.uint32)
@@ -738,8 +796,8 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                 if q < n_pos:
                     b0 = (q % groups) * rc
                     _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H,
-                                 pm, pv, p_off, V, cw, not persistent, rand, 0, hc,
-                                 h_mask, ibuf[t])
+                                 pm, pv, p_off, V, cw, False, not persistent, rand, 0,
+                                 hc, h_mask, ibuf[t])
                 else:
                     e = q - n_pos
                     b0 = (e % gc) * rc
@@ -772,8 +830,9 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     if q < n_hid:
                         b0 = (q % gc) * rc
                         _hidden_task(q // gc, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
-                                     n_mask[:, :nc], VP.ravel(), 0, cw, m * cw, True,
-                                     rand, off, hc, h_mask, ibuf[t])
+                                     n_mask[:, :nc], VP.ravel(), 0, cw, m * cw,
+                                     not gaussian, True, rand, off, hc, h_mask,
+                                     ibuf[t])
                     else:
                         _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, lr, AT, fm,
                                      bv, vel_bv, g_v, momentum, plain)
@@ -807,7 +866,8 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     f1 = min(f0 + _PART * REGION, V)
                     f1 = (f1 + 7) // 8 * 8
                     _weight_block(e // nparts, f0, f1, V, AT, fm, WtP, WP, velP, HP,
-                                  learning_rate * weight_decay, momentum, plain)
+                                  learning_rate * weight_decay, momentum, plain,
+                                  m // 64, dt.type(-lr), not gaussian)
                 else:
                     e = q - 1 - nwt
                     b0 = (e % groups) * rc
