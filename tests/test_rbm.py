@@ -441,6 +441,21 @@ def test_unfitted_and_bad_params():
             BernoulliRBM(**params).fit(X_DIGITS[:10])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, i0, i1", [((64, 100), 0, 64), ((21, 13), 3, 20),
+                                           ((9, 5), 0, 9), ((40, 8), 8, 16)])
+def test_transpose_rows_matches_numpy(dtype, shape, i0, i1):
+    # the sequential kernel's W = Wt.T update (vector transposes, scalar edges)
+    from sknets.rbm._kernels import _transpose_rows
+
+    Wt = np.random.RandomState(2).randn(*shape).astype(dtype)
+    W = np.zeros(shape[::-1], dtype)
+    _transpose_rows(Wt, W, i0, i1)
+    expected = np.zeros_like(W)
+    expected[:, i0:i1] = Wt[i0:i1].T
+    np.testing.assert_array_equal(W, expected)
+
+
 @pytest.mark.parametrize("seed", [0, 7])
 def test_legacy_normal_matches_randomstate(seed):
     # same values and same state afterwards (MT position, cached second value),

@@ -62,12 +62,14 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._kernels import (
+    _check_float_arrays,
     _FASTMATH,
     _bias_step,
     _box_muller_steps,
     minibatch_draws,
     mt_fill_random,
     sigmoid_range,
+    transpose_block,
 )
 
 # bytes of a packed row (block width); a mask region is 64 features (one block of
@@ -81,13 +83,6 @@ _PART = 4  # regions of features per task of the parameter step
 def block_width(dtype):
     """Columns of a packed block for ``dtype`` (64 float32, 32 float64)."""
     return BLOCK_BYTES // np.dtype(dtype).itemsize
-
-
-def _check_float_arrays(*arrays):
-    """Typing check of the intrinsics: 2-D arrays of one float dtype."""
-    return all(isinstance(a, types.Array) and a.ndim == 2 for a in arrays) and (
-        arrays[0].dtype in (types.float32, types.float64)) and all(
-        a.dtype == arrays[0].dtype for a in arrays)
 
 
 def _is_vector(a, kind):
@@ -265,83 +260,6 @@ def block_acc_const(typingctx, C, r, B, row0, mask, c):
         return context.get_dummy_value()
 
     return sig, codegen
-
-def _shuffle(builder, a, b, mask):
-    i32 = ir.IntType(32)
-    return builder.shuffle_vector(
-        a, b, ir.Constant(ir.VectorType(i32, len(mask)), list(mask)))
-
-
-def _transpose8(builder, rows):
-    """8 x 8 transpose of eight <8 x float> vectors (unpack, shuffle, lane swap)."""
-    lo = (0, 8, 1, 9, 4, 12, 5, 13)
-    hi = (2, 10, 3, 11, 6, 14, 7, 15)
-    a = []
-    for k in range(0, 8, 2):
-        a.append(_shuffle(builder, rows[k], rows[k + 1], lo))
-        a.append(_shuffle(builder, rows[k], rows[k + 1], hi))
-    s_lo = (0, 1, 8, 9, 4, 5, 12, 13)
-    s_hi = (2, 3, 10, 11, 6, 7, 14, 15)
-    b = []
-    for k in (0, 4):  # rows 0-3, then 4-7
-        b += [_shuffle(builder, a[k], a[k + 2], s_lo),
-              _shuffle(builder, a[k], a[k + 2], s_hi),
-              _shuffle(builder, a[k + 1], a[k + 3], s_lo),
-              _shuffle(builder, a[k + 1], a[k + 3], s_hi)]
-    first = (0, 1, 2, 3, 8, 9, 10, 11)
-    second = (4, 5, 6, 7, 12, 13, 14, 15)
-    cols = [None] * 8
-    for k in range(4):
-        cols[k] = _shuffle(builder, b[k], b[k + 4], first)
-        cols[k + 4] = _shuffle(builder, b[k], b[k + 4], second)
-    return cols
-
-
-def _transpose4(builder, rows):
-    """4 x 4 transpose of four <4 x double> vectors."""
-    a0 = _shuffle(builder, rows[0], rows[1], (0, 4, 2, 6))
-    a1 = _shuffle(builder, rows[0], rows[1], (1, 5, 3, 7))
-    a2 = _shuffle(builder, rows[2], rows[3], (0, 4, 2, 6))
-    a3 = _shuffle(builder, rows[2], rows[3], (1, 5, 3, 7))
-    return [_shuffle(builder, a0, a2, (0, 1, 4, 5)),
-            _shuffle(builder, a1, a3, (0, 1, 4, 5)),
-            _shuffle(builder, a0, a2, (2, 3, 6, 7)),
-            _shuffle(builder, a1, a3, (2, 3, 6, 7))]
-
-
-@intrinsic
-def transpose_block(typingctx, S, sr, sc, D, dr, dc):
-    """``D[dr + a, dc + b] = S[sr + b, sc + a]`` for a, b < n: a square block of
-    n = 8 float32 or 4 float64, rows loaded and stored as vectors. ``S`` and ``D``
-    are 2-D, C-contiguous, of one float dtype. No bounds checks."""
-    if not _check_float_arrays(S, D):
-        return None
-    sig = types.void(S, sr, sc, D, dr, dc)
-
-    def codegen(context, builder, signature, args):
-        sty, srt, sct, dty, drt, dct = signature.args
-        sarr = context.make_array(sty)(context, builder, args[0])
-        darr = context.make_array(dty)(context, builder, args[3])
-        s_r, s_c, d_r, d_c = (context.cast(builder, v, t, types.intp) for v, t in (
-            (args[1], srt), (args[2], sct), (args[4], drt), (args[5], dct)))
-        f32 = sty.dtype == types.float32
-        n = 8 if f32 else 4
-        vptr = ir.VectorType(context.get_value_type(sty.dtype), n).as_pointer()
-
-        def row_ptr(aty, arr, r, c, k):
-            r = builder.add(r, context.get_constant(types.intp, k))
-            p = cgutils.get_item_pointer(context, builder, aty, arr, [r, c])
-            return builder.bitcast(p, vptr)
-
-        rows = [builder.load(row_ptr(sty, sarr, s_r, s_c, k), align=1)
-                for k in range(n)]
-        cols = _transpose8(builder, rows) if f32 else _transpose4(builder, rows)
-        for k in range(n):
-            builder.store(cols[k], row_ptr(dty, darr, d_r, d_c, k), align=1)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
 
 # ---------------------------------------------------------------------------
 # packed layouts
