@@ -442,6 +442,36 @@ def test_unfitted_and_bad_params():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("j0, j1", [(0, 1), (0, 3), (2, 9), (0, 64), (0, 100),
+                                    (5, 135), (0, 150)])
+def test_accumulate_cols_matches_numpy_in_list_order(dtype, j0, j1):
+    # list_acc pieces (whole vectors, a half vector, single elements): each
+    # element a chain of multiply-adds in the order of the list
+    from sknets.rbm._kernels import accumulate_cols
+
+    rng = np.random.RandomState(j1)
+    M = rng.randn(30, 160).astype(dtype)
+    out = rng.randn(160).astype(dtype)
+    idx = np.array([4, 0, 29, 7, 7, 12])
+    coef = rng.randn(6).astype(dtype)
+    expected = out.astype(np.float64)
+    for a in range(idx.shape[0]):
+        expected[j0:j1] += np.float64(coef[a]) * M[idx[a], j0:j1]
+    got = out.copy()
+    accumulate_cols(got, M, j0, j1, idx, coef, idx.shape[0])
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(got[:j0], out[:j0])
+    np.testing.assert_array_equal(got[j1:], out[j1:])
+    # in order: (1 + big) - big loses the 1, as one multiply-add after the other
+    big = dtype(2.0 ** (24 if dtype == np.float32 else 53))
+    ones = np.ones((2, 160), dtype)
+    acc = np.ones(160, dtype)
+    accumulate_cols(acc, ones, j0, j1, np.array([0, 1]), np.array([big, -big], dtype), 2)
+    np.testing.assert_array_equal(acc[j0:j1], 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, i0, i1", [((64, 100), 0, 64), ((21, 13), 3, 20),
                                            ((9, 5), 0, 9), ((40, 8), 8, 16)])
 def test_transpose_rows_matches_numpy(dtype, shape, i0, i1):

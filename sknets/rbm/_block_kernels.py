@@ -62,7 +62,9 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._kernels import (
+    _acc_codegen,
     _check_float_arrays,
+    _row_ptr,
     _FASTMATH,
     _bias_step,
     _box_muller_steps,
@@ -76,7 +78,6 @@ from ._kernels import (
 # float32, two of float64)
 BLOCK_BYTES = 256
 REGION = 64
-_NACC = 8  # vector registers of a block row
 _PART = 4  # regions of features per task of the parameter step
 
 
@@ -121,61 +122,6 @@ def _claim(flags, epoch, n, start, j):
     return -1, j
 
 
-def _acc_codegen(context, builder, cty, carr, row, bty, barr, state0, more, step):
-    """IR of ``C[row] += c * B[i]`` over the entries of a loop: ``state0`` the first
-    loop state (an i64), ``more(state)`` an i1 (another entry?), ``step(state)`` its
-    (row i of B, coefficient c in C's dtype, next state). The row of C is held in
-    ``_NACC`` vector registers (phi nodes) for the whole loop; llvm.fmuladd per
-    entry, in order."""
-    zero = context.get_constant(types.intp, 0)
-    f32 = cty.dtype == types.float32
-    lanes = 8 if f32 else 4
-    vec = ir.VectorType(context.get_value_type(cty.dtype), lanes)
-    vptr = vec.as_pointer()
-    i32 = ir.IntType(32)
-    i64 = ir.IntType(64)
-    fmuladd = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-        "llvm.fmuladd.v%d%s" % (lanes, "f32" if f32 else "f64"))
-
-    def vectors(aty, arr, r):
-        base = builder.bitcast(
-            cgutils.get_item_pointer(context, builder, aty, arr, [r, zero]), vptr)
-        return [builder.gep(base, [ir.Constant(i64, k)]) for k in range(_NACC)]
-
-    out = vectors(cty, carr, row)
-    init = [builder.load(p, align=1) for p in out]
-    entry = builder.block
-    loop = builder.append_basic_block("acc.loop")
-    body = builder.append_basic_block("acc.body")
-    done = builder.append_basic_block("acc.done")
-    builder.branch(loop)
-    builder.position_at_end(loop)
-    state = builder.phi(i64)
-    state.add_incoming(state0, entry)
-    acc = []
-    for k in range(_NACC):
-        acc.append(builder.phi(vec))
-        acc[k].add_incoming(init[k], entry)
-    builder.cbranch(more(state), body, done)
-    builder.position_at_end(body)
-    i, c, state1 = step(state)
-    c = builder.insert_element(ir.Constant(vec, ir.Undefined), c, ir.Constant(i32, 0))
-    c = builder.shuffle_vector(c, ir.Constant(vec, ir.Undefined),
-                               ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
-    src = vectors(bty, barr, i)
-    new = [builder.call(fmuladd, [c, builder.load(src[k], align=1), acc[k]])
-           for k in range(_NACC)]
-    step_end = builder.block
-    state.add_incoming(state1, step_end)
-    for k in range(_NACC):
-        acc[k].add_incoming(new[k], step_end)
-    builder.branch(loop)
-    builder.position_at_end(done)
-    for k in range(_NACC):
-        builder.store(acc[k], out[k], align=1)
-
-
 @intrinsic
 def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
     """``C[r] += vals[vbase + t] * B[row0 + t]`` for every set bit t of the uint64
@@ -210,13 +156,14 @@ def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
             c = builder.load(cgutils.get_item_pointer(context, builder, vty, varr,
                                                       [builder.add(vbase, t)]))
             rest = builder.and_(bits, builder.sub(bits, ir.Constant(i64, 1)))
-            return (builder.add(row0, t), context.cast(builder, c, vty.dtype,
-                                                       cty.dtype), rest)
+            return (_row_ptr(context, builder, bty, barr, builder.add(row0, t)),
+                    context.cast(builder, c, vty.dtype, cty.dtype), rest)
 
-        _acc_codegen(context, builder, cty,
-                     context.make_array(cty)(context, builder, args[0]),
-                     context.cast(builder, args[1], rty, types.intp), bty,
-                     context.make_array(bty)(context, builder, args[2]),
+        carr = context.make_array(cty)(context, builder, args[0])
+        barr = context.make_array(bty)(context, builder, args[2])
+        _acc_codegen(context, builder, cty.dtype,
+                     _row_ptr(context, builder, cty, carr,
+                              context.cast(builder, args[1], rty, types.intp)),
                      context.cast(builder, args[4], mty, types.uint64), more, step)
         return context.get_dummy_value()
 
@@ -250,12 +197,14 @@ def block_acc_const(typingctx, C, r, B, row0, mask, c):
         def step(bits):
             t = builder.call(cttz, [bits, ir.Constant(ir.IntType(1), 1)])
             rest = builder.and_(bits, builder.sub(bits, ir.Constant(i64, 1)))
-            return builder.add(row0, t), coef, rest
+            return (_row_ptr(context, builder, bty, barr, builder.add(row0, t)), coef,
+                    rest)
 
-        _acc_codegen(context, builder, cty,
-                     context.make_array(cty)(context, builder, args[0]),
-                     context.cast(builder, args[1], rty, types.intp), bty,
-                     context.make_array(bty)(context, builder, args[2]),
+        carr = context.make_array(cty)(context, builder, args[0])
+        barr = context.make_array(bty)(context, builder, args[2])
+        _acc_codegen(context, builder, cty.dtype,
+                     _row_ptr(context, builder, cty, carr,
+                              context.cast(builder, args[1], rty, types.intp)),
                      context.cast(builder, args[4], mty, types.uint64), more, step)
         return context.get_dummy_value()
 
