@@ -62,6 +62,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._kernels import (
+    accumulate_cols,
     _acc_codegen,
     _check_float_arrays,
     _row_ptr,
@@ -209,6 +210,37 @@ def block_acc_const(typingctx, C, r, B, row0, mask, c):
         return context.get_dummy_value()
 
     return sig, codegen
+
+@intrinsic
+def nonzero_bits64(typingctx, a, start):
+    """uint64 with bit t set where ``a[start + t] != 0``, t < 64 (1-D float array;
+    compares and sign-mask moves of whole vectors). No bounds checks."""
+    if not (isinstance(a, types.Array) and a.ndim == 1
+            and a.dtype in (types.float32, types.float64)):
+        return None
+    sig = types.uint64(a, start)
+
+    def codegen(context, builder, signature, args):
+        aty, sty = signature.args
+        arr = context.make_array(aty)(context, builder, args[0])
+        s = context.cast(builder, args[1], sty, types.intp)
+        lanes = 8 if aty.dtype == types.float32 else 4
+        ety = context.get_value_type(aty.dtype)
+        vec = ir.VectorType(ety, lanes)
+        i64 = ir.IntType(64)
+        base = builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, [s]),
+                               vec.as_pointer())
+        zero = ir.Constant(vec, [ir.Constant(ety, 0.0)] * lanes)
+        out = ir.Constant(i64, 0)
+        for q in range(64 // lanes):
+            v = builder.load(builder.gep(base, [ir.Constant(i64, q)]), align=1)
+            nz = builder.fcmp_unordered("!=", v, zero)
+            bits = builder.zext(builder.bitcast(nz, ir.IntType(lanes)), i64)
+            out = builder.or_(out, builder.shl(bits, ir.Constant(i64, q * lanes)))
+        return out
+
+    return sig, codegen
+
 
 # ---------------------------------------------------------------------------
 # packed layouts
@@ -441,7 +473,11 @@ def _visible_task(kv, b0, b1, VP, WP, bv, V, h_mask, hc, gaussian, rand, off, n_
 @njit(cache=True)
 def _transposed_rows(S, s0, rows, c0, F, D, d0, n):
     """D[c0 + c, d0 + b] = S[s0 + b, c0 + c] for b < rows, c < F: n x n vector
-    transposes, element by element at the edges."""
+    transposes, element by element at the edges. Where S has the rows, the last
+    transposes take whole blocks of n rows: D's columns d0 + rows .. of those
+    blocks then get whatever S holds there (the caller overwrites them)."""
+    if rows % n and s0 + rows - rows % n + n <= S.shape[0]:
+        rows += n - rows % n
     rf = rows - rows % n
     ff = F - F % n
     for b in range(0, rf, n):
@@ -457,7 +493,7 @@ def _transposed_rows(S, s0, rows, c0, F, D, d0, n):
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momentum,
-                 plain):
+                 plain, rows, unit):
     """Region k of the parameter step's left factor: AT[i, b] = lr * x[b, i],
     AT[i, m + c] = -lr * v[c, i] (0 in the unused rows), its masks fm[i, w] (rows
     64 w ..), and the visible biases' step (g_v = sum_b x_b - sum_c v_c)."""
@@ -477,17 +513,14 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momen
     g = g_v[i0:i1]
     for c in range(F):
         g[c] = zero
-    for b in range(nb):  # rows in order (the sequential kernel's order)
-        x = X2[p_off + b, i0:i1]
-        for c in range(F):
-            g[c] += x[c]
+    # rows in order (the sequential kernel's order), the sums in registers:
+    # multiply-adds by +-1 are exact additions / subtractions
+    accumulate_cols(g_v, X2[p_off:p_off + nb], i0, i1, rows, unit[0], nb)
     for t in range(REGION // cw):
         jb = k * (REGION // cw) + t
         lim = min(cw, V - jb * cw)
-        for b in range(nc):
-            v = VP[jb, b]
-            for c in range(lim):
-                g[t * cw + c] -= v[c]
+        if lim > 0:
+            accumulate_cols(g[t * cw:], VP[jb], 0, lim, rows, unit[1], nc)
     nlr = -lr
     for c in range(F):
         row = AT[i0 + c]
@@ -499,8 +532,8 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momen
             row[b] = nlr * row[b]
         for b in range(m + nc, 2 * m):
             row[b] = zero
-        for w in range(fm.shape[1]):
-            fm[i0 + c, w] = nonzero_mask(row[w * 64:min(w * 64 + 64, 2 * m)])
+        for w in range(fm.shape[1]):  # 2 m is a multiple of 64
+            fm[i0 + c, w] = nonzero_bits64(row, w * 64)
     if plain:
         _bias_step(bv[i0:i1], vel_bv, g, lr, momentum, plain)
     else:
@@ -616,6 +649,9 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     fm = np.zeros((nkv * REGION, (2 * m + 63) // 64), np.uint64)
     g_h = np.empty(H, dt)
     g_v = np.empty(V, dt)
+    rows = np.arange(m)  # the visible biases' sums: all rows, coefficients +-1
+    unit = np.ones((2, m), dt)
+    unit[1] = -1
     ibuf = np.empty((nt, max(rc, 1) * cw), itemplate.dtype)
     posbuf = np.empty(1, np.int64)
     posbuf[0] = pos
@@ -702,7 +738,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                                      ibuf[t])
                     else:
                         _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, lr, AT, fm,
-                                     bv, vel_bv, g_v, momentum, plain)
+                                     bv, vel_bv, g_v, momentum, plain, rows, unit)
                     q, j = _claim(flags, ep, n_hid + n_coef, st, j)
             off += nc * H
         # parameter step; then the next minibatch's data masks and random numbers
