@@ -1,9 +1,16 @@
 """Numba kernels of the RBM estimators (private; they know nothing of estimators).
 
 Shared by every RBM: the parameter step (``sgd_step``, ``momentum_step``).
-BernoulliRBM: the sklearn-compatible random stream (``mt_fill_random``), and the fused
-epoch kernel (``bernoulli_epoch``) with its helpers. Each kernel has a plain-numpy
-reference in ``_reference.py`` (the tests compare them on the same random draws).
+BernoulliRBM: the sklearn-compatible random stream (``mt_fill_random``,
+``mt_fill_normal`` for the initial weights), the one-pass input check
+(``count_nonfinite_outside``), and the fused epoch kernel (``bernoulli_epoch``) with
+its helpers. Each kernel has a plain-numpy reference in ``_reference.py`` or in the
+tests (which compare them on the same random draws).
+
+Two LLVM-IR building blocks live here and serve both epoch kernels: ``_acc_codegen``
+(a row piece of the output held in vector registers while a list of rows is added
+to it, one fused multiply-add after the other; ``list_acc`` here, ``block_acc`` in
+``_block_kernels.py``) and ``transpose_block`` (8 x 8 / 4 x 4 vector transposes).
 """
 
 import llvmlite.ir as ir
