@@ -467,7 +467,8 @@ def test_accumulate_cols_matches_numpy_in_list_order(dtype, j0, j1):
     big = dtype(2.0 ** (24 if dtype == np.float32 else 53))
     ones = np.ones((2, 160), dtype)
     acc = np.ones(160, dtype)
-    accumulate_cols(acc, ones, j0, j1, np.array([0, 1]), np.array([big, -big], dtype), 2)
+    accumulate_cols(acc, ones, j0, j1, np.array([0, 1]), np.array([big, -big], dtype),
+                    2)
     np.testing.assert_array_equal(acc[j0:j1], 0.0)
 
 
@@ -521,7 +522,8 @@ def test_nonfinite_training_and_transform_input_raise_sklearns_error():
     # validate_data: the error is still scikit-learn's (from assert_all_finite)
     X = X_DIGITS[:30].copy()
     X[3, 4] = np.nan
-    with pytest.raises(ValueError, match="(?s)Input X contains NaN.*BernoulliRBM does not accept"):
+    with pytest.raises(ValueError,
+                       match="(?s)Input X contains NaN.*BernoulliRBM does not accept"):
         BernoulliRBM(n_components=2, n_iter=1).fit(X)
     est = BernoulliRBM(n_components=2, n_iter=1).fit(X_DIGITS[:30])
     Xs = sp.csr_matrix(X_DIGITS[:30])

@@ -123,6 +123,28 @@ def _claim(flags, epoch, n, start, j):
     return -1, j
 
 
+def _bits_acc(context, builder, cty, c_arg, r, bty, b_arg, row0, bits, coef_of):
+    """IR of ``C[r] += coef_of(t) * B[row0 + t]`` for the set bits t of the i64
+    ``bits``, lowest first (``coef_of(t)``: IR of the coefficient, in C's dtype)."""
+    i64 = ir.IntType(64)
+    cttz = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
+    carr = context.make_array(cty)(context, builder, c_arg)
+    barr = context.make_array(bty)(context, builder, b_arg)
+
+    def more(state):
+        return builder.icmp_unsigned("!=", state, ir.Constant(i64, 0))
+
+    def step(state):
+        t = builder.call(cttz, [state, ir.Constant(ir.IntType(1), 1)])
+        rest = builder.and_(state, builder.sub(state, ir.Constant(i64, 1)))
+        return (_row_ptr(context, builder, bty, barr, builder.add(row0, t)),
+                coef_of(t), rest)
+
+    _acc_codegen(context, builder, cty.dtype, _row_ptr(context, builder, cty, carr, r),
+                 bits, more, step)
+
+
 @intrinsic
 def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
     """``C[r] += vals[vbase + t] * B[row0 + t]`` for every set bit t of the uint64
@@ -142,34 +164,20 @@ def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
     def codegen(context, builder, signature, args):
         cty, rty, bty, r0ty, mty, vty, vbty = signature.args
         varr = context.make_array(vty)(context, builder, args[5])
-        row0 = context.cast(builder, args[3], r0ty, types.intp)
         vbase = context.cast(builder, args[6], vbty, types.intp)
-        i64 = ir.IntType(64)
-        cttz = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]),
-            "llvm.cttz.i64")
 
-        def more(bits):
-            return builder.icmp_unsigned("!=", bits, ir.Constant(i64, 0))
-
-        def step(bits):
-            t = builder.call(cttz, [bits, ir.Constant(ir.IntType(1), 1)])
+        def coef_of(t):
             c = builder.load(cgutils.get_item_pointer(context, builder, vty, varr,
                                                       [builder.add(vbase, t)]))
-            rest = builder.and_(bits, builder.sub(bits, ir.Constant(i64, 1)))
-            return (_row_ptr(context, builder, bty, barr, builder.add(row0, t)),
-                    context.cast(builder, c, vty.dtype, cty.dtype), rest)
+            return context.cast(builder, c, vty.dtype, cty.dtype)
 
-        carr = context.make_array(cty)(context, builder, args[0])
-        barr = context.make_array(bty)(context, builder, args[2])
-        _acc_codegen(context, builder, cty.dtype,
-                     _row_ptr(context, builder, cty, carr,
-                              context.cast(builder, args[1], rty, types.intp)),
-                     context.cast(builder, args[4], mty, types.uint64), more, step)
+        _bits_acc(context, builder, cty, args[0],
+                  context.cast(builder, args[1], rty, types.intp), bty, args[2],
+                  context.cast(builder, args[3], r0ty, types.intp),
+                  context.cast(builder, args[4], mty, types.uint64), coef_of)
         return context.get_dummy_value()
 
     return sig, codegen
-
 
 
 @intrinsic
@@ -185,31 +193,15 @@ def block_acc_const(typingctx, C, r, B, row0, mask, c):
 
     def codegen(context, builder, signature, args):
         cty, rty, bty, r0ty, mty, ct = signature.args
-        row0 = context.cast(builder, args[3], r0ty, types.intp)
         coef = context.cast(builder, args[5], ct, cty.dtype)
-        i64 = ir.IntType(64)
-        cttz = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]),
-            "llvm.cttz.i64")
-
-        def more(bits):
-            return builder.icmp_unsigned("!=", bits, ir.Constant(i64, 0))
-
-        def step(bits):
-            t = builder.call(cttz, [bits, ir.Constant(ir.IntType(1), 1)])
-            rest = builder.and_(bits, builder.sub(bits, ir.Constant(i64, 1)))
-            return (_row_ptr(context, builder, bty, barr, builder.add(row0, t)), coef,
-                    rest)
-
-        carr = context.make_array(cty)(context, builder, args[0])
-        barr = context.make_array(bty)(context, builder, args[2])
-        _acc_codegen(context, builder, cty.dtype,
-                     _row_ptr(context, builder, cty, carr,
-                              context.cast(builder, args[1], rty, types.intp)),
-                     context.cast(builder, args[4], mty, types.uint64), more, step)
+        _bits_acc(context, builder, cty, args[0],
+                  context.cast(builder, args[1], rty, types.intp), bty, args[2],
+                  context.cast(builder, args[3], r0ty, types.intp),
+                  context.cast(builder, args[4], mty, types.uint64), lambda t: coef)
         return context.get_dummy_value()
 
     return sig, codegen
+
 
 @intrinsic
 def nonzero_bits64(typingctx, a, start):
@@ -228,8 +220,8 @@ def nonzero_bits64(typingctx, a, start):
         ety = context.get_value_type(aty.dtype)
         vec = ir.VectorType(ety, lanes)
         i64 = ir.IntType(64)
-        base = builder.bitcast(cgutils.get_item_pointer(context, builder, aty, arr, [s]),
-                               vec.as_pointer())
+        base = builder.bitcast(
+            cgutils.get_item_pointer(context, builder, aty, arr, [s]), vec.as_pointer())
         zero = ir.Constant(vec, [ir.Constant(ety, 0.0)] * lanes)
         out = ir.Constant(i64, 0)
         for q in range(64 // lanes):

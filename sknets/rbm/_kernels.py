@@ -93,8 +93,9 @@ def list_acc(typingctx, out, c0, M, idx, coef, n, nvec, shift):
     """``out[c0 + j] += coef[a] * M[idx[a], c0 + j]`` for a < n, one entry after the
     other (fused multiply-adds), and j < ``nvec`` vectors (literal, 1..8) of (8
     float32 or 4 float64) >> ``shift`` elements (literal 0..3; at least one): that
-    piece of ``out`` (1-D) stays in registers for the whole list. ``M`` 2-D C-contiguous, same dtype; ``idx`` integer, ``coef`` float
-    arrays (1-D). No bounds checks."""
+    piece of ``out`` (1-D) stays in registers for the whole list. ``M`` 2-D,
+    C-contiguous, same dtype; ``idx`` integer, ``coef`` float arrays (1-D). No bounds
+    checks."""
     if not (isinstance(out, types.Array) and out.ndim == 1
             and isinstance(M, types.Array) and M.ndim == 2 and M.dtype == out.dtype
             and out.dtype in (types.float32, types.float64)
@@ -537,30 +538,25 @@ def accumulate_cols(out, M, j0, j1, idx, coef, n):
 
     ``M`` is C-contiguous. Columns go 64 (float64: 32) at a time through
     ``list_acc`` (that piece of ``out`` in registers for the whole list), then the
-    remaining whole vectors, then element by element; 3-6x faster than summing the
-    rows eight at a time in a vectorised loop (row lengths 64 and 100).
+    remaining whole vectors (4, 2, 1), a half vector, single elements; 1.4-2.2x
+    faster than summing the rows eight at a time in a vectorised loop (row lengths
+    64 and 100, lists of 9 and 30 rows).
     """
     lanes = 8 if out.itemsize == 4 else 4
     c = j0
     while c + 8 * lanes <= j1:
         list_acc(out, c, M, idx, coef, n, 8, 0)
         c += 8 * lanes
-    nv = (j1 - c) // lanes
-    if nv == 7:
-        list_acc(out, c, M, idx, coef, n, 7, 0)
-    elif nv == 6:
-        list_acc(out, c, M, idx, coef, n, 6, 0)
-    elif nv == 5:
-        list_acc(out, c, M, idx, coef, n, 5, 0)
-    elif nv == 4:
+    nv = (j1 - c) // lanes  # 0..7 more whole vectors: 4 + 2 + 1 at most
+    if nv & 4:
         list_acc(out, c, M, idx, coef, n, 4, 0)
-    elif nv == 3:
-        list_acc(out, c, M, idx, coef, n, 3, 0)
-    elif nv == 2:
+        c += 4 * lanes
+    if nv & 2:
         list_acc(out, c, M, idx, coef, n, 2, 0)
-    elif nv == 1:
+        c += 2 * lanes
+    if nv & 1:
         list_acc(out, c, M, idx, coef, n, 1, 0)
-    c += nv * lanes
+        c += lanes
     if c + lanes // 2 <= j1:  # a half vector
         list_acc(out, c, M, idx, coef, n, 1, 1)
         c += lanes // 2
