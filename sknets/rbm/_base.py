@@ -47,8 +47,7 @@ How a subclass uses it
     whole X*, as scikit-learn's ``BernoulliRBM.partial_fit`` does), input validation
     (``_validate_input``; ``_value_range`` and ``_warn_outside_range`` for units that
     expect values in an interval), ``_check_fitted_input`` for transform-like methods,
-    the
-    sklearn-style verbose line ``[MyRBM] Iteration 1, pseudo-likelihood = -25.39,
+    the sklearn-style verbose line ``[MyRBM] Iteration 1, pseudo-likelihood = -25.39,
     time = 0.19s``, divergence handling (restore the last finite parameters and emit a
     ``ConvergenceWarning`` naming ``_divergence_remedy``), ``get_feature_names_out``
     (class-name prefix, ``_n_features_out`` defaults to ``n_components``) and tags

@@ -95,6 +95,9 @@ def _is_vector(a, kind):
 @intrinsic
 def _xchg(typingctx, flags, slot, value):
     """Atomically ``old = flags[slot]; flags[slot] = value``; returns old (int64)."""
+    if not (isinstance(flags, types.Array) and flags.dtype == types.int64
+            and isinstance(slot, types.Integer) and isinstance(value, types.Integer)):
+        return None
     sig = types.int64(flags, slot, value)
 
     def codegen(context, builder, signature, args):
