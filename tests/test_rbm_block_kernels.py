@@ -8,6 +8,7 @@ from numba import njit
 
 from sknets.rbm._block_kernels import (
     REGION,
+    _mask_columns,
     block_acc,
     block_acc_const,
     block_width,
@@ -18,6 +19,7 @@ from sknets.rbm._block_kernels import (
     pack_transposed,
     packed_masks,
     row_masks,
+    transpose_bits64,
     transpose_block,
     unpack_cols,
 )
@@ -231,3 +233,43 @@ def test_packed_and_row_masks_match_numpy(dtype):
         row_masks(k, 0, 3, A, masks)
         row_masks(k, 3, m, A, masks)
     np.testing.assert_array_equal(masks, expected)
+
+
+def _bits(words):
+    """uint64 words -> bool matrix, bit t of word r at [r, t]."""
+    return ((words[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)) == 1
+
+
+def _words(bits):
+    """The inverse of ``_bits``."""
+    return (bits.astype(np.uint64) << np.arange(64, dtype=np.uint64)).sum(
+        1, dtype=np.uint64)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.3, 1.0])
+def test_transpose_bits64_matches_numpy(density):
+    bits = np.random.RandomState(0).rand(64, 64) < density
+    a = _words(bits)
+    transpose_bits64(a)
+    np.testing.assert_array_equal(_bits(a), bits.T)
+
+
+def test_mask_columns_matches_numpy():
+    """Masks by rows (region k, rows < nrows) turned into masks over the rows, by
+    feature; rows past nrows and words past them are 0, whatever the input holds."""
+    rng = np.random.RandomState(1)
+    n_regions, m = 3, 128
+    masks = rng.randint(0, 2**63, (n_regions, m), dtype=np.int64).astype(np.uint64)
+    for nrows in (1, 64, 100, 128):
+        fm = np.full((n_regions * REGION, 2 * m // 64), 7, np.uint64)
+        for k in range(n_regions):
+            _mask_columns(masks, k, nrows, fm, 0)
+            _mask_columns(masks, k, nrows // 2, fm, m // 64)
+        for w0, n in ((0, nrows), (m // 64, nrows // 2)):
+            for k in range(n_regions):
+                bits = np.zeros((m, 64), bool)
+                bits[:n] = _bits(masks[k, :n])
+                want = np.stack([_words(bits[64 * w:64 * w + 64].T)
+                                 for w in range(m // 64)], axis=1)
+                np.testing.assert_array_equal(
+                    fm[k * REGION:(k + 1) * REGION, w0:w0 + m // 64], want)

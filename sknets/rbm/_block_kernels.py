@@ -37,11 +37,13 @@ thread on a slower core simply takes fewer):
 3. hidden: task (hidden region, chain group): HP of the chains, their new binary
    state and its masks;
 4. left factor of the parameter step: task (visible region): ``AT[i]`` = lr times
-   the data values and -lr times the visible samples of feature i (the transposes
-   of their blocks), its masks over the rows, the visible biases' step;
+   the data values of feature i (the transposes of their blocks; -lr times the
+   visible samples too where these are real-valued: binary ones take the single
+   coefficient -lr), its masks over the rows (64 x 64 bit transposes of the masks
+   the earlier phases built), the visible biases' step;
 5. parameter step: task 0 the hidden biases, then tasks (column block of ``WtP``,
-   part of 256 features): WtP[jb, i] += the selected rows of HP[jb] (in L1) times
-   ``AT[i]`` (or through the velocity, with momentum and weight decay), and the
+   part of 256 features): WtP[jb, i] += the selected rows of HP[jb] times their
+   coefficients (or through the velocity, with momentum and weight decay), and the
    same columns of ``WP`` by 8 x 8 (float64: 4 x 4) vector transposes; then the
    data masks of the next minibatch; thread 0 first draws the next minibatch's
    random numbers.
@@ -204,6 +206,24 @@ def block_acc_const(typingctx, C, r, B, row0, mask, c):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@njit(cache=True)
+def transpose_bits64(a):
+    """Transpose the 64 x 64 bit matrix ``a`` (uint64[64], bit c of a[r] is entry (r,
+    c)) in place: afterwards bit r of a[c] is the old bit c of a[r]. Six rounds of
+    block swaps (32, 16, ..., 1 bits wide)."""
+    j = 32
+    m = np.uint64(0x00000000FFFFFFFF)
+    while j != 0:
+        sj = np.uint64(j)
+        for k0 in range(0, 64, 2 * j):
+            for k in range(k0, k0 + j):
+                t = ((a[k] >> sj) ^ a[k + j]) & m
+                a[k] ^= t << sj
+                a[k + j] ^= t
+        j >>= 1
+        m ^= m << np.uint64(j)
 
 
 @intrinsic
@@ -486,26 +506,61 @@ def _transposed_rows(S, s0, rows, c0, F, D, d0, n):
             D[c0 + c, d0 + b] = S[s0 + b, c0 + c]
 
 
+@njit(cache=True)
+def _mask_columns(masks, k, nrows, fm, w0):
+    """fm[k * 64 + c, w0 + w] = the uint64 with bit b set where bit c of masks[k, 64 w
+    + b] is (rows 64 w + b >= nrows: 0): the masks of region k, by rows, turned into
+    masks over the rows, by feature (64 x 64 bit transposes)."""
+    a = np.empty(64, np.uint64)
+    for w in range((nrows + 63) // 64):
+        r0 = w * 64
+        n = min(64, nrows - r0)
+        for b in range(n):
+            a[b] = masks[k, r0 + b]
+        for b in range(n, 64):
+            a[b] = 0
+        transpose_bits64(a)
+        for c in range(64):
+            fm[k * REGION + c, w0 + w] = a[c]
+    for w in range((nrows + 63) // 64, fm.shape[1] // 2):
+        for c in range(64):
+            fm[k * REGION + c, w0 + w] = 0
+
+
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momentum,
-                 plain, rows, unit):
-    """Region k of the parameter step's left factor: AT[i, b] = lr * x[b, i],
-    AT[i, m + c] = -lr * v[c, i] (0 in the unused rows), its masks fm[i, w] (rows
-    64 w ..), and the visible biases' step (g_v = sum_b x_b - sum_c v_c)."""
+def _coef_region(k, nb, nc, m, X2, p_off, VP, pm, n_mask, lr, AT, fm, bv, vel_bv, g_v,
+                 momentum, plain, binary_neg, rows, unit):
+    """Region k of the parameter step's left factor: AT[i, b] = lr * x[b, i] (b <
+    nb) and, for real-valued visible samples, AT[i, m + c] = -lr * v[c, i] (c < nc;
+    binary samples take the one coefficient -lr); the masks over the rows, by feature
+    (``fm[i, w]``: rows 64 w .. of the data, then m + 64 w .. of the samples,
+    non-zero in feature i: the transposes of the masks by rows); the visible biases'
+    step (g_v = sum_b x_b - sum_c v_c). Other entries of AT are not read."""
     V = g_v.shape[0]
     cw = VP.shape[2]
     n = 8 if cw == 64 else 4
     i0 = k * REGION
     i1 = min(i0 + REGION, V)
     F = i1 - i0
-    zero = AT.dtype.type(0)
     _transposed_rows(X2, p_off, nb, i0, F, AT, 0, n)
-    for t in range(REGION // cw):
-        jb = k * (REGION // cw) + t
-        lim = min(cw, V - jb * cw)
-        if lim > 0:
-            _transposed_rows(VP[jb], 0, nc, 0, lim, AT[jb * cw:], m, n)
+    if not binary_neg:
+        for t in range(REGION // cw):
+            jb = k * (REGION // cw) + t
+            lim = min(cw, V - jb * cw)
+            if lim > 0:
+                _transposed_rows(VP[jb], 0, nc, 0, lim, AT[jb * cw:], m, n)
+    nlr = -lr
+    for c in range(F):
+        row = AT[i0 + c]
+        for b in range(nb):
+            row[b] = lr * row[b]
+        if not binary_neg:
+            for b in range(m, m + nc):
+                row[b] = nlr * row[b]
+    _mask_columns(pm, k, nb, fm, 0)
+    _mask_columns(n_mask, k, nc, fm, m // 64)
     g = g_v[i0:i1]
+    zero = g_v.dtype.type(0)
     for c in range(F):
         g[c] = zero
     # rows in order (the sequential kernel's order), the sums in registers:
@@ -516,19 +571,6 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momen
         lim = min(cw, V - jb * cw)
         if lim > 0:
             accumulate_cols(g[t * cw:], VP[jb], 0, lim, rows, unit[1], nc)
-    nlr = -lr
-    for c in range(F):
-        row = AT[i0 + c]
-        for b in range(nb):
-            row[b] = lr * row[b]
-        for b in range(nb, m):
-            row[b] = zero
-        for b in range(m, m + nc):
-            row[b] = nlr * row[b]
-        for b in range(m + nc, 2 * m):
-            row[b] = zero
-        for w in range(fm.shape[1]):  # 2 m is a multiple of 64
-            fm[i0 + c, w] = nonzero_bits64(row, w * 64)
     if plain:
         _bias_step(bv[i0:i1], vel_bv, g, lr, momentum, plain)
     else:
@@ -539,8 +581,9 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, lr, AT, fm, bv, vel_bv, g_v, momen
 def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, plain,
                   nw_pos, neg_coef, binary_neg):
     """Parameter step of column block jb of WtP for the features f0..f1-1 (multiples
-    of 8): WtP[jb, i] += sum over the rows r with fm bits of AT[i, r] * HP[jb, r] (or
-    through the velocity), then the same columns of WP (vector transposes)."""
+    of 8): WtP[jb, i] += sum over the rows r with fm bits of AT[i, r] * HP[jb, r]
+    (binary visible samples: ``neg_coef`` for their rows; or through the velocity),
+    then the same columns of WP (vector transposes)."""
     cw = WtP.shape[2]
     n = 8 if cw == 64 else 4
     Wb = WtP[jb]
@@ -548,23 +591,21 @@ def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, pla
     at = AT.ravel()
     s = AT.shape[1]
     for i in range(f0, min(f1, V)):
-        if plain:
-            for w in range(fm.shape[1]):
-                if binary_neg and w >= nw_pos:
-                    block_acc_const(Wb, i, Hb, w * 64, fm[i, w], neg_coef)
-                else:
-                    block_acc(Wb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
-        else:
-            Gb = velP[jb]
+        Cb = Wb
+        if not plain:
+            Cb = velP[jb]
             wr = Wb[i]
-            g = Gb[i]
+            g = Cb[i]
             for c in range(cw):
                 g[c] = momentum * g[c] - decay * wr[c]
-            for w in range(fm.shape[1]):
-                if binary_neg and w >= nw_pos:
-                    block_acc_const(Gb, i, Hb, w * 64, fm[i, w], neg_coef)
-                else:
-                    block_acc(Gb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
+        for w in range(fm.shape[1]):
+            if binary_neg and w >= nw_pos:
+                block_acc_const(Cb, i, Hb, w * 64, fm[i, w], neg_coef)
+            else:
+                block_acc(Cb, i, Hb, w * 64, fm[i, w], at, i * s + w * 64)
+        if not plain:
+            wr = Wb[i]
+            g = Cb[i]
             for c in range(cw):
                 wr[c] += g[c]
     for i in range(f0, f1, n):
@@ -640,8 +681,10 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     Xd = np.zeros((2, m if not dense else 1, V if not dense else 1), dt)  # CSR rows
     n_mask = np.empty((nkv, m), np.uint64)  # visible samples
     h_mask = np.empty((nkh, m), np.uint64)  # hidden samples of the chains
-    AT = np.zeros((nkv * REGION, 2 * m), dt)  # left factor of the parameter step
-    fm = np.zeros((nkv * REGION, (2 * m + 63) // 64), np.uint64)
+    # left factor of the parameter step: coefficients (the data rows; real-valued
+    # visible samples), masks
+    AT = np.empty((nkv * REGION, m if not gaussian else 2 * m), dt)
+    fm = np.empty((nkv * REGION, 2 * m // 64), np.uint64)
     g_h = np.empty(H, dt)
     g_v = np.empty(V, dt)
     rows = np.arange(m)  # the visible biases' sums: all rows, coefficients +-1
@@ -732,8 +775,9 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                                      not gaussian, True, rand, off, hc, h_mask,
                                      ibuf[t])
                     else:
-                        _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, lr, AT, fm,
-                                     bv, vel_bv, g_v, momentum, plain, rows, unit)
+                        _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, pm, n_mask,
+                                     lr, AT, fm, bv, vel_bv, g_v, momentum, plain,
+                                     not gaussian, rows, unit)
                     q, j = _claim(flags, ep, n_hid + n_coef, st, j)
             off += nc * H
         # parameter step; then the next minibatch's data masks and random numbers
