@@ -13,7 +13,6 @@ from sknets.rbm._block_kernels import (
     block_acc_const,
     block_width,
     data_masks,
-    nonzero_bits64,
     nonzero_mask,
     pack_cols,
     pack_transposed,
@@ -95,26 +94,6 @@ def test_block_acc_const_matches_numpy_and_block_acc(dtype):
         _block_acc_calls(C2, B, np.array([r]), np.array([b0]), np.array([m]), vals,
                          np.array([0]))
     np.testing.assert_array_equal(C, C2)
-
-
-@njit
-def _bits_at(a, starts):
-    out = np.empty(starts.shape[0], np.uint64)
-    for t in range(starts.shape[0]):
-        out[t] = nonzero_bits64(a, starts[t])
-    return out
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_nonzero_bits64_matches_numpy(dtype):
-    rng = np.random.RandomState(4)
-    a = np.where(rng.rand(300) < 0.3, rng.randn(300), 0.0).astype(dtype)
-    a[[3, 70]] = [np.nan, -0.0]  # NaN counts as non-zero, -0.0 as zero
-    starts = np.array([0, 1, 64, 100, 236])
-    expected = [sum(1 << t for t in range(64) if a[s + t] != 0) for s in starts]
-    np.testing.assert_array_equal(_bits_at(a, starts), np.array(expected, np.uint64))
-    for s in starts:  # the same as the general nonzero_mask
-        assert _bits_at(a, np.array([s]))[0] == nonzero_mask(a[s:s + 64])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

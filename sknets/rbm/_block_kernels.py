@@ -226,37 +226,6 @@ def transpose_bits64(a):
         m ^= m << np.uint64(j)
 
 
-@intrinsic
-def nonzero_bits64(typingctx, a, start):
-    """uint64 with bit t set where ``a[start + t] != 0``, t < 64 (1-D float array;
-    compares and sign-mask moves of whole vectors). No bounds checks."""
-    if not (isinstance(a, types.Array) and a.ndim == 1
-            and a.dtype in (types.float32, types.float64)):
-        return None
-    sig = types.uint64(a, start)
-
-    def codegen(context, builder, signature, args):
-        aty, sty = signature.args
-        arr = context.make_array(aty)(context, builder, args[0])
-        s = context.cast(builder, args[1], sty, types.intp)
-        lanes = 8 if aty.dtype == types.float32 else 4
-        ety = context.get_value_type(aty.dtype)
-        vec = ir.VectorType(ety, lanes)
-        i64 = ir.IntType(64)
-        base = builder.bitcast(
-            cgutils.get_item_pointer(context, builder, aty, arr, [s]), vec.as_pointer())
-        zero = ir.Constant(vec, [ir.Constant(ety, 0.0)] * lanes)
-        out = ir.Constant(i64, 0)
-        for q in range(64 // lanes):
-            v = builder.load(builder.gep(base, [ir.Constant(i64, q)]), align=1)
-            nz = builder.fcmp_unordered("!=", v, zero)
-            bits = builder.zext(builder.bitcast(nz, ir.IntType(lanes)), i64)
-            out = builder.or_(out, builder.shl(bits, ir.Constant(i64, q * lanes)))
-        return out
-
-    return sig, codegen
-
-
 # ---------------------------------------------------------------------------
 # packed layouts
 # ---------------------------------------------------------------------------
