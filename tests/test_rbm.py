@@ -28,6 +28,7 @@ from sknets.rbm._kernels import (
     legacy_normal,
     momentum_step,
     momentum_step_reference,
+    MT_SCRATCH,
     mt_fill_random,
     sgd_step,
     sigmoid_row,
@@ -47,15 +48,19 @@ def _binaryish(n, d, seed=0):
 
 
 # ----------------------------------------------------------------------- kernels
-def test_mt_stream_equals_randomstate():
+@pytest.mark.parametrize("odd", [False, True])
+def test_mt_stream_equals_randomstate(odd):
     rs = np.random.RandomState(123)
     rs.random_sample(5)  # start mid-block
+    if odd:  # one 32-bit word more: doubles' word pairs straddle the state blocks
+        rs.randint(0, 1000)
     state = rs.get_state()
+    assert state[2] % 2 == odd
     key = state[1].copy()
     pos = state[2]
-    for n in (1, 311, 700, 2000):  # crosses the 624-word twists several times
+    words = np.empty(MT_SCRATCH, np.uint32)  # the scratch need not grow with n
+    for n in (1, 311, 700, 2000, 0, 312):  # crosses the 624-word twists many times
         out = np.empty(n)
-        words = np.empty(2 * n, np.uint32)
         pos = mt_fill_random(key, pos, words, out)
         np.testing.assert_array_equal(out, rs.random_sample(n))
     after = rs.get_state()

@@ -71,6 +71,7 @@ from ._kernels import (
     _FASTMATH,
     _bias_step,
     _box_muller_steps,
+    MT_SCRATCH,
     minibatch_draws,
     mt_fill_random,
     sigmoid_range,
@@ -633,7 +634,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     m = (max(n_chains, max_nb) + 63) // 64 * 64
     rand = np.empty(max(minibatch_draws(max_nb, n_chains if persistent else max_nb,
                                         V, H, n_gibbs, persistent, gaussian), 1))
-    words = np.empty(2 * rand.shape[0], np.uint32)
+    words = np.empty(MT_SCRATCH, np.uint32)
     WtP = np.empty((nkh * bpr, nkv * REGION, cw), dt)
     WP = np.empty((nkv * bpr, nkh * REGION, cw), dt)
     pack_cols(Wt, WtP)

@@ -309,25 +309,36 @@ def _words_to_doubles(words, out, n):
             1.0 / 9007199254740992.0)
 
 
+# tempered words between the MT19937 state and the doubles (``mt_fill_random``)
+MT_SCRATCH = 626
+
+
 @njit(cache=True)
 def mt_fill_random(key, pos, words, out):
     """Fill ``out`` (float64, 1-D) with the next ``RandomState.random_sample`` doubles.
 
     ``key`` (uint32[624], MT19937 state) is advanced in place and the new position is
-    returned. ``words`` is a uint32 scratch of length >= ``2 * out.shape[0]``.
+    returned. ``words`` is a uint32 scratch of length >= ``MT_SCRATCH``: the words are
+    tempered one state block (624 words) at a time and turned into doubles while
+    they are in L1 (a pair that straddles two blocks waits in ``words[0]``).
     """
     n = out.shape[0]
-    n_words = 2 * n
-    k = 0
-    while k < n_words:
+    k = 0  # doubles written
+    have = 0  # a tempered word left over from the previous block (0 or 1)
+    while k < n:
         if pos >= 624:
             _mt_twist(key)
             pos = 0
-        m = min(624 - pos, n_words - k)
-        _temper_block(key, pos, words, k, m)
-        k += m
+        m = min(624 - pos, 2 * (n - k) - have)
+        _temper_block(key, pos, words, have, m)
         pos += m
-    _words_to_doubles(words, out, n)
+        total = have + m
+        pairs = total // 2
+        _words_to_doubles(words, out[k:k + pairs], pairs)
+        k += pairs
+        have = total % 2
+        if have:
+            words[0] = words[total - 1]
     return pos
 
 
@@ -393,7 +404,7 @@ def mt_fill_normal(key, pos, has_gauss, gauss, loc, scale, out):
         has_gauss = False
         gauss = 0.0
     u = np.empty(min(2 * ((n - i + 1) // 2), 16384))  # chunks stay in cache
-    words = np.empty(2 * u.shape[0], np.uint32)
+    words = np.empty(MT_SCRATCH, np.uint32)
     while i < n:
         # uniforms of at most (n - i + 1) // 2 pairs: each accepted pair gives two
         # values (the last one may give one and cache the other)
@@ -863,7 +874,7 @@ def _epoch_work(Wt, bounds, n_chains, persistent, n_gibbs, gaussian, nt, fc, ite
     nc = n_chains if persistent else max_nb
     rand = np.empty(max(minibatch_draws(max_nb, nc, V, H, n_gibbs, persistent,
                                         gaussian), 1))
-    words = np.empty(2 * rand.shape[0], np.uint32)
+    words = np.empty(MT_SCRATCH, np.uint32)
     hcat = np.empty((2 * m, H), dt)  # hpos rows 0..m-1, hneg rows m..2m-1
     vneg = np.empty((m, V), dt)
     hc_cd = np.empty((m, H), dt)  # CD chains
