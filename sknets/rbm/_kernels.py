@@ -309,8 +309,9 @@ def _words_to_doubles(words, out, n):
             1.0 / 9007199254740992.0)
 
 
-# tempered words between the MT19937 state and the doubles (``mt_fill_random``)
-MT_SCRATCH = 626
+# tempered words between the MT19937 state and the doubles (``mt_fill_random``): a
+# state block and one word left over from the block before
+MT_SCRATCH = _MT_N + 2
 
 
 @njit(cache=True)
