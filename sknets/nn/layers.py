@@ -38,6 +38,9 @@ class Layer:
 
     #: names of the parameters, in the order of ``params``
     param_names = ()
+    #: names of the arrays that training changes but that are not parameters (no
+    #: gradient), e.g. batch-norm running statistics
+    buffer_names = ()
 
     def __init__(self):
         self.params = []
@@ -53,6 +56,13 @@ class Layer:
 
     def backward(self, grad_out):
         raise NotImplementedError
+
+    def buffers(self):
+        """The layer's buffers (arrays updated in place by training, not parameters).
+
+        A layer made of sub-layers returns theirs too.
+        """
+        return [getattr(self, name) for name in self.buffer_names]
 
     def _new_param(self, value):
         """Register a parameter array and a zero gradient of the same shape."""
@@ -236,6 +246,7 @@ class BatchNorm(Layer):
     """
 
     param_names = ("gamma", "beta")
+    buffer_names = ("running_mean", "running_var")
 
     def __init__(self, momentum=0.1, epsilon=1e-5):
         super().__init__()

@@ -119,6 +119,24 @@ class Sequential:
                     setattr(layer, name, value.astype(dtype))
         return net
 
+    def get_state(self):
+        """A copy of everything training changes in the network: the flat parameters
+        and the layers' buffers (batch-norm running statistics)."""
+        return {"params": self.flat_params.copy(),
+                "buffers": [b.copy() for layer in self.layers for b in layer.buffers()]}
+
+    def set_state(self, state):
+        """Restore a :meth:`get_state` copy in place (the parameter views stay valid)."""
+        self.flat_params[...] = state["params"]
+        buffers = [b for layer in self.layers for b in layer.buffers()]
+        for dst, src in zip(buffers, state["buffers"]):
+            dst[...] = src
+
+    def is_finite(self):
+        """True when every parameter and buffer is finite."""
+        return bool(np.isfinite(self.flat_params).all()) and all(
+            np.isfinite(b).all() for layer in self.layers for b in layer.buffers())
+
     def n_params(self):
         return int(self.flat_params.size)
 

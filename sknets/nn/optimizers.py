@@ -20,9 +20,25 @@ Update rules, with g the (penalised) gradient, lr the learning rate, t the step 
   p -= lr (m / (1-b1^t)) / (sqrt(s / (1-b2^t)) + eps)
 - ``RMSprop`` (Tieleman & Hinton 2012): s = rho s + (1-rho) g^2; p -= lr g / (sqrt(s) + eps)
 - ``Adagrad`` (Duchi et al. 2011): s += g^2; p -= lr g / (sqrt(s) + eps)
+
+Learning-rate schedules (every rule, as scikit-learn's MLP has them for SGD), chosen by
+``schedule``; the training loop calls :meth:`Optimizer.iteration_ends` after every
+epoch and :meth:`Optimizer.trigger_stopping` when the stopping criterion fires:
+
+- ``"constant"``: lr stays ``learning_rate``;
+- ``"invscaling"``: lr = learning_rate / (t + 1) ** power_t, t the number of samples
+  seen so far;
+- ``"adaptive"``: lr is divided by 5 each time training would stop for lack of
+  improvement; training stops only once lr falls below 1e-6.
+
+``get_state()`` / ``set_state(state)`` copy and restore everything that changes during
+training (moments, step count, current learning rate): the training loop uses them to
+roll back a diverged epoch.
 """
 
 import numpy as np
+
+SCHEDULES = ("constant", "invscaling", "adaptive")
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSprop", "Adagrad",
            "make_optimizer"]
@@ -31,9 +47,15 @@ __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSprop", "Adagr
 class Optimizer:
     """Base class: holds the (param, grad) pairs, the L2 penalty and the step count ``t``."""
 
-    def __init__(self, params, learning_rate=0.01, weight_decay=0.0, decay_mask=None):
+    def __init__(self, params, learning_rate=0.01, weight_decay=0.0, decay_mask=None,
+                 schedule="constant", power_t=0.5):
         self.params = list(params)
         self.learning_rate = float(learning_rate)
+        self.learning_rate_init = float(learning_rate)
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; choose from {SCHEDULES}")
+        self.schedule = schedule
+        self.power_t = float(power_t)
         self.weight_decay = float(weight_decay)
         if decay_mask is None:
             decay_mask = [p.ndim >= 2 for p, _ in self.params]
@@ -67,6 +89,47 @@ class Optimizer:
     def _update(self, i, p, g):
         raise NotImplementedError
 
+    #: names of the per-parameter state lists of the rule (moments, velocities)
+    _state_lists = ()
+
+    def iteration_ends(self, time_step):
+        """End of an epoch; ``time_step`` is the number of samples seen so far."""
+        if self.schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+
+    def trigger_stopping(self, message, verbose):
+        """The stopping criterion fired: return True to stop, False to go on.
+
+        With the ``"adaptive"`` schedule the learning rate is divided by 5 instead,
+        until it falls below 1e-6.
+        """
+        if self.schedule != "adaptive":
+            if verbose:
+                print(message + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(message + f" Setting learning rate to {self.learning_rate:f}")
+        return False
+
+    def get_state(self):
+        """A copy of everything ``step`` changes, for :meth:`set_state`."""
+        lists = {name: [a.copy() for a in getattr(self, name)]
+                 for name in self._state_lists}
+        return {"t": self.t, "learning_rate": self.learning_rate, "lists": lists}
+
+    def set_state(self, state):
+        """Restore a state from :meth:`get_state` (in place: the arrays stay)."""
+        self.t = state["t"]
+        self.learning_rate = state["learning_rate"]
+        for name, arrays in state["lists"].items():
+            for dst, src in zip(getattr(self, name), arrays):
+                dst[...] = src
+
 
 class SGD(Optimizer):
     """Plain stochastic gradient descent: ``p -= lr * g``."""
@@ -77,6 +140,8 @@ class SGD(Optimizer):
 
 class Momentum(Optimizer):
     """Heavy-ball momentum: ``v = momentum * v - lr * g; p += v``."""
+
+    _state_lists = ("velocities",)
 
     def __init__(self, params, learning_rate=0.01, momentum=0.9, **kwargs):
         super().__init__(params, learning_rate, **kwargs)
@@ -106,6 +171,8 @@ class Nesterov(Momentum):
 class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba, 2015, Algorithm 1)."""
 
+    _state_lists = ("ms", "vs")
+
     def __init__(self, params, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, **kwargs):
         super().__init__(params, learning_rate, **kwargs)
@@ -132,6 +199,8 @@ class Adam(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop: ``s = rho * s + (1 - rho) * g^2; p -= lr * g / (sqrt(s) + eps)``."""
 
+    _state_lists = ("squares",)
+
     def __init__(self, params, learning_rate=0.001, rho=0.9, epsilon=1e-8, **kwargs):
         super().__init__(params, learning_rate, **kwargs)
         self.rho, self.epsilon = float(rho), float(epsilon)
@@ -149,6 +218,8 @@ class RMSprop(Optimizer):
 
 class Adagrad(Optimizer):
     """Adagrad: ``s += g^2; p -= lr * g / (sqrt(s) + eps)``."""
+
+    _state_lists = ("squares",)
 
     def __init__(self, params, learning_rate=0.01, epsilon=1e-8, **kwargs):
         super().__init__(params, learning_rate, **kwargs)
