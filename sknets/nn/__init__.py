@@ -49,7 +49,7 @@ Randomness: the ``Generator`` given to ``build`` initialises weights and draws t
 dropout masks, so a fixed seed gives identical runs.
 """
 
-from sknets.nn.conv import AvgPool2D, Conv2D, MaxPool2D, Upsample2D
+from sknets.nn.conv import AvgPool2D, Conv2D, MaxPool2D
 from sknets.nn.layers import (
     ACTIVATIONS,
     BatchNorm,
@@ -74,6 +74,7 @@ from sknets.nn.losses import (
     softmax_cross_entropy,
 )
 from sknets.nn.network import Sequential
+from sknets.nn.upsample import Upsample2D
 from sknets.nn.optimizers import (
     SGD,
     Adagrad,

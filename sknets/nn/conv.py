@@ -9,7 +9,7 @@ import numpy as np
 from sknets.nn import _kernels
 from sknets.nn.layers import Layer, init_weights
 
-__all__ = ["Conv2D", "MaxPool2D", "AvgPool2D", "Upsample2D"]
+__all__ = ["Conv2D", "MaxPool2D", "AvgPool2D"]
 
 
 def _out_size(size, k, stride, pad):
@@ -199,39 +199,3 @@ class AvgPool2D(_Pool2D):
                                   self.stride, dx)
         return dx
 
-
-class Upsample2D(Layer):
-    """Nearest-neighbour upsampling by an integer ``factor`` (each pixel becomes a
-    factor x factor block); with a following Conv2D it replaces a transposed
-    convolution (Odena et al., "Deconvolution and checkerboard artifacts", 2016).
-
-    Backward sums the gradient over each block.
-    """
-
-    def __init__(self, factor=2):
-        super().__init__()
-        self.factor = int(factor)
-        if self.factor < 1:
-            raise ValueError(f"factor must be a positive int, got {factor}")
-
-    def build(self, input_shape, rng, dtype=np.float32):
-        self.dtype = np.dtype(dtype)
-        if len(input_shape) != 3:
-            raise ValueError(f"Upsample2D expects (C, H, W) samples, got {input_shape}")
-        c, h, w = (int(s) for s in input_shape)
-        return (c, h * self.factor, w * self.factor)
-
-    def forward(self, x, training=False):
-        s = self.factor
-        n, c, h, w = x.shape
-        out = np.empty((n, c, h, s, w, s), dtype=x.dtype)
-        out[...] = x[:, :, :, None, :, None]
-        return out.reshape(n, c, h * s, w * s)
-
-    def backward(self, grad_out):
-        s = self.factor
-        n, c, hs, ws = grad_out.shape
-        return grad_out.reshape(n, c, hs // s, s, ws // s, s).sum(axis=(3, 5))
-
-    def __repr__(self):
-        return f"Upsample2D({self.factor})"
