@@ -49,10 +49,12 @@ Randomness: the ``Generator`` given to ``build`` initialises weights and draws t
 dropout masks, so a fixed seed gives identical runs.
 """
 
+from sknets.nn.blocks import GlobalAvgPool2D, ResidualBlock
 from sknets.nn.conv import AvgPool2D, Conv2D, MaxPool2D
 from sknets.nn.layers import (
     ACTIVATIONS,
     BatchNorm,
+    Composite,
     Dense,
     Dropout,
     Flatten,
@@ -92,10 +94,12 @@ __all__ = [
     "Adam",
     "AvgPool2D",
     "BatchNorm",
+    "Composite",
     "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool2D",
     "Identity",
     "Layer",
     "MaxPool2D",
@@ -106,6 +110,7 @@ __all__ = [
     "RMSprop",
     "ReLU",
     "Reshape",
+    "ResidualBlock",
     "SGD",
     "Sequential",
     "Sigmoid",

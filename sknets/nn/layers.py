@@ -12,12 +12,17 @@ Conventions (see the package docstring for the whole interface):
 - ``params`` and ``grads`` are lists of arrays of equal shapes. After
   :meth:`sknets.nn.Sequential.build` they are views into one flat parameter vector and one
   flat gradient vector, so update them in place (``p[...] = ...``), never rebind them.
+- A layer made of other layers (a residual block) derives from :class:`Composite`: its
+  ``params``/``grads`` are the concatenation of its sub-layers' lists, and assigning a list
+  to them hands each sub-layer its own slice, so the views ``Sequential`` assigns are the
+  arrays the sub-layers compute with.
 """
 
 import numpy as np
 
 __all__ = [
     "Layer",
+    "Composite",
     "Dense",
     "Flatten",
     "Reshape",
@@ -38,6 +43,8 @@ class Layer:
 
     #: names of the parameters, in the order of ``params``
     param_names = ()
+    #: layers this one is made of (see :class:`Composite`)
+    sublayers = ()
     #: names of the arrays that training changes but that are not parameters (no
     #: gradient), e.g. batch-norm running statistics
     buffer_names = ()
@@ -77,6 +84,50 @@ class Layer:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+class Composite(Layer):
+    """Base class of a layer made of sub-layers (e.g. :class:`sknets.nn.ResidualBlock`).
+
+    A subclass fills ``self.sublayers`` (a list of built layers) in its ``build`` and
+    writes its own ``forward``/``backward`` in terms of them. ``params`` and ``grads``
+    are the concatenation of the sub-layers' lists, in the order of ``sublayers``
+    (nested composites included); assigning a list to ``params`` (or ``grads``) gives
+    each sub-layer its own slice of it. ``Sequential.build`` and unpickling assign views
+    of the flat vectors this way, so the sub-layers compute with those views.
+    """
+
+    def __init__(self):
+        # no Layer.__init__: params and grads are properties over the sub-layers
+        self.sublayers = []
+
+    def _assign(self, name, arrays):
+        arrays = list(arrays)
+        start = 0
+        for layer in self.sublayers:
+            k = len(getattr(layer, name))
+            setattr(layer, name, arrays[start:start + k])
+            start += k
+        if start != len(arrays):
+            raise ValueError(f"{type(self).__name__} has {start} {name}, "
+                             f"got {len(arrays)}")
+
+    params = property(
+        lambda self: [p for layer in self.sublayers for p in layer.params],
+        lambda self, arrays: self._assign("params", arrays))
+    grads = property(
+        lambda self: [g for layer in self.sublayers for g in layer.grads],
+        lambda self, arrays: self._assign("grads", arrays))
+    param_names = property(lambda self: tuple(
+        f"{i}.{name}" for i, layer in enumerate(self.sublayers)
+        for name in layer.param_names))
+
+
+def iter_layers(layers):
+    """``layers`` and, depth first, every sub-layer of a :class:`Composite` among them."""
+    for layer in layers:
+        yield layer
+        yield from iter_layers(layer.sublayers)
 
 
 def glorot_uniform(rng, shape, fan_in, fan_out, dtype):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from sknets.nn.layers import iter_layers
+
 __all__ = ["Sequential"]
 
 
@@ -15,7 +17,8 @@ class Sequential:
     After :meth:`build`, every layer's parameters (and gradients) are views into one flat
     vector ``flat_params`` (and ``flat_grads``): an optimizer may update the whole network
     with one pair (:meth:`flat_parameters`), a finiteness check is one call, and copying
-    ``flat_params`` saves the weights.
+    ``flat_params`` saves the weights. A :class:`~sknets.nn.layers.Composite` layer
+    passes the views on to its sub-layers.
     """
 
     def __init__(self, layers):
@@ -110,7 +113,7 @@ class Sequential:
         net.flat_grads = np.zeros_like(flat)
         net.flat_decay = net.flat_decay.astype(dtype)
         net.__setstate__(dict(net.__getstate__()))
-        for layer in net.layers:
+        for layer in iter_layers(net.layers):
             layer.dtype = dtype
             for name, value in list(vars(layer).items()):
                 if (isinstance(value, np.ndarray) and value.dtype.kind == "f"

@@ -1,0 +1,268 @@
+"""The residual-network and upsampling layers of sknets.nn: forward against the numpy
+references of tests/references/nn_layers.py, backward by finite differences (float64),
+float32 kept float32, pickling of a built Sequential, multi-channel (RGB) input."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sknets.nn import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    ReLU,
+    ResidualBlock,
+    Sequential,
+    softmax_cross_entropy,
+)
+from sknets.nn.layers import iter_layers
+from tests.references import nn_layers as ref
+from tests.test_nn import check_layer_gradients, numeric_grad
+
+
+def _built(layers, input_shape, dtype=np.float64, seed=0):
+    return Sequential(layers).build(input_shape, rng=np.random.default_rng(seed),
+                                    dtype=dtype)
+
+
+def _randomize_batchnorms(net, rng):
+    """Non-trivial gamma, beta and running statistics in every BatchNorm of ``net``."""
+    for layer in iter_layers(net.layers):
+        if isinstance(layer, BatchNorm):
+            layer.params[0][...] = rng.uniform(0.5, 1.5, size=layer.params[0].shape)
+            layer.params[1][...] = rng.normal(size=layer.params[1].shape) * 0.3
+            layer.running_mean[...] = rng.normal(size=layer.running_mean.shape) * 0.2
+            layer.running_var[...] = rng.uniform(0.5, 2.0, size=layer.running_var.shape)
+
+
+def _gradient_check(net, x, training, rtol=1e-5, atol=1e-7):
+    """Input and flat parameter gradients of sum(r * net(x)) against central
+    differences; returns the largest relative error seen (for the record)."""
+    rng = np.random.default_rng(11)
+    r = rng.normal(size=net.forward(x, training).shape)
+
+    def loss():
+        return float(np.sum(r * net.forward(x, training)))
+
+    net.forward(x, training)
+    gx = net.backward(r.copy())
+    grads = net.flat_grads.copy()
+    for analytic, numeric in ((gx, numeric_grad(loss, x)),
+                              (grads, numeric_grad(loss, net.flat_params))):
+        np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol)
+
+
+def _assert_pickle_keeps_views(net, x):
+    before = net.forward(x)
+    net2 = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(net2.forward(x), before)
+    for layer in iter_layers(net2.layers):
+        for p, g in zip(layer.params, layer.grads):
+            assert np.shares_memory(p, net2.flat_params)
+            assert np.shares_memory(g, net2.flat_grads)
+    net2.flat_params[:] = 0
+    assert not np.allclose(net2.forward(x), before)
+    np.testing.assert_array_equal(net.forward(x), before)
+
+
+def _assert_float32(net, x):
+    out = net.forward(x.astype(np.float32), training=True)
+    assert out.dtype == np.float32
+    gx = net.backward(np.ones_like(out))
+    assert gx.dtype == np.float32
+    assert net.flat_grads.dtype == np.float32
+    assert all(g.dtype == np.float32 for _, g in net.parameters())
+
+
+# ------------------------------------------------------------------- composite layers
+
+
+@pytest.mark.parametrize("c, filters, stride", [(3, 3, 1), (2, 4, 2), (3, 2, 1)])
+@pytest.mark.parametrize("training", [True, False])
+def test_residual_block_forward_and_finite_differences(c, filters, stride, training):
+    rng = np.random.default_rng(0)
+    block = ResidualBlock(filters, stride=stride)
+    net = _built([block], (c, 5, 5))
+    _randomize_batchnorms(net, rng)
+    assert block.project == (c != filters or stride != 1)
+    assert len(block.params) == (12 if block.project else 8)
+    x = rng.normal(size=(3, c, 5, 5))
+    running = [(bn.running_mean.copy(), bn.running_var.copy())
+               for bn in block.sublayers if isinstance(bn, BatchNorm)]
+    expected = ref.residual_block(x, [p.copy() for p in block.params], stride,
+                                  training, running)
+    np.testing.assert_allclose(net.forward(x, training), expected, rtol=1e-10,
+                               atol=1e-12)
+    _gradient_check(net, x, training)
+
+
+def test_composite_params_are_the_sublayers_views():
+    net = _built([Conv2D(4, 3), ResidualBlock(4), ResidualBlock(6, stride=2),
+                  GlobalAvgPool2D(), Dense(3)], (2, 6, 6))
+    block = net.layers[2]
+    assert [p.shape for p in block.params] == [
+        (6, 4, 3, 3), (6,), (6,), (6,), (6, 6, 3, 3), (6,), (6,), (6,),
+        (6, 4, 1, 1), (6,), (6,), (6,)]
+    # each sub-layer computes with views of the flat vectors, in order, without gaps
+    views = [p for layer in iter_layers(net.layers) if not layer.sublayers
+             for p in layer.params]
+    assert sum(p.size for p in views) == net.n_params()
+    offset = 0
+    for p in views:
+        assert np.shares_memory(p, net.flat_params)
+        assert p.__array_interface__["data"][0] == (
+            net.flat_params.__array_interface__["data"][0] + offset * 8)
+        offset += p.size
+    assert block.conv1.params[0] is block.params[0]
+    x = np.random.default_rng(1).normal(size=(2, 2, 6, 6))
+    before = net.forward(x)
+    block.conv2.params[0][...] = 0      # through the view: the flat vector changes
+    assert not np.allclose(net.forward(x), before)
+    assert len(block.param_names) == 12 and block.param_names[0] == "0.W"
+    _assert_pickle_keeps_views(net, x)
+
+
+def test_residual_block_float32_astype_and_pickle():
+    net = _built([ResidualBlock(4, stride=2), GlobalAvgPool2D()], (3, 6, 6),
+                 dtype=np.float32)
+    x = np.random.default_rng(2).normal(size=(4, 3, 6, 6)).astype(np.float32)
+    _assert_float32(net, x)
+    bn = net.layers[0].bn_s
+    assert bn.running_mean.dtype == np.float32
+    _assert_pickle_keeps_views(net, x)
+    net64 = net.astype(np.float64)
+    assert net64.layers[0].bn_s.running_var.dtype == np.float64
+    assert all(p.dtype == np.float64 for p in net64.layers[0].params)
+    np.testing.assert_allclose(net64.forward(x.astype(np.float64)), net.forward(x),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net64.layers[0].bn_s.running_mean, bn.running_mean,
+                               rtol=1e-6)
+
+
+def test_residual_block_rejects_bad_input():
+    with pytest.raises(ValueError, match="stride"):
+        ResidualBlock(4, stride=0)
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        _built([ResidualBlock(4)], (6,))
+
+
+def test_global_avg_pool_forward_finite_differences_float32_pickle():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 4, 3, 5))
+    net = _built([GlobalAvgPool2D()], (4, 3, 5))
+    assert net.output_shape == (4,)
+    np.testing.assert_allclose(net.forward(x), ref.global_avg_pool(x), rtol=1e-12)
+    check_layer_gradients(GlobalAvgPool2D(), (4, 3, 5))
+    net32 = _built([Conv2D(2, 3), GlobalAvgPool2D(), Dense(2)], (4, 3, 5), np.float32)
+    _assert_float32(net32, x)
+    _assert_pickle_keeps_views(net32, x.astype(np.float32))
+
+
+# ------------------------------------------------------------------------- batch norm
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-5)])
+def test_batchnorm_conv_maps_per_channel_against_reference(dtype, rtol):
+    """Training forward, running statistics over several steps, inference forward."""
+    rng = np.random.default_rng(4)
+    layer = BatchNorm(momentum=0.2)
+    net = _built([layer], (3, 4, 5), dtype=dtype)
+    gamma = rng.uniform(0.5, 1.5, size=3)
+    beta = rng.normal(size=3)
+    layer.params[0][...] = gamma
+    layer.params[1][...] = beta
+    run_mean, run_var = np.zeros(3), np.ones(3)
+    for step in range(3):
+        x = (rng.normal(size=(6, 3, 4, 5)) * [[[[1]], [[3]], [[0.5]]]]
+             + [[[[2]], [[-1]], [[0]]]]).astype(dtype)
+        y = net.forward(x, training=True)
+        assert y.dtype == dtype
+        expected, mean, var = ref.batchnorm_train(x.astype(np.float64), gamma, beta)
+        np.testing.assert_allclose(y, expected, rtol=rtol, atol=rtol)
+        m = x.size // 3
+        run_mean = 0.8 * run_mean + 0.2 * mean
+        run_var = 0.8 * run_var + 0.2 * var * m / (m - 1)
+        np.testing.assert_allclose(layer.running_mean, run_mean, rtol=rtol)
+        np.testing.assert_allclose(layer.running_var, run_var, rtol=rtol)
+        assert layer.running_mean.dtype == dtype
+    y_inf = net.forward(x, training=False)
+    np.testing.assert_allclose(
+        y_inf, ref.batchnorm_infer(x.astype(np.float64), gamma, beta, run_mean, run_var),
+        rtol=rtol, atol=rtol)
+    # inference leaves the statistics alone
+    np.testing.assert_allclose(layer.running_mean, run_mean, rtol=rtol)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_conv_maps_finite_differences(training):
+    rng = np.random.default_rng(5)
+    net = _built([BatchNorm()], (3, 3, 4))
+    _randomize_batchnorms(net, rng)
+    _gradient_check(net, rng.normal(size=(4, 3, 3, 4)) * 2 + 1, training)
+
+
+# ----------------------------------------------------------------- RGB (multi-channel)
+
+
+def _rgb_patches(n, size=32, seed=0):
+    from sklearn.datasets import load_sample_image
+    from sklearn.feature_extraction.image import extract_patches_2d
+
+    image = load_sample_image("china.jpg")
+    patches = extract_patches_2d(image, (size, size), max_patches=n, random_state=seed)
+    return np.ascontiguousarray(patches.transpose(0, 3, 1, 2)) / 255.0
+
+
+def test_multichannel_rgb_patches_conv_pool_batchnorm():
+    x = _rgb_patches(6)
+    assert x.shape == (6, 3, 32, 32)
+    net = _built([Conv2D(5, 3), BatchNorm(), ReLU(), MaxPool2D(2), AvgPool2D(2)],
+                 (3, 32, 32))
+    conv = net.layers[0]
+    y = conv.forward(x)
+    np.testing.assert_allclose(y, ref.conv2d(x, conv.params[0], conv.params[1], 1, 1),
+                               rtol=1e-10, atol=1e-12)
+    # a channel that only sees red (the others' weights zero) matches the red-only image
+    conv.params[0][0, 1:] = 0
+    x_red = x.copy()
+    x_red[:, 1:] = 0
+    np.testing.assert_allclose(conv.forward(x)[:, 0], conv.forward(x_red)[:, 0],
+                               rtol=1e-12)
+    out = net.forward(x, training=True)
+    assert out.shape == (6, 5, 8, 8)
+    bn = net.layers[1]
+    h = conv.forward(x)
+    bn_out = bn.forward(h, training=True)
+    np.testing.assert_allclose(bn_out, ref.batchnorm_train(h, *bn.params)[0],
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn_out.mean(axis=(0, 2, 3)), 0, atol=1e-10)
+    var = h.var(axis=(0, 2, 3))
+    np.testing.assert_allclose(bn_out.var(axis=(0, 2, 3)), var / (var + 1e-5),
+                               rtol=1e-10)
+    # finite differences on a small RGB crop through conv, batch norm and pooling
+    small = _built([Conv2D(2, 3), BatchNorm(), AvgPool2D(2), Flatten(), Dense(2)],
+                   (3, 6, 6))
+    _gradient_check(small, x[:3, :, 10:16, 10:16].copy(), training=True)
+    net32 = _built([Conv2D(4, 3), BatchNorm(), ReLU(), MaxPool2D(2),
+                    ResidualBlock(8, stride=2), GlobalAvgPool2D(), Dense(3)],
+                   (3, 32, 32), np.float32)
+    _assert_float32(net32, x)
+
+
+
+
+# sizes/scales where torch's two ratio conventions (1 / scale_factor and in / out) differ
+RESIZES = [dict(scale_factor=2), dict(scale_factor=1.5), dict(scale_factor=(0.5, 3)),
+           dict(size=(7, 4)), dict(size=3), dict(scale_factor=0.6)]
+
+
+CONV_T = [(3, 1, 0, 0), (3, 2, 1, 1), (4, 2, 1, 0), (2, 2, 0, 0), (3, 3, 2, 2),
+          (1, 1, 0, 0)]
+
+
+# ----------------------------------------------------------------- small_resnet
