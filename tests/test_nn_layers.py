@@ -17,9 +17,12 @@ from sknets.nn import (
     MaxPool2D,
     ReLU,
     ResidualBlock,
+    Resize2D,
     Sequential,
+    Upsample2D,
     softmax_cross_entropy,
 )
+from sknets.nn import _upsample_kernels
 from sknets.nn.layers import iter_layers
 from tests.references import nn_layers as ref
 from tests.test_nn import check_layer_gradients, numeric_grad
@@ -254,11 +257,110 @@ def test_multichannel_rgb_patches_conv_pool_batchnorm():
     _assert_float32(net32, x)
 
 
+# ------------------------------------------------------------------------- upsampling
+
+
+def test_upsample_nearest_forward_finite_differences_float32_pickle():
+    x = np.random.default_rng(6).normal(size=(2, 3, 2, 3))
+    net = _built([Upsample2D(3)], (3, 2, 3))
+    assert net.output_shape == (3, 6, 9)
+    np.testing.assert_array_equal(net.forward(x), ref.upsample_nearest(x, 3))
+    check_layer_gradients(Upsample2D(2), (3, 2, 3))
+    net32 = _built([Upsample2D(2), Conv2D(2, 3)], (3, 2, 3), np.float32)
+    _assert_float32(net32, x)
+    _assert_pickle_keeps_views(net32, x.astype(np.float32))
+    assert Upsample2D(scale_factor=4).scale_factor == 4
+    with pytest.raises(ValueError, match="positive int"):
+        Upsample2D(1.5)
 
 
 # sizes/scales where torch's two ratio conventions (1 / scale_factor and in / out) differ
 RESIZES = [dict(scale_factor=2), dict(scale_factor=1.5), dict(scale_factor=(0.5, 3)),
            dict(size=(7, 4)), dict(size=3), dict(scale_factor=0.6)]
+
+
+@pytest.mark.parametrize("kw", RESIZES)
+def test_resize_bilinear_forward_matches_reference(kw):
+    rng = np.random.default_rng(7)
+    h, w = 5, 6
+    layer = Resize2D(**kw)
+    c, oh, ow = _built([layer], (2, h, w)).output_shape
+    if "size" in kw:
+        size = kw["size"] if np.ndim(kw["size"]) else (kw["size"],) * 2
+        assert (oh, ow) == size
+        ratios = (h / oh, w / ow)
+    else:
+        sh, sw = (kw["scale_factor"],) * 2 if np.ndim(kw["scale_factor"]) == 0 \
+            else kw["scale_factor"]
+        assert (oh, ow) == (int(h * sh), int(w * sw))
+        ratios = (1 / sh, 1 / sw)
+    x = rng.normal(size=(3, 2, h, w))
+    expected = ref.resize_bilinear(x, oh, ow, *ratios)
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-14)
+    # the same map as the separable matrices
+    A_h, A_w = ref.resize_matrix(h, oh, ratios[0]), ref.resize_matrix(w, ow, ratios[1])
+    np.testing.assert_allclose(expected, A_h @ x @ A_w.T, rtol=1e-12, atol=1e-14)
+    # backward is the exact transpose: A_h^T g A_w
+    g = rng.normal(size=(3, 2, oh, ow))
+    np.testing.assert_allclose(layer.backward(g), A_h.T @ g @ A_w, rtol=1e-12,
+                               atol=1e-13)
+    assert np.isclose(np.sum(layer.forward(x) * g), np.sum(x * layer.backward(g)),
+                      rtol=1e-12)
+
+
+def test_resize_bilinear_known_values_and_finite_differences():
+    # torch.nn.functional.interpolate([[1, 2]], scale_factor=2, mode="bilinear",
+    # align_corners=False) gives [1, 1.25, 1.75, 2] on each of 2 rows
+    layer = Resize2D(scale_factor=2)
+    layer.build((1, 1, 2), None, np.float64)
+    np.testing.assert_allclose(layer.forward(np.array([[[[1.0, 2.0]]]])),
+                               [[[[1, 1.25, 1.75, 2]] * 2]])
+    # downsampling by 2 averages 2 x 2 blocks when the sizes divide
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    layer = Resize2D(scale_factor=0.5)
+    layer.build((1, 4, 4), None, np.float64)
+    np.testing.assert_allclose(layer.forward(x), [[[[2.5, 4.5], [10.5, 12.5]]]])
+    for kw in (dict(scale_factor=2), dict(size=(5, 3)), dict(scale_factor=(1.5, 0.7))):
+        check_layer_gradients(Resize2D(**kw), (2, 4, 3))
+
+
+def test_resize_float32_pickle_and_bad_arguments():
+    x = np.random.default_rng(8).normal(size=(2, 3, 4, 4))
+    net = _built([Resize2D(scale_factor=2), Conv2D(2, 3)], (3, 4, 4), np.float32)
+    _assert_float32(net, x)
+    _assert_pickle_keeps_views(net, x.astype(np.float32))
+    net64 = net.astype(np.float64)
+    np.testing.assert_allclose(net64.forward(x), net.forward(x.astype(np.float32)),
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="one of size and scale_factor"):
+        Resize2D()
+    with pytest.raises(ValueError, match="one of size and scale_factor"):
+        Resize2D(size=3, scale_factor=2)
+    with pytest.raises(ValueError, match="positive"):
+        Resize2D(scale_factor=-1)
+    layer = Resize2D(size=8)
+    layer.build((3, 4, 4), None)
+    with pytest.raises(ValueError, match="built for"):
+        layer.forward(np.zeros((1, 3, 5, 5), dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_resize_kernels_match_reference(dtype):
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(5, 3, 4)).astype(dtype)
+    taps = (_upsample_kernels.linear_taps(3, 7, 3 / 7, dtype)
+            + _upsample_kernels.linear_taps(4, 2, 2.0, dtype))
+    out = np.empty((5, 7, 2), dtype=dtype)
+    _upsample_kernels.resize_bilinear(x, *taps, out)
+    expected = ref.resize_bilinear(x[:, None].astype(np.float64), 7, 2, 3 / 7, 2.0)[:, 0]
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    g = rng.normal(size=(5, 7, 2)).astype(dtype)
+    dx = np.full((5, 3, 4), np.nan, dtype=dtype)
+    _upsample_kernels.resize_bilinear_adjoint(g, *taps, dx)
+    A_h, A_w = ref.resize_matrix(3, 7, 3 / 7), ref.resize_matrix(4, 2, 2.0)
+    np.testing.assert_allclose(dx, A_h.T @ g.astype(np.float64) @ A_w, rtol=tol * 10,
+                               atol=tol * 10)
 
 
 CONV_T = [(3, 1, 0, 0), (3, 2, 1, 1), (4, 2, 1, 0), (2, 2, 0, 0), (3, 3, 2, 2),

@@ -76,7 +76,7 @@ from sknets.nn.losses import (
     softmax_cross_entropy,
 )
 from sknets.nn.network import Sequential
-from sknets.nn.upsample import Upsample2D
+from sknets.nn.upsample import Resize2D, Upsample2D
 from sknets.nn.optimizers import (
     SGD,
     Adagrad,
@@ -111,6 +111,7 @@ __all__ = [
     "ReLU",
     "Reshape",
     "ResidualBlock",
+    "Resize2D",
     "SGD",
     "Sequential",
     "Sigmoid",

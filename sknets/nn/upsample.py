@@ -1,10 +1,12 @@
-"""Upsampling layers (channels-first, (N, C, H, W)): nearest ``Upsample2D``."""
+"""Upsampling layers (channels-first, (N, C, H, W)): nearest ``Upsample2D`` and
+bilinear ``Resize2D``."""
 
 import numpy as np
 
+from sknets.nn import _upsample_kernels
 from sknets.nn.layers import Layer
 
-__all__ = ["Upsample2D"]
+__all__ = ["Upsample2D", "Resize2D"]
 
 
 def _image_shape(layer, input_shape):
@@ -26,6 +28,10 @@ class Upsample2D(Layer):
     ----------
     scale_factor : int
         Positive integer factor.
+
+    See Also
+    --------
+    Resize2D : bilinear resizing to any size.
 
     Examples
     --------
@@ -64,4 +70,110 @@ class Upsample2D(Layer):
 
     def __repr__(self):
         return f"Upsample2D({self.scale_factor})"
+
+
+def _pair(value, name, kind):
+    values = (value, value) if np.ndim(value) == 0 else tuple(value)
+    if len(values) != 2:
+        raise ValueError(f"{name} must be one {kind} or two, got {value!r}")
+    return values
+
+
+class Resize2D(Layer):
+    """Bilinear resizing of a (N, C, H, W) batch to a new height and width.
+
+    The convention is ``torch.nn.functional.interpolate(x, mode="bilinear",
+    align_corners=False)``: output pixel i samples the input at
+    ``max((i + 0.5) * ratio - 0.5, 0)``, interpolating linearly between the two nearest
+    pixels (the last one repeats at the border), with ``ratio = 1 / scale_factor`` when
+    a scale factor is given and ``input size / output size`` when a size is.
+
+    Parameters
+    ----------
+    size : int or (int, int), optional
+        Output height and width.
+    scale_factor : float or (float, float), optional
+        Output size ``floor(input size * scale_factor)``. Give ``size`` or
+        ``scale_factor``, not both.
+
+    The map is linear; backward applies its exact transpose (every output gradient
+    goes back to the four input pixels it was interpolated from, with the same weights).
+    Both run Numba kernels (``sknets.nn._upsample_kernels``), in parallel over the
+    N * C planes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknets.nn import Resize2D
+    >>> up = Resize2D(scale_factor=2)
+    >>> up.build((1, 1, 2), None, np.float64)
+    (1, 2, 4)
+    >>> up.forward(np.array([[[[1.0, 2.0]]]]))[0, 0, 0]
+    array([1.  , 1.25, 1.75, 2.  ])
+    """
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__()
+        if (size is None) == (scale_factor is None):
+            raise ValueError("give one of size and scale_factor")
+        self.size = None if size is None else tuple(int(s) for s in
+                                                    _pair(size, "size", "int"))
+        self.scale_factor = None if scale_factor is None else tuple(
+            float(s) for s in _pair(scale_factor, "scale_factor", "float"))
+        if self.size is not None and min(self.size) < 1:
+            raise ValueError(f"size must be positive, got {size!r}")
+        if self.scale_factor is not None and min(self.scale_factor) <= 0:
+            raise ValueError(f"scale_factor must be positive, got {scale_factor!r}")
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        c, h, w = _image_shape(self, input_shape)
+        if self.size is not None:
+            oh, ow = self.size
+            ratios = (h / oh, w / ow)
+        else:
+            sh, sw = self.scale_factor
+            oh, ow = int(np.floor(h * sh)), int(np.floor(w * sw))
+            ratios = (1.0 / sh, 1.0 / sw)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"Resize2D of a {h}x{w} input by {self.scale_factor} is "
+                             "empty")
+        self.in_hw, self.out_hw, self.ratios = (h, w), (oh, ow), ratios
+        self._set_taps(self.dtype)
+        return (c, oh, ow)
+
+    def _set_taps(self, dtype):
+        (h, w), (oh, ow), (rh, rw) = self.in_hw, self.out_hw, self.ratios
+        self._taps = (_upsample_kernels.linear_taps(h, oh, rh, dtype)
+                      + _upsample_kernels.linear_taps(w, ow, rw, dtype))
+
+    def _taps_for(self, dtype):
+        if getattr(self, "_taps", None) is None or self._taps[2].dtype != dtype:
+            self._set_taps(dtype)
+        return self._taps
+
+    def forward(self, x, training=False):
+        n, c, h, w = x.shape
+        if (h, w) != self.in_hw:
+            raise ValueError(f"Resize2D was built for {self.in_hw} inputs, got {(h, w)}")
+        oh, ow = self.out_hw
+        out = np.empty((n, c, oh, ow), dtype=x.dtype)
+        _upsample_kernels.resize_bilinear(
+            np.ascontiguousarray(x).reshape(n * c, h, w), *self._taps_for(x.dtype),
+            out.reshape(n * c, oh, ow))
+        return out
+
+    def backward(self, grad_out):
+        n, c, oh, ow = grad_out.shape
+        h, w = self.in_hw
+        dx = np.empty((n, c, h, w), dtype=grad_out.dtype)
+        _upsample_kernels.resize_bilinear_adjoint(
+            np.ascontiguousarray(grad_out).reshape(n * c, oh, ow),
+            *self._taps_for(grad_out.dtype), dx.reshape(n * c, h, w))
+        return dx
+
+    def __repr__(self):
+        if self.size is not None:
+            return f"Resize2D(size={self.size})"
+        return f"Resize2D(scale_factor={self.scale_factor})"
 
