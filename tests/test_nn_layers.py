@@ -147,6 +147,22 @@ def test_residual_block_float32_astype_and_pickle():
                                rtol=1e-6)
 
 
+def test_residual_block_buffers_in_network_state():
+    net = _built([ResidualBlock(4, stride=2)], (3, 5, 5))
+    block = net.layers[0]
+    assert len(block.buffers()) == 6    # running mean and variance of 3 batch norms
+    assert block.buffers()[0] is block.bn1.running_mean
+    x = np.random.default_rng(3).normal(size=(4, 3, 5, 5))
+    state = net.get_state()
+    before = net.forward(x)
+    net.forward(x * 3 + 1, training=True)
+    assert not np.allclose(net.forward(x), before)     # running statistics moved
+    net.set_state(state)
+    np.testing.assert_array_equal(net.forward(x), before)
+    block.bn_s.running_var[0] = np.nan
+    assert not net.is_finite()
+
+
 def test_residual_block_rejects_bad_input():
     with pytest.raises(ValueError, match="stride"):
         ResidualBlock(4, stride=0)

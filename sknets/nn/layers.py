@@ -122,6 +122,9 @@ class Composite(Layer):
         f"{i}.{name}" for i, layer in enumerate(self.sublayers)
         for name in layer.param_names))
 
+    def buffers(self):
+        return [b for layer in self.sublayers for b in layer.buffers()]
+
 
 def iter_layers(layers):
     """``layers`` and, depth first, every sub-layer of a :class:`Composite` among them."""
