@@ -11,6 +11,7 @@ from sknets.nn import (
     AvgPool2D,
     BatchNorm,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     Flatten,
     GlobalAvgPool2D,
@@ -381,6 +382,49 @@ def test_resize_kernels_match_reference(dtype):
 
 CONV_T = [(3, 1, 0, 0), (3, 2, 1, 1), (4, 2, 1, 0), (2, 2, 0, 0), (3, 3, 2, 2),
           (1, 1, 0, 0)]
+
+
+@pytest.mark.parametrize("k, stride, pad, out_pad", CONV_T)
+def test_conv_transpose_forward_matches_reference_and_finite_differences(
+        k, stride, pad, out_pad):
+    rng = np.random.default_rng(10)
+    layer = ConvTranspose2D(3, k, stride=stride, padding=pad, output_padding=out_pad)
+    net = _built([layer], (2, 3, 4))
+    W, b = layer.params
+    b[...] = rng.normal(size=b.shape)
+    x = rng.normal(size=(2, 2, 3, 4))
+    expected = ref.conv_transpose2d(x, W, b, stride, pad, out_pad)
+    assert net.output_shape == expected.shape[1:]
+    np.testing.assert_allclose(net.forward(x), expected, rtol=1e-10, atol=1e-12)
+    _gradient_check(net, x, training=False)
+
+
+def test_conv_transpose_is_the_adjoint_of_conv2d():
+    """<conv(y), x> = <y, conv_transpose(x)> with the same weights (W as (F, C, K, K)
+    for the convolution from the transposed conv's output back to its input)."""
+    rng = np.random.default_rng(11)
+    ct = ConvTranspose2D(3, 3, stride=2, padding=1, output_padding=1)
+    net = _built([ct], (4, 3, 3))
+    assert net.output_shape == (3, 6, 6)
+    ct.params[1][...] = 0
+    x = rng.normal(size=(2, 4, 3, 3))
+    y = rng.normal(size=(2, 3, 6, 6))
+    conv_y = ref.conv2d(y, ct.params[0], np.zeros(4), stride=2, pad=1)
+    assert conv_y.shape == x.shape
+    assert np.isclose(np.sum(conv_y * x), np.sum(y * net.forward(x)), rtol=1e-12)
+
+
+def test_conv_transpose_float32_pickle_bad_arguments():
+    x = np.random.default_rng(12).normal(size=(3, 4, 3, 3))
+    net = _built([ConvTranspose2D(2, 4, stride=2, padding=1), ReLU(),
+                  ConvTranspose2D(1, 3, padding=1)], (4, 3, 3), np.float32)
+    assert net.output_shape == (1, 6, 6)
+    _assert_float32(net, x)
+    _assert_pickle_keeps_views(net, x.astype(np.float32))
+    with pytest.raises(ValueError, match="output_padding"):
+        ConvTranspose2D(2, 3, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        _built([ConvTranspose2D(2, 3, padding=3)], (1, 1, 1))
 
 
 # ----------------------------------------------------------------- small_resnet

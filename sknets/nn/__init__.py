@@ -76,7 +76,7 @@ from sknets.nn.losses import (
     softmax_cross_entropy,
 )
 from sknets.nn.network import Sequential
-from sknets.nn.upsample import Resize2D, Upsample2D
+from sknets.nn.upsample import ConvTranspose2D, Resize2D, Upsample2D
 from sknets.nn.optimizers import (
     SGD,
     Adagrad,
@@ -96,6 +96,7 @@ __all__ = [
     "BatchNorm",
     "Composite",
     "Conv2D",
+    "ConvTranspose2D",
     "Dense",
     "Dropout",
     "Flatten",

@@ -1,12 +1,12 @@
-"""Upsampling layers (channels-first, (N, C, H, W)): nearest ``Upsample2D`` and
-bilinear ``Resize2D``."""
+"""Upsampling layers (channels-first, (N, C, H, W)): nearest ``Upsample2D``, bilinear
+``Resize2D`` and the transposed convolution ``ConvTranspose2D``."""
 
 import numpy as np
 
-from sknets.nn import _upsample_kernels
-from sknets.nn.layers import Layer
+from sknets.nn import _kernels, _upsample_kernels
+from sknets.nn.layers import Layer, init_weights
 
-__all__ = ["Upsample2D", "Resize2D"]
+__all__ = ["Upsample2D", "Resize2D", "ConvTranspose2D"]
 
 
 def _image_shape(layer, input_shape):
@@ -177,3 +177,122 @@ class Resize2D(Layer):
             return f"Resize2D(size={self.size})"
         return f"Resize2D(scale_factor={self.scale_factor})"
 
+
+class ConvTranspose2D(Layer):
+    """Transposed convolution ("deconvolution"): the adjoint of :class:`Conv2D`'s map
+    from its input to its output, plus a bias.
+
+    ``y[n, o, i*s - pad + a, j*s - pad + b] += sum_c x[n, c, i, j] * W[c, o, a, b]``,
+    output size ``(H - 1) * s - 2 * pad + K + output_padding`` (as ``torch.nn.
+    ConvTranspose2d``; ``output_padding`` < ``stride`` adds rows and columns at the
+    bottom and right, which pick the size when several inputs sizes convolve to H).
+
+    Parameters
+    ----------
+    filters : int
+        Output channels F.
+    kernel_size : int
+        Square kernel side K.
+    stride : int
+    padding : int
+        Rows and columns cut from each border of the full output.
+    output_padding : int
+    init : {"glorot", "he"}
+        With fan-in ``C * K * K / stride**2`` (the inputs one output pixel sees, on
+        average) and fan-out ``F * K * K``.
+
+    ``W`` has shape (C, F, K, K), as torch's, ``b`` shape (F,).
+
+    Computation: with the input laid out as ``x_mat`` (C, N*H*W), one GEMM
+    ``W_mat^T @ x_mat`` (W_mat = W reshaped to (C, F*K*K)) gives the columns and col2im
+    sums them into the image; backward runs im2col on the output gradient (``g_cols``)
+    and two GEMMs, ``dx_mat = W_mat @ g_cols`` and ``dW_mat = x_mat @ g_cols^T`` (the
+    kernels are Conv2D's, ``sknets.nn._kernels``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknets.nn import ConvTranspose2D, Sequential
+    >>> net = Sequential([ConvTranspose2D(3, 4, stride=2, padding=1)])
+    >>> net.build((8, 5, 5), rng=0).output_shape
+    (3, 10, 10)
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, filters, kernel_size=3, stride=1, padding=0, output_padding=0,
+                 init="glorot"):
+        super().__init__()
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.stride = int(stride)
+        self.padding = int(padding)
+        self.output_padding = int(output_padding)
+        self.init = init
+        if min(self.filters, self.kernel_size, self.stride) < 1 or self.padding < 0:
+            raise ValueError("filters, kernel_size and stride must be positive and "
+                             "padding non-negative")
+        if not 0 <= self.output_padding < self.stride:
+            raise ValueError(f"output_padding must be in [0, stride), got "
+                             f"{output_padding}")
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        c, h, w = _image_shape(self, input_shape)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        self.h, self.w = h, w
+        self.oh = (h - 1) * s - 2 * p + k + self.output_padding
+        self.ow = (w - 1) * s - 2 * p + k + self.output_padding
+        if self.oh < 1 or self.ow < 1:
+            raise ValueError(f"ConvTranspose2D padding {p} leaves nothing of the "
+                             f"{h}x{w} input")
+        self.params, self.grads = [], []
+        self._new_param(init_weights(self.init, rng, (c, self.filters, k, k),
+                                     c * k * k / (s * s), self.filters * k * k,
+                                     self.dtype))
+        self._new_param(np.zeros(self.filters))
+        return (self.filters, self.oh, self.ow)
+
+    W = property(lambda self: self.params[0])
+    b = property(lambda self: self.params[1])
+
+    def _buffer(self, name, shape, dtype):
+        buf = self.__dict__.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype)
+            setattr(self, name, buf)
+        return buf
+
+    def forward(self, x, training=False):
+        n, c, h, w = x.shape
+        W = self.params[0]
+        f, k = self.filters, self.kernel_size
+        x_mat = self._buffer("_x_mat", (c, n, h * w), x.dtype)
+        x_mat[...] = x.reshape(n, c, h * w).transpose(1, 0, 2)
+        x_mat = x_mat.reshape(c, n * h * w)
+        cols = self._buffer("_cols", (f * k * k, n * h * w), x.dtype)
+        np.dot(W.reshape(c, -1).T, x_mat, out=cols)
+        out = np.empty((n, f, self.oh, self.ow), dtype=x.dtype)
+        _kernels.col2im(cols, k, k, self.stride, self.padding, h, w, out)
+        out += self.params[1].reshape(1, f, 1, 1)
+        return out
+
+    def backward(self, grad_out):
+        g = np.ascontiguousarray(grad_out)
+        n = g.shape[0]
+        W = self.params[0]
+        c, f, k = W.shape[0], self.filters, self.kernel_size
+        h, w = self.h, self.w
+        g_cols = self._buffer("_cols", (f * k * k, n * h * w), g.dtype)
+        _kernels.im2col(g, k, k, self.stride, self.padding, h, w, g_cols)
+        np.sum(g, axis=(0, 2, 3), out=self.grads[1])
+        x_mat = self._x_mat.reshape(c, n * h * w)
+        np.dot(x_mat, g_cols.T, out=self.grads[0].reshape(c, -1))
+        dx_mat = self._buffer("_dx_mat", (c, n, h * w), g.dtype)
+        np.dot(W.reshape(c, -1), g_cols, out=dx_mat.reshape(c, n * h * w))
+        return np.ascontiguousarray(dx_mat.transpose(1, 0, 2)).reshape(n, c, h, w)
+
+    def __repr__(self):
+        return (f"ConvTranspose2D({self.filters}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"output_padding={self.output_padding})")
