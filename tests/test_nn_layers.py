@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sknets.nn import (
+    Adam,
     AvgPool2D,
     BatchNorm,
     Conv2D,
@@ -24,6 +25,7 @@ from sknets.nn import (
     softmax_cross_entropy,
 )
 from sknets.nn import _upsample_kernels
+from sknets.nn.architectures import small_resnet
 from sknets.nn.layers import iter_layers
 from tests.references import nn_layers as ref
 from tests.test_nn import check_layer_gradients, numeric_grad
@@ -428,3 +430,49 @@ def test_conv_transpose_float32_pickle_bad_arguments():
 
 
 # ----------------------------------------------------------------- small_resnet
+
+
+def test_small_resnet_shapes_and_finite_differences():
+    layers = small_resnet((3, 32, 32), 10)
+    kinds = [type(layer).__name__ for layer in layers]
+    assert kinds == ["Conv2D", "BatchNorm", "ReLU", "ResidualBlock", "ResidualBlock",
+                     "ResidualBlock", "GlobalAvgPool2D", "Dense"]
+    net = Sequential(layers).build((3, 32, 32), rng=0)
+    assert net.shapes[3:7] == [(16, 32, 32), (16, 32, 32), (32, 16, 16), (64, 8, 8)]
+    assert [b.project for b in layers[3:6]] == [False, True, True]
+    x = _rgb_patches(4).astype(np.float32)
+    out = net.forward(x, training=True)
+    assert out.shape == (4, 10) and out.dtype == np.float32
+    assert net.backward(np.ones_like(out)).shape == x.shape
+    deep = small_resnet((1, 8, 8), 3, widths=(4, 6), blocks_per_stage=2)
+    assert [type(layer).__name__ for layer in deep].count("ResidualBlock") == 4
+    # the whole network by finite differences, float64, small
+    net = _built(small_resnet((2, 4, 4), 3, widths=(2, 3)), (2, 4, 4))
+    _randomize_batchnorms(net, np.random.default_rng(0))
+    _gradient_check(net, np.random.default_rng(1).normal(size=(3, 2, 4, 4)),
+                    training=True)
+    with pytest.raises(ValueError, match="at least 4 pixels"):
+        small_resnet((3, 3, 3), 2)
+    with pytest.raises(ValueError, match="widths"):
+        small_resnet((3, 8, 8), 2, widths=())
+
+
+def test_small_resnet_trains_on_tiny_digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X[:96] / 16.0).reshape(-1, 1, 8, 8).astype(np.float32)
+    y = y[:96]
+    net = Sequential(small_resnet((1, 8, 8), 10, widths=(8, 16))).build((1, 8, 8),
+                                                                        rng=0)
+    opt = Adam(net.flat_parameters(), learning_rate=1e-2)
+    losses = []
+    for step in range(30):
+        loss, g = softmax_cross_entropy(net.forward(X, training=True), y)
+        losses.append(loss)
+        net.backward(g)
+        opt.step()
+    assert np.all(np.isfinite(net.flat_params))
+    assert losses[-1] < 0.5 * losses[0], losses
+    acc = np.mean(np.argmax(net.forward(X), axis=1) == y)
+    assert acc > 0.6, acc

@@ -2,15 +2,28 @@
 
 Used by ``ConvNetClassifier`` and ``GANSampler``. The interface, which stays stable:
 
-Layers (``sknets.nn.layers``; Conv2D and pooling in ``sknets.nn.conv``)
+Layers (``sknets.nn.layers``; Conv2D and pooling in ``sknets.nn.conv``; residual
+blocks in ``sknets.nn.blocks``; upsampling in ``sknets.nn.upsample``)
     A layer has ``params`` and ``grads`` (lists of arrays of equal shapes),
     ``build(input_shape, rng, dtype) -> output_shape`` (shapes of ONE sample, no batch
     axis), ``forward(x, training=False) -> y`` which keeps what backward needs, and
     ``backward(grad_out) -> grad_in`` which *overwrites* ``grads`` and returns
-    dLoss/dInput of the last forward call. Images are channels-first (N, C, H, W).
+    dLoss/dInput of the last forward call. Images are channels-first (N, C, H, W), any
+    number of channels (e.g. RGB).
     Layers: Dense, Flatten, Reshape, Dropout, ReLU, LeakyReLU, Tanh, Sigmoid, Identity
     (``make_activation(name)``), Conv2D (optionally with a fused relu), MaxPool2D,
-    AvgPool2D, Upsample2D (nearest; + Conv2D for a generator), BatchNorm.
+    AvgPool2D, GlobalAvgPool2D, BatchNorm (per feature, or per channel of feature maps,
+    with running statistics for inference), ResidualBlock, Upsample2D (nearest),
+    Resize2D (bilinear, torch's ``align_corners=False``), ConvTranspose2D.
+
+Composite layers (``sknets.nn.layers.Composite``)
+    A layer built from other layers (ResidualBlock) lists them in ``sublayers``; its
+    ``params``/``grads`` are the concatenation of theirs, and assigning a list to them
+    hands every sub-layer its slice, so the views ``Sequential`` makes are the arrays
+    the sub-layers compute with (also after unpickling and ``astype``).
+    ``sknets.nn.layers.iter_layers(net.layers)`` walks every layer, nested ones too.
+    ``sknets.nn.architectures.small_resnet(input_shape, n_classes)`` returns the layers
+    of a small ResNet (stem, residual stages, global average pooling, dense).
 
 Network (``sknets.nn.network.Sequential``)
     ::
