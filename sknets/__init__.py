@@ -8,13 +8,14 @@ in ``_``) so they work in ``Pipeline``, ``GridSearchCV``, ``clone`` and pickling
 __version__ = "0.1.0.dev0"
 
 from sknets.cluster import KMeans, MeanShift
-from sknets.convnet import ConvNetClassifier
+from sknets.convnet import ConvNetClassifier, ConvNetRegressor
 from sknets.gan import GANSampler
 from sknets.rbm import BernoulliRBM, SpikeSlabRBM
 
 __all__ = [
     "BernoulliRBM",
     "ConvNetClassifier",
+    "ConvNetRegressor",
     "GANSampler",
     "KMeans",
     "MeanShift",

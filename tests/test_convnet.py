@@ -97,9 +97,23 @@ def test_4d_input_and_image_shape(digits):
     assert c2.image_shape_ == (2, 4, 8)
     with pytest.raises(ValueError, match="image_shape"):
         fast(image_shape=(3, 3)).fit(X, y)
-    # non-square rows without image_shape: 1 x n rows
-    c3 = fast().fit(X[:, :10], y)
-    assert c3.image_shape_ == (1, 1, 10)
+    # non-square rows without image_shape are refused (a convolution over tabular
+    # columns means nothing), naming the remedies
+    with pytest.raises(ValueError, match="image_shape.*filters=\\(\\)"):
+        fast().fit(X[:, :10], y)
+    # flattened RGB rows (3 x 8 x 8 = 192 features) are not taken for one channel
+    rgb = np.repeat(X, 3, axis=1)
+    with pytest.raises(ValueError, match="image_shape"):
+        fast().fit(rgb, y)
+    assert fast(image_shape=(3, 8, 8)).fit(rgb, y).image_shape_ == (3, 8, 8)
+    # a channels-last array is refused, naming the transpose and image_shape
+    last = np.repeat(X.reshape(-1, 8, 8, 1), 3, axis=3)
+    with pytest.raises(ValueError, match="channels-last.*transpose"):
+        fast().fit(last, y)
+    # a dense network takes tabular rows as they are
+    c3 = fast(filters=()).fit(X[:, :10], y)
+    assert c3.image_shape_ == (10,)
+    assert not any(type(layer).__name__ == "Conv2D" for layer in c3.network_.layers)
 
 
 def test_lenet5_preset():
@@ -135,13 +149,14 @@ def test_nan_loss_is_detected_with_remedy(digits):
     assert "diverged" in str(info.value)
     with pytest.raises(NotFittedError):
         clf.predict(X)
-    # partial_fit raises too and keeps the last finite weights
+    # divergence of an already trained model rolls back to the last finite epoch
+    # and warns, naming the remedy (sknets.utils._divergence)
     ok = fast(solver="sgd").fit(X, y)
+    before = ok.network_.flat_params.copy()
     ok._optimizer.learning_rate = 1e6
-    with pytest.raises(ValueError, match="diverged"):
-        for _ in range(5):
-            ok.partial_fit(X * 1e3, y)
-    assert np.all(np.isfinite(ok.network_.flat_params))
+    with pytest.warns(ConvergenceWarning, match="diverged.*learning_rate_init"):
+        ok.partial_fit(X * 1e3, y)
+    np.testing.assert_array_equal(ok.network_.flat_params, before)
     assert np.all(np.isfinite(ok.predict_proba(X[:5])))
 
 
@@ -211,7 +226,8 @@ def test_verbose_prints_epochs(digits, capsys):
     X, y, _, _ = digits
     fast(verbose=True, max_iter=2, early_stopping=True).fit(X, y)
     out = capsys.readouterr().out
-    assert "Epoch 1: loss" in out and "validation score" in out and "time" in out
+    assert "ConvNetClassifier: epoch 1, loss" in out
+    assert "validation loss" in out and "validation score" in out and "time" in out
 
 
 def test_pipeline_gridsearch_pickle_clone(digits):
@@ -246,8 +262,105 @@ def test_architecture_parameters(digits):
                                                                             "Dense"]
     with pytest.raises(ValueError, match="kernel_size"):
         fast(filters=(3, 5), kernel_size=(3, 3, 3)).fit(X, y)
-    with pytest.raises(ValueError, match="empty"):
-        fast(filters=()).fit(X, y)
+    # filters=() is a dense network (MLPClassifier's layout)
+    dense = fast(filters=(), max_iter=1).fit(X, y)
+    assert [type(layer).__name__ for layer in dense.network_.layers] == [
+        "Dense", "ReLU", "Dense"]
     bn = fast(batch_norm=True, activation="tanh", max_iter=1).fit(X, y)
     kinds = [type(layer).__name__ for layer in bn.network_.layers]
     assert kinds[:3] == ["Conv2D", "BatchNorm", "Tanh"]
+
+
+def test_sample_weight_and_class_weight(digits):
+    X, y, Xt, yt = digits
+    # zero weight on a class: the network never learns to predict it
+    w = np.where(y == 3, 0.0, 1.0)
+    clf = fast(max_iter=8).fit(X, y, sample_weight=w)
+    assert np.mean(clf.predict(Xt[yt == 3]) == 3) < 0.2
+    ref = fast(max_iter=8).fit(X, y)
+    assert np.mean(ref.predict(Xt[yt == 3]) == 3) > 0.5
+    # unit weights are the unweighted fit
+    ones = fast(max_iter=2).fit(X, y, sample_weight=np.ones(len(y)))
+    np.testing.assert_allclose(ones.network_.flat_params,
+                               fast(max_iter=2).fit(X, y).network_.flat_params,
+                               rtol=1e-5, atol=1e-6)
+    # class_weight='balanced' on an imbalanced set raises the rare class's recall
+    keep = (y != 1) | (np.arange(len(y)) % 8 == 0)
+    Xi, yi = X[keep], y[keep]
+    plain = fast(max_iter=6).fit(Xi, yi)
+    bal = fast(max_iter=6, class_weight="balanced").fit(Xi, yi)
+    assert np.mean(bal.predict(Xt[yt == 1]) == 1) >= np.mean(
+        plain.predict(Xt[yt == 1]) == 1)
+    cw = fast(max_iter=1, class_weight={3: 0.0}).fit(X, y)
+    assert cw.n_iter_ == 1
+    with pytest.raises(ValueError, match="sample_weight"):
+        fast().fit(X, y, sample_weight=np.ones(3))
+
+
+def test_regressor_learns_and_multi_output(digits):
+    from sknets import ConvNetRegressor
+
+    X, _, Xt, _ = digits
+    def target(A):
+        return A.reshape(-1, 8, 8)[:, :, :4].mean(axis=(1, 2))
+    reg = ConvNetRegressor(filters=(4,), hidden_layer_sizes=(16,), dropout=0.0,
+                           max_iter=15, learning_rate_init=0.01,
+                           random_state=0).fit(X, target(X))
+    assert reg.predict(Xt).shape == (len(Xt),)
+    assert reg.score(Xt, target(Xt)) > 0.7
+    Y = np.column_stack([target(X), -2 * target(X) + 5])
+    multi = ConvNetRegressor(filters=(4,), hidden_layer_sizes=(16,), dropout=0.0,
+                             max_iter=15, learning_rate_init=0.01,
+                             random_state=0).fit(X, Y)
+    pred = multi.predict(Xt)
+    assert pred.shape == (len(Xt), 2)
+    Yt = np.column_stack([target(Xt), -2 * target(Xt) + 5])
+    assert multi.score(Xt, Yt) > 0.6
+    assert np.corrcoef(pred[:, 0], pred[:, 1])[0, 1] < -0.9
+    with pytest.raises(ValueError, match="targets"):
+        multi.partial_fit(X, target(X)[:, None].repeat(3, axis=1))
+
+
+def test_callbacks_history_and_stopping_line(digits, capsys):
+    X, y, _, _ = digits
+    seen = []
+
+    def stop_at_three(est, record):
+        seen.append(record["epoch"])
+        return record["epoch"] == 3
+
+    clf = fast(max_iter=10, callbacks=[stop_at_three], verbose=True).fit(X, y)
+    assert seen == [1, 2, 3] and clf.n_iter_ == 3
+    assert [r["epoch"] for r in clf.history_] == [1, 2, 3]
+    assert {"loss", "learning_rate", "time"} <= set(clf.history_[0])
+    assert clf.history_[-1]["loss"] == clf.loss_curve_[-1]
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("ConvNetClassifier: epoch 3, loss")
+    assert "callback stopped" in out[-1]
+    # the stopping rule's message comes after the last epoch's line
+    fast(max_iter=50, tol=10.0, n_iter_no_change=1, verbose=True).fit(X, y)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("ConvNetClassifier: epoch 3,")
+    assert "did not improve" in out[-1] and "Stopping" in out[-1]
+
+
+@pytest.mark.parametrize("solver", ["adam", "rmsprop", "sgd"])
+def test_learning_rate_schedules_every_solver(digits, solver):
+    X, y, _, _ = digits
+    inv = fast(solver=solver, learning_rate="invscaling", power_t=0.5,
+               max_iter=2).fit(X, y)
+    assert inv.history_[0]["learning_rate"] == pytest.approx(0.01)
+    assert inv.history_[1]["learning_rate"] == pytest.approx(0.01 / (len(X) + 1) ** 0.5)
+    ada = fast(solver=solver, learning_rate="adaptive", tol=10.0, n_iter_no_change=1,
+               max_iter=6).fit(X, y)
+    rates = [r["learning_rate"] for r in ada.history_]
+    assert rates[-1] < rates[0] and ada.n_iter_ == 6
+
+
+def test_loss_explosion_is_divergence(digits):
+    X, y, _, _ = digits
+    clf = fast(solver="sgd", momentum=0.0, learning_rate_init=50.0, max_iter=5)
+    with pytest.raises(ValueError, match="diverged"):
+        clf.fit(X, y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)

@@ -11,6 +11,7 @@ __all__ = [
     "log_softmax",
     "softmax_cross_entropy",
     "sigmoid_cross_entropy",
+    "squared_error",
     "SoftmaxCrossEntropy",
     "SigmoidCrossEntropy",
 ]
@@ -96,6 +97,36 @@ def sigmoid_cross_entropy(logits, target, sample_weight=None):
     size = logits.size
     grad = grad / size
     return float(per_elem.sum() / size), grad.astype(logits.dtype, copy=False)
+
+
+def squared_error(output, target, sample_weight=None):
+    """Half the mean squared error, ``mean((output - target) ** 2) / 2``.
+
+    The mean is over every element, as scikit-learn's MLPRegressor's loss; with
+    ``sample_weight`` each row's terms are weighted.
+
+    Parameters
+    ----------
+    output : ndarray of any shape
+    target : ndarray of the shape of ``output``
+    sample_weight : ndarray of shape (n,), optional
+
+    Returns
+    -------
+    loss : float
+    grad : ndarray of the shape of ``output``
+        ``(output - target) * w / size``.
+    """
+    diff = output - np.asarray(target, dtype=output.dtype)
+    sq = diff * diff
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=output.dtype).reshape(
+            (-1,) + (1,) * (output.ndim - 1))
+        sq = sq * w
+        diff = diff * w
+    size = output.size
+    return float(sq.sum() / (2 * size)), (diff / output.dtype.type(size)).astype(
+        output.dtype, copy=False)
 
 
 class SoftmaxCrossEntropy:

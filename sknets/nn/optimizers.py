@@ -41,6 +41,7 @@ import numpy as np
 SCHEDULES = ("constant", "invscaling", "adaptive")
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSprop", "Adagrad",
+           "make_solver",
            "make_optimizer"]
 
 
@@ -253,3 +254,30 @@ def make_optimizer(name, params, **kwargs):
         raise ValueError(f"unknown optimizer {name!r}; choose from "
                          f"{sorted(OPTIMIZERS)}") from None
     return cls(params, **kwargs)
+
+
+SOLVERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
+
+
+def make_solver(solver, params, *, learning_rate_init, schedule="constant", power_t=0.5,
+                beta_1=0.9, beta_2=0.999, epsilon=1e-8, momentum=0.9,
+                nesterovs_momentum=True, decay_mask=None):
+    """The optimizer an estimator's ``solver`` names, with its settings.
+
+    ``"sgd"`` follows scikit-learn's MLP: momentum (Nesterov's if
+    ``nesterovs_momentum``) unless ``momentum=0``; ``"momentum"`` and ``"nesterov"``
+    name the rules directly. The settings a rule does not use are ignored.
+    """
+    common = dict(learning_rate=learning_rate_init, weight_decay=0.0,
+                  decay_mask=decay_mask, schedule=schedule, power_t=power_t)
+    if solver == "adam":
+        return Adam(params, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, **common)
+    if solver == "sgd":
+        if momentum == 0:
+            return SGD(params, **common)
+        solver = "nesterov" if nesterovs_momentum else "momentum"
+    if solver in ("momentum", "nesterov"):
+        return OPTIMIZERS[solver](params, momentum=momentum, **common)
+    if solver in ("rmsprop", "adagrad"):
+        return OPTIMIZERS[solver](params, epsilon=epsilon, **common)
+    raise ValueError(f"unknown solver {solver!r}; choose from {SOLVERS}")
