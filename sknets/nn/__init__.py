@@ -87,6 +87,7 @@ from sknets.nn.losses import (
     sigmoid_cross_entropy,
     softmax,
     softmax_cross_entropy,
+    squared_error,
 )
 from sknets.nn.network import Sequential
 from sknets.nn.upsample import ConvTranspose2D, Resize2D, Upsample2D
@@ -139,4 +140,5 @@ __all__ = [
     "sigmoid_cross_entropy",
     "softmax",
     "softmax_cross_entropy",
+    "squared_error",
 ]
