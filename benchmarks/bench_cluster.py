@@ -2,9 +2,10 @@
 
 Cases (issue 3): (100,000 x 2, k=8), (100,000 x 50, k=32), (500,000 x 16, k=100), each in
 float64 and float32; ``n_init=1``, a fixed init array (k rows drawn from the data with a
-fixed seed), ``max_iter=100``, ``tol=0``, Lloyd, 2 threads on both sides. Prints the best
-of ``--repeat`` fit times of each side, the speed ratio (sklearn time / sknets time) and
-the relative inertia difference.
+fixed seed), ``max_iter=100``, ``tol=0``, Lloyd, 2 threads on both sides. The fits of
+the two sides are interleaved ``--repeat`` times (``benchmarks/_harness.py``); prints
+the median fit time of each side, the median and the worst speed ratio (sklearn time /
+sknets time of each pair), the load average and the relative inertia difference.
 
     python benchmarks/bench_cluster.py            # the three cases
     python benchmarks/bench_cluster.py --scale 0.1 --repeat 1   # a quick smoke run
@@ -14,7 +15,6 @@ MeanShift has its own benchmark (``bench_mean_shift.py``).
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
@@ -24,6 +24,7 @@ from sklearn.cluster import KMeans as SkKMeans  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from _harness import compare, load_average  # noqa: E402
 from sknets import KMeans  # noqa: E402
 
 CASES = [(100_000, 2, 8), (100_000, 50, 32), (500_000, 16, 100)]
@@ -36,21 +37,14 @@ def exact_inertia(X, est):
     return float(((X64 - C64[est.labels_]) ** 2).sum())
 
 
-def best_time(make, X, init, repeat):
-    best, est = np.inf, None
-    for _ in range(repeat):
-        est = make(init)
-        t0 = time.perf_counter()
-        est.fit(X)
-        best = min(best, time.perf_counter() - t0)
-    return best, est
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply n_samples")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--algorithm", default="lloyd", choices=["lloyd", "elkan"])
+    parser.add_argument("--case", type=int, action="append",
+                        help="run only this case (0, 1, 2; repeatable)")
+    parser.add_argument("--dtype", choices=["float64", "float32"], action="append")
     args = parser.parse_args(argv)
 
     common = dict(n_init=1, max_iter=100, tol=0, algorithm=args.algorithm)
@@ -61,36 +55,44 @@ def main(argv=None):
             KMeans(4, **common).fit(Xw[:, :nf].astype(dt))
 
     print(f"KMeans {args.algorithm}, n_init=1, max_iter=100, tol=0, fixed init array, "
-          f"2 threads; best of {args.repeat}")
-    header = (f"{'case':<24}{'dtype':<9}{'sklearn s':>10}{'sknets s':>10}{'ratio':>8}"
-              f"{'n_iter sk/ours':>16}{'inertia rel diff':>18}{'sk err':>10}"
+          f"2 threads; median and worst of {args.repeat} interleaved runs; "
+          f"{load_average()}")
+    header = (f"{'case':<24}{'dtype':<9}{'sklearn s':>10}{'sknets s':>10}{'median':>8}"
+              f"{'worst':>8}{'n_iter sk/ours':>16}{'inertia rel diff':>18}{'sk err':>10}"
               f"{'our err':>10}")
     print(header)
     print("-" * len(header))
-    ratios = []
+    ratios, worst = [], []
     with threadpool_limits(2):
-        for n, d, k in CASES:
+        for case, (n, d, k) in enumerate(CASES):
+            if args.case and case not in args.case:
+                continue
             n = max(int(n * args.scale), 10 * k)
             X, _ = make_blobs(n, n_features=d, centers=k, random_state=0)
             init_idx = np.random.RandomState(1).choice(n, k, replace=False)
             for dt in (np.float64, np.float32):
+                if args.dtype and np.dtype(dt).name not in args.dtype:
+                    continue
                 Xd = X.astype(dt)
                 init = Xd[init_idx].copy()
-                t_sk, sk = best_time(lambda i: SkKMeans(k, init=i, **common), Xd, init,
-                                     args.repeat)
-                t_us, us = best_time(lambda i: KMeans(k, init=i, **common), Xd, init,
-                                     args.repeat)
+                r = compare(lambda: KMeans(k, init=init, **common).fit(Xd),
+                            lambda: SkKMeans(k, init=init, **common).fit(Xd),
+                            repeat=args.repeat, warmup=False)
+                t_sk, t_us = r.peer_median, r.ours_median
+                sk, us = r.peer_result, r.ours_result
                 rel = abs(us.inertia_ - sk.inertia_) / sk.inertia_
                 ex_sk, ex_us = exact_inertia(Xd, sk), exact_inertia(Xd, us)
                 err_sk = abs(sk.inertia_ - ex_sk) / ex_sk
                 err_us = abs(us.inertia_ - ex_us) / ex_us
-                ratios.append(t_sk / t_us)
+                ratios.append(r.median_ratio)
+                worst.append(r.worst_ratio)
                 print(f"{f'{n}x{d} k={k}':<24}{np.dtype(dt).name:<9}{t_sk:>10.3f}"
-                      f"{t_us:>10.3f}{t_sk / t_us:>7.2f}x"
+                      f"{t_us:>10.3f}{r.median_ratio:>7.2f}x{r.worst_ratio:>7.2f}x"
                       f"{f'{sk.n_iter_}/{us.n_iter_}':>16}{rel:>18.2e}"
                       f"{err_sk:>10.1e}{err_us:>10.1e}", flush=True)
-    print(f"\nminimum ratio {min(ratios):.2f}x (target >= 1.2x); ratio = sklearn time / "
-          "sknets time")
+    print(f"\nminimum median ratio {min(ratios):.2f}x, minimum worst ratio "
+          f"{min(worst):.2f}x (target: median >= 1.2x); ratio = sklearn time / sknets "
+          f"time; {load_average()}")
     print("sk err / our err: each side's reported inertia_ against the inertia of its "
           "own labels and centers recomputed in float64 (float32 rounding of the sums:\n"
           "both sides sum in X's dtype, sknets the way scikit-learn does)")

@@ -7,6 +7,8 @@ file) so that joblib's loky workers and Dask workers can unpickle it by referenc
 import numba
 from sklearn.base import BaseEstimator, clone
 
+from sknets.utils import _threads
+
 
 class ThreadProbe(BaseEstimator):
     """Fit ``estimator`` and record the Numba thread count of every kernel block.
@@ -36,11 +38,14 @@ class ThreadProbe(BaseEstimator):
                 calls.append(n)  # entering a block: the count its kernels use
             return original(n)
 
+        saved_min = (_threads.PARALLEL_MIN_WORK, _threads.PARALLEL_MIN_WORK_BUSY)
         numba.set_num_threads = recording
+        _threads.PARALLEL_MIN_WORK = _threads.PARALLEL_MIN_WORK_BUSY = 0
         try:
             self.estimator_ = clone(self.estimator).fit(X, y)
         finally:
             numba.set_num_threads = original
+            _threads.PARALLEL_MIN_WORK, _threads.PARALLEL_MIN_WORK_BUSY = saved_min
         self.thread_counts_ = calls
         self.numba_num_threads_ = numba.config.NUMBA_NUM_THREADS
         return self

@@ -55,6 +55,48 @@ def test_block_argmin_gemm_ties_and_order(dtype, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [1, 3, 4, 7, 8, 9])
+def test_block_argmin_gemm_rows_ties_and_order(dtype, k):
+    # The (m, k) panel path: four samples per chain sweep, then the remaining ones
+    # (m = 37); duplicated centers give exact ties: the lowest index wins, as np.argmin.
+    rng = np.random.RandomState(k)
+    m = 37
+    centers = rng.randint(-2, 3, size=(k, 3)).astype(dtype)
+    if k > 2:
+        centers[k - 1] = centers[1]
+    Xb = rng.randint(-2, 3, size=(m, 3)).astype(dtype)  # small integers: exact dots
+    half = (0.5 * (centers.astype(np.float64) ** 2).sum(axis=1)).astype(dtype)
+    dots = np.empty((m, k), dtype=dtype)
+    labs = np.empty(K.CHUNK, dtype=dtype)
+    K._block_argmin_gemm_rows(Xb, np.ascontiguousarray(centers.T), half, dots, labs)
+    expected = np.argmin(half[None, :] - Xb @ centers.T, axis=1)
+    assert_array_equal(labs[:m].astype(np.int64), expected)
+    if k > 2:
+        assert not np.any(labs[:m] == k - 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [K.ROWS_MAX_K - 1, K.ROWS_MAX_K + 3])
+def test_lloyd_pass_gemm_panels_match_reference(dtype, k):
+    # both panel orientations of the GEMM path, on either side of ROWS_MAX_K
+    rng = np.random.RandomState(1)
+    n, d = 700, 14
+    X = rng.randn(n, d).astype(dtype)
+    w = rng.uniform(0.5, 2, size=n).astype(dtype)
+    C = X[rng.choice(n, k, replace=False)].copy()
+    labels = np.full(n, -1, dtype=np.int32)
+    sums, wsums = np.zeros((2, k, d)), np.zeros((2, k))
+    changed = np.zeros(2, dtype=np.int64)
+    K.lloyd_pass(*_pack(X).args(), w, C, labels, sums, wsums, changed, True, True)
+    lab_ref, sums_ref, wsums_ref = ref.lloyd_pass_ref(X, w.astype(np.float64), C)
+    assert_array_equal(labels, lab_ref)
+    # float32: x * w is rounded to float32 before the float64 sum (as in sklearn)
+    rtol, atol = (1e-5, 1e-6) if dtype == np.float32 else (1e-12, 1e-9)
+    assert_allclose(sums.sum(axis=0), sums_ref, rtol=rtol, atol=atol)
+    assert_allclose(wsums.sum(axis=0), wsums_ref, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("layout", ["d2", "generic", "gemm", "sparse"])
 @pytest.mark.parametrize("k", [1, 4, 5, 6, 11])
 def test_lloyd_pass_matches_reference(dtype, layout, k):

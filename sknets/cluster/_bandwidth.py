@@ -3,12 +3,11 @@
 import warnings
 from numbers import Integral, Real
 
-import numba
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-from ..utils._threads import numba_threads
+from ..utils._threads import kernel_threads
 from ._mean_shift_kernels import kth_neighbor_distance_sum
 
 
@@ -88,10 +87,8 @@ def estimate_bandwidth(X, *, quantile=0.3, n_samples=None, random_state=0, n_job
     if not X.flags.writeable:  # read-only arrays would compile another variant
         X = X.copy()
     n_neighbors = max(1, int(X.shape[0] * quantile))
-    with numba_threads(n_jobs) as n_threads:
-        # one thread for small problems: the thread team costs more than it saves
-        work = X.shape[0] ** 2 * X.shape[1]
-        numba.set_num_threads(n_threads if work >= 2_000_000 else 1)
+    # one parallel region of n^2 d distance steps (plus the partitions)
+    with kernel_threads(n_jobs, work=X.shape[0] ** 2 * X.shape[1]):
         total = kth_neighbor_distance_sum(X, n_neighbors)
     return np.float64(total / X.shape[0])
 

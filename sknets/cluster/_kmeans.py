@@ -1,7 +1,6 @@
 """K-Means clustering with Numba kernels: a drop-in for ``sklearn.cluster.KMeans``."""
 
 import warnings
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,7 +19,7 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 import numba
 
-from ..utils._threads import _controller, effective_n_threads, numba_threads
+from ..utils._threads import effective_n_threads, kernel_threads
 from . import _kmeans_kernels as _k
 
 # Below this many features the direct-loop kernel beats a BLAS product per block.
@@ -54,26 +53,13 @@ def _sklearn_n_threads():
     return int(max(1, _openmp_effective_n_threads()))
 
 
-@contextmanager
-def _thread_scope(n_threads, blas_single=False):
-    """Run Numba kernels on ``n_threads`` threads (cheap: no library scan).
-
-    ``n_threads`` comes from :func:`sknets.utils._threads.numba_threads` at ``fit``
-    (environment and threadpoolctl limits honoured). With ``blas_single``, BLAS is
-    limited to one thread meanwhile: the GEMM path calls BLAS from every Numba thread.
-    """
-    n = int(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n)
-    limiter = None
-    try:
-        if blas_single:
-            limiter = _controller().limit(limits=1, user_api="blas")
-        yield n
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
-        numba.set_num_threads(previous)
+def _threads(n_threads, work, gemm=False):
+    """The thread block of one kernel call: ``n_threads`` (decided once per fit) for
+    ``work`` steps in one parallel region (one thread when that is too little, see
+    :func:`sknets.utils._threads.threads_for`). The GEMM path calls BLAS from every
+    Numba thread, so BLAS gets one thread meanwhile."""
+    return kernel_threads(n_threads=n_threads, work=work,
+                          blas_threads=1 if gemm else None)
 
 
 ###############################################################################
@@ -122,6 +108,11 @@ class _Data:
     def args(self):
         return (self.X, self.data, self.indices, self.indptr, self.x_sq, self.sparse)
 
+    def work(self, n_centers=1):
+        """Elementary steps of one pass over the data against ``n_centers`` centers."""
+        per_row = (len(self.data) / max(self.n, 1)) if self.sparse else self.X.shape[1]
+        return int(self.n * max(per_row, 1) * max(n_centers, 1))
+
     def row(self, i):
         if self.sparse:
             return self.source[[i]].toarray()[0]
@@ -153,7 +144,7 @@ def _labels_inertia(data, sample_weight, centers, n_threads, return_inertia=True
     wsums = np.zeros((n_parts, 1))
     changed = np.zeros(n_parts, dtype=np.int64)
     use_gemm = _use_gemm(data, k)
-    with _thread_scope(n_threads, blas_single=use_gemm):
+    with _threads(n_threads, data.work(k), use_gemm):
         _k.lloyd_pass(*data.args(), sample_weight, centers, labels, sums, wsums,
                       changed, False, use_gemm)
     if not return_inertia:
@@ -179,7 +170,7 @@ def _inertia(data, sample_weight, centers, labels, n_threads, inertia_parts=None
     c_sq = (np.ascontiguousarray(row_norms(centers, squared=True), dtype=dt)
             if data.sparse else np.empty(0, dtype=dt))
     partial = np.zeros(parts, dtype=dt)
-    with _thread_scope(n_threads):
+    with _threads(n_threads, data.work()):
         total = _k.inertia_sk(data.X, data.data, data.indices, data.indptr,
                               data.sparse, sample_weight, centers, c_sq, labels,
                               partial)
@@ -188,7 +179,7 @@ def _inertia(data, sample_weight, centers, labels, n_threads, inertia_parts=None
 
 def _assigned_sqdist(data, centers, labels, n_threads, out):
     """``out[i]`` = squared distance of sample ``i`` to its assigned center."""
-    with _thread_scope(n_threads):
+    with _threads(n_threads, data.work()):
         _k.assigned_sqdist(*data.args(), centers, labels, out)
     return out
 
@@ -196,7 +187,7 @@ def _assigned_sqdist(data, centers, labels, n_threads, out):
 def _sqdist_to(data, centers, n_threads):
     out = np.empty((data.n, centers.shape[0]), dtype=data.dtype)
     centers = np.ascontiguousarray(centers, dtype=data.dtype)
-    with _thread_scope(n_threads):
+    with _threads(n_threads, data.work(centers.shape[0])):
         _k.sqdist_matrix(*data.args(), centers, out)
     return out
 
@@ -749,8 +740,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
                     sample_weight=sample_weight)
                 if self.verbose:
                     print("Initialization complete")
-                with _thread_scope(self._n_threads,
-                                   blas_single=_use_gemm(data, self.n_clusters)):
+                with _threads(self._n_threads, data.work(self.n_clusters),
+                              _use_gemm(data, self.n_clusters)):
                     labels, inertia, centers, n_iter = _kmeans_single(
                         data, sample_weight, centers_init, self._algorithm,
                         self.max_iter, self.verbose, self._tol, self._n_threads,
@@ -1005,7 +996,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     if not sp.issparse(X_checked):
         X_checked = np.ascontiguousarray(X_checked)
     random_state = check_random_state(random_state)
-    with numba_threads() as n_threads:
+    with kernel_threads() as n_threads:
         centers, indices = _kmeans_plusplus(
             _Data(X_checked), n_clusters, sample_weight, random_state, n_local_trials,
             n_threads=n_threads)
