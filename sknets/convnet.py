@@ -39,6 +39,7 @@ from sknets.nn._estimator import (
     forward_in_chunks,
 )
 from sknets.nn._training import validation_split
+from sknets.nn.architectures import small_resnet
 from sknets.nn.losses import squared_error
 from sknets.utils._random import make_generator
 from sknets.utils._threads import numba_threads
@@ -99,10 +100,15 @@ _PARAMS_DOC = """
         layer.
     dropout : float, default=0.5
         Dropout rate after each dense hidden layer (0 disables it).
-    architecture : {"custom", "lenet5"}, default="custom"
+    architecture : {"custom", "lenet5", "resnet"}, default="custom"
         ``"lenet5"``: LeNet-5's layout (conv 6@5x5 padding 2, pool, conv 16@5x5, pool,
         dense 120, dense 84), replacing ``filters``, ``kernel_size`` and
-        ``hidden_layer_sizes``; needs images of at least 12x12.
+        ``hidden_layer_sizes``; needs images of at least 12x12. ``"resnet"``: a small
+        ResNet (:func:`sknets.nn.architectures.small_resnet`: a 3x3 conv stem with
+        batch norm, residual stages of 16, 32 and 64 channels, the last two halving
+        the map, global average pooling, a dense output), replacing the layer
+        parameters (``activation``, ``batch_norm``, ``dropout`` included); needs
+        images of at least 4x4.
     image_shape : tuple of int, default=None
         ``(height, width)`` or ``(channels, height, width)`` of the flat input rows.
     solver : {"adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"}, \
@@ -211,7 +217,7 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
                                    "identity"})],
         "batch_norm": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "architecture": [StrOptions({"custom", "lenet5"})],
+        "architecture": [StrOptions({"custom", "lenet5", "resnet"})],
         "image_shape": ["array-like", None],
         "dtype": [StrOptions({"float32", "float64"})],
         **TRAINING_PARAMETERS,
@@ -404,6 +410,13 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         return layers, (h, w)
 
     def _build_network(self, image_shape, n_outputs, rng):
+        if self.architecture == "resnet":
+            if len(image_shape) != 3:
+                raise ValueError("architecture='resnet' needs images; set image_shape")
+            layers = small_resnet(image_shape, n_outputs)
+            layers[0].input_grad = False
+            return Sequential(layers).build(image_shape, rng=rng,
+                                            dtype=self._float_dtype())
         layers, _ = self._conv_stack(image_shape)
         hidden = (_LENET5_HIDDEN if self.architecture == "lenet5" else
                   _as_tuple(self.hidden_layer_sizes, "hidden_layer_sizes",

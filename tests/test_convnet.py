@@ -364,3 +364,27 @@ def test_loss_explosion_is_divergence(digits):
         clf.fit(X, y)
     with pytest.raises(NotFittedError):
         clf.predict(X)
+
+
+def test_resnet_preset_on_rgb_patches():
+    from sklearn.datasets import load_sample_image
+
+    img = load_sample_image("china.jpg")[::4, ::4].astype(np.float64)
+    rng = np.random.default_rng(0)
+    # 8x8 RGB patches, label: which of the two halves of the image it comes from
+    ys = rng.integers(0, img.shape[0] - 8, 240)
+    xs = rng.integers(0, img.shape[1] - 8, 240)
+    X = np.stack([img[a:a + 8, b:b + 8].transpose(2, 0, 1) for a, b in zip(ys, xs)])
+    y = (xs > img.shape[1] // 2).astype(int)
+    clf = ConvNetClassifier(architecture="resnet", max_iter=4, random_state=0)
+    clf.fit(X[:200], y[:200])
+    names = [type(layer).__name__ for layer in clf.network_.layers]
+    assert names[:3] == ["Conv2D", "BatchNorm", "ReLU"]
+    assert names.count("ResidualBlock") == 3 and names[-2:] == ["GlobalAvgPool2D",
+                                                                 "Dense"]
+    assert clf.image_shape_ == (3, 8, 8)
+    assert clf.predict_proba(X[200:]).shape == (40, 2)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    with pytest.raises(ValueError, match="4x4|pixels"):
+        ConvNetClassifier(architecture="resnet", max_iter=1).fit(
+            np.zeros((4, 1, 2, 2)), [0, 1, 0, 1])
