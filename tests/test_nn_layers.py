@@ -24,7 +24,7 @@ from sknets.nn import (
     Upsample2D,
     softmax_cross_entropy,
 )
-from sknets.nn import _upsample_kernels
+from sknets.nn import _norm_kernels, _upsample_kernels
 from sknets.nn.architectures import small_resnet
 from sknets.nn.layers import iter_layers
 from tests.references import nn_layers as ref
@@ -218,6 +218,48 @@ def test_batchnorm_conv_maps_per_channel_against_reference(dtype, rtol):
         rtol=rtol, atol=rtol)
     # inference leaves the statistics alone
     np.testing.assert_allclose(layer.running_mean, run_mean, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7, 3, 5, 4), (9, 4)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_kernels_match_reference(dtype, shape, training):
+    rng = np.random.default_rng(13)
+    c = shape[1]
+    # a large mean against a small spread: float32 must centre before it scales
+    x64 = rng.normal(size=shape) * 0.01 + 100.0
+    x = x64.astype(dtype)
+    x3 = x.reshape(shape[0], c, -1)
+    gamma = rng.uniform(0.5, 1.5, size=c)
+    beta = rng.normal(size=c)
+    g = rng.normal(size=shape).astype(dtype)
+    mean, var = np.empty(c), np.empty(c)
+    _norm_kernels.batchnorm_stats(x3, mean, var)
+    axes = (0,) + tuple(range(2, x.ndim))
+    np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=axes), rtol=1e-13)
+    np.testing.assert_allclose(var, x.astype(np.float64).var(axis=axes), rtol=1e-10)
+    if not training:
+        mean, var = mean + 0.001, var * 1.3
+    inv_std = 1 / np.sqrt(var + 1e-5)
+    out = np.empty_like(x3)
+    _norm_kernels.batchnorm_apply(x3, mean.astype(dtype), (gamma * inv_std).astype(dtype),
+                                  beta.astype(dtype), out)
+    x_ref = x.astype(np.float64)
+    expected = (ref.batchnorm_train(x_ref, gamma, beta)[0] if training else
+                ref.batchnorm_infer(x_ref, gamma, beta, mean, var))
+    tol = 1e-3 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(out.reshape(shape), expected, rtol=tol, atol=tol)
+    dx = np.empty_like(x3)
+    dgamma, dbeta = np.empty(c, dtype=dtype), np.empty(c, dtype=dtype)
+    _norm_kernels.batchnorm_backward(x3, g.reshape(x3.shape), mean, inv_std,
+                                     gamma.astype(dtype), training, dx, dgamma, dbeta)
+    r_dx, r_dgamma, r_dbeta = ref.batchnorm_backward(
+        x_ref, g.astype(np.float64), gamma, training=training, running=(mean, var))
+    scale = np.abs(r_dx).max()
+    np.testing.assert_allclose(dx.reshape(shape), r_dx, rtol=tol, atol=tol * scale)
+    np.testing.assert_allclose(dgamma, r_dgamma, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dbeta, r_dbeta, rtol=1e-5 if dtype == np.float32
+                               else 1e-12, atol=1e-5)
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -20,6 +20,8 @@ Conventions (see the package docstring for the whole interface):
 
 import numpy as np
 
+from sknets.nn import _norm_kernels
+
 __all__ = [
     "Layer",
     "Composite",
@@ -297,6 +299,10 @@ class BatchNorm(Layer):
     Backward (training mode), with m the number of values per channel and
     xhat the normalised input: ``dbeta = sum g``, ``dgamma = sum g * xhat``,
     ``dx = gamma / sqrt(var + eps) / m * (m * g - dbeta - xhat * dgamma)``.
+
+    Both directions run Numba kernels (``sknets.nn._norm_kernels``, parallel over
+    channels, per-channel sums in float64); backward recomputes xhat from the input of
+    the last forward call, which must not be modified in between.
     """
 
     param_names = ("gamma", "beta")
@@ -320,49 +326,38 @@ class BatchNorm(Layer):
     gamma = property(lambda self: self.params[0])
     beta = property(lambda self: self.params[1])
 
-    def _axes_shape(self, x):
-        if x.ndim == 2:
-            return (0,), (1, -1)
-        return (0,) + tuple(range(2, x.ndim)), (1, -1) + (1,) * (x.ndim - 2)
-
     def forward(self, x, training=False):
-        axes, bshape = self._axes_shape(x)
-        f = x.dtype.type
-        gamma = self.params[0].reshape(bshape)
-        beta = self.params[1].reshape(bshape)
+        n, c = x.shape[:2]
+        x3 = np.ascontiguousarray(x).reshape(n, c, -1)
+        dtype = x.dtype
         if training:
-            m = x.size // x.shape[1]
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(bshape)
-            var = np.mean(xc * xc, axis=axes)
-            inv_std = (1 / np.sqrt(var + f(self.epsilon))).astype(x.dtype)
-            xhat = xc * inv_std.reshape(bshape)
-            mom = f(self.momentum)
-            self.running_mean *= 1 - mom
-            self.running_mean += mom * mean
-            self.running_var *= 1 - mom
-            self.running_var += mom * var * f(m / max(m - 1, 1))
-            self._training = True
+            mean = np.empty(c)
+            var = np.empty(c)
+            _norm_kernels.batchnorm_stats(x3, mean, var)
+            m = x3.shape[0] * x3.shape[2]
+            mom = self.momentum
+            self.running_mean[...] = (1 - mom) * self.running_mean + mom * mean
+            self.running_var[...] = ((1 - mom) * self.running_var
+                                     + mom * var * (m / max(m - 1, 1)))
         else:
-            inv_std = (1 / np.sqrt(self.running_var + f(self.epsilon))).astype(x.dtype)
-            xhat = (x - self.running_mean.reshape(bshape)) * inv_std.reshape(bshape)
-            self._training = False
-        self._xhat, self._inv_std = xhat, inv_std
-        return xhat * gamma + beta
+            mean = self.running_mean.astype(np.float64)
+            var = self.running_var.astype(np.float64)
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        out = np.empty_like(x3)
+        _norm_kernels.batchnorm_apply(x3, mean.astype(dtype),
+                                      (self.params[0] * inv_std).astype(dtype),
+                                      self.params[1].astype(dtype, copy=False), out)
+        self._x, self._mean, self._inv_std = x3, mean, inv_std
+        self._training = bool(training)
+        return out.reshape(x.shape)
 
     def backward(self, grad_out):
-        axes, bshape = self._axes_shape(grad_out)
-        xhat, inv_std = self._xhat, self._inv_std
-        np.sum(grad_out, axis=axes, out=self.grads[1])
-        np.sum(grad_out * xhat, axis=axes, out=self.grads[0])
-        scale = (self.params[0] * inv_std).reshape(bshape)
-        if not self._training:
-            return grad_out * scale
-        m = grad_out.size // grad_out.shape[1]
-        f = grad_out.dtype.type
-        dbeta = self.grads[1].reshape(bshape)
-        dgamma = self.grads[0].reshape(bshape)
-        return (scale * f(1.0 / m)) * (f(m) * grad_out - dbeta - xhat * dgamma)
+        g = np.ascontiguousarray(grad_out).reshape(self._x.shape)
+        dx = np.empty_like(g)
+        _norm_kernels.batchnorm_backward(self._x, g, self._mean, self._inv_std,
+                                         self.params[0], self._training, dx,
+                                         self.grads[0], self.grads[1])
+        return dx.reshape(grad_out.shape)
 
     def __repr__(self):
         return f"BatchNorm(momentum={self.momentum})"

@@ -132,3 +132,24 @@ def resize_matrix(n_in, n_out, ratio):
         A[i, i0] += 1 - lam
         A[i, i1] += lam
     return A
+
+
+def batchnorm_backward(x, g, gamma, eps=1e-5, training=True, running=None):
+    """(dx, dgamma, dbeta) of batch norm per channel, from the published formulas
+    (Ioffe & Szegedy, 2015) written with numpy reductions."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+    else:
+        mean, var = running
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    dbeta = g.sum(axis=axes)
+    dgamma = (g * xhat).sum(axis=axes)
+    scale = (gamma * inv_std).reshape(shape)
+    if not training:
+        return g * scale, dgamma, dbeta
+    m = x.size // x.shape[1]
+    dx = scale / m * (m * g - dbeta.reshape(shape) - xhat * dgamma.reshape(shape))
+    return dx, dgamma, dbeta
