@@ -19,22 +19,31 @@ after a 0.5 s pause 0.29 s; scikit-learn's time did not change):
     ``--n-iter-b`` epochs (default 1; the ratio is per epoch), best of
     ``--repeat-b`` (default 3, like (a): single fits on this shared machine vary by
     up to 1.5x from run to run). scikit-learn runs its products through a
-    multithreaded BLAS; the sknets epoch kernel hands the tasks of each phase (a
-    few rows, or a chunk of features) out to the allowed threads (2 here) for
-    minibatches of this size, and runs (a) sequentially. (b) is also printed with
-    the thread limit at one (threadpoolctl, which limits sknets to one thread as
-    well). The 1-minute load average is printed with each line: figures taken while
-    other work runs on the machine are not comparable.
+    multithreaded BLAS; sknets runs minibatches of this size in its blocked epoch
+    kernel, which skips zeros and hands the tasks of each phase out to the allowed
+    threads (2 here, 1 when other processes keep the cores busy). (b) is also
+    printed with the thread limit at one (threadpoolctl, which limits sknets to one
+    thread as well). The 1-minute load average is printed with each line: figures
+    taken while other work runs on the machine are not comparable.
 
-and the compile overhead: the first fits (float64 and float32; a small one, which runs
-the sequential epoch kernel, and a 100 x 784 x 500 one, which runs the parallel kernel)
-in a new process with Numba's cache already warm, minus the same fits once loaded;
-split into Numba's own one-time start-up (paid by the first call of any cached Numba
+sknets has two epoch kernels: ``dense_epoch`` (products through BLAS), for small
+minibatches such as (a), and ``blocked_epoch`` from 2**18 rows x features x
+components per minibatch, such as (b). The script also times each set-up with the
+other kernel forced (same sklearn time, from the line above it), which shows why
+both exist.
+
+And the compile overhead: the first fits (float64 and float32; a small one, which runs
+the dense epoch kernel, and a 100 x 784 x 500 one, which runs the blocked kernel) in
+a new process with Numba's cache already warm, minus the same fits once loaded; split
+into Numba's own one-time start-up (paid by the first call of any cached Numba
 function, measured on a trivial sknets kernel) and the loading of the BernoulliRBM
 kernels.
 
+``--busy`` runs every timing with one busy background process (``while True:
+pass``), as on a machine where another program uses a core.
+
 Usage: python benchmarks/bench_rbm.py [--repeat 3] [--n-iter-b 1] [--repeat-b 3]
-       [--quick]
+       [--quick] [--busy]
 Absolute times on a shared machine mean little; compare the ratios.
 """
 
@@ -44,6 +53,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sknets import BernoulliRBM  # noqa: E402
+from sknets.rbm import _bernoulli  # noqa: E402
 
 
 def nudge_dataset(X, Y):
@@ -116,7 +127,8 @@ def timed(fn):
 
 def compare(label, make_ours, make_sk, X, repeat):
     """Best of ``repeat`` fits of each, the two alternating (sklearn, sknets, sklearn,
-    ...) so that a slow spell of the shared machine falls on both alike."""
+    ...) so that a slow spell of the shared machine falls on both alike. Returns the
+    ratio and sklearn's time."""
     t_sk, t_ours = [], []
     for _ in range(repeat):
         t_sk.append(timed(lambda: make_sk().fit(X)))
@@ -124,7 +136,43 @@ def compare(label, make_ours, make_sk, X, repeat):
     t_sk, t_ours = min(t_sk), min(t_ours)
     print(f"{label:<38} sklearn {t_sk:8.3f} s   sknets {t_ours:8.3f} s   "
           f"ratio {t_sk / t_ours:5.2f}x   (load {os.getloadavg()[0]:.1f})")
-    return t_sk / t_ours
+    return t_sk / t_ours, t_sk
+
+
+@contextmanager
+def kernel_forced(name):
+    """Run BernoulliRBM's epochs in the kernel ``name`` ("dense" or "blocked")
+    whatever the minibatch size."""
+    saved = _bernoulli._BLOCKED_MIN_WORK
+    _bernoulli._BLOCKED_MIN_WORK = 0 if name == "blocked" else 10**18
+    try:
+        yield
+    finally:
+        _bernoulli._BLOCKED_MIN_WORK = saved
+
+
+def other_kernel(label, name, make_ours, X, repeat, t_sk):
+    """The same fits with the other epoch kernel forced; ratio to ``t_sk``."""
+    with kernel_forced(name):
+        make_ours().fit(X[:200])  # compile / load outside the timing
+        t = min(timed(lambda: make_ours().fit(X)) for _ in range(repeat))
+    print(f"{label:<38} {name} kernel forced: sknets {t:8.3f} s   ratio "
+          f"{t_sk / t:5.2f}x   (load {os.getloadavg()[0]:.1f})")
+
+
+@contextmanager
+def busy_background(on):
+    """With ``on``, one background process keeps a core busy inside the block."""
+    if not on:
+        yield
+        return
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 COMPILE_SNIPPET = textwrap.dedent("""
@@ -132,13 +180,13 @@ COMPILE_SNIPPET = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import numpy as np
     from sknets import BernoulliRBM
-    from sknets.rbm._kernels import minibatch_draws
+    from sknets.rbm._bernoulli_kernels import minibatch_draws
     t = time.perf_counter()
     minibatch_draws(1, 1, 1, 1, 1, True, False)  # Numba start-up + a tiny cached kernel
     startup = time.perf_counter() - t
     rng = np.random.RandomState(0)
     small, big = rng.rand(200, 64), (rng.rand(200, 784) < 0.2).astype(float)
-    # a small fit (sequential kernel) and a 100 x 784 x 500 one (parallel kernel)
+    # a small fit (dense kernel) and a 100 x 784 x 500 one (blocked kernel)
     fits = [(small, dict(n_components=32)),
             (big, dict(n_components=500, batch_size=100))]
 
@@ -174,36 +222,47 @@ def main():
     parser.add_argument("--repeat-b", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="1 repeat, 5,000 samples in (b)")
+    parser.add_argument("--busy", action="store_true",
+                        help="time everything with one busy background process")
     args = parser.parse_args()
     repeat = 1 if args.quick else args.repeat
 
     print("BernoulliRBM: sknets vs scikit-learn (same process, best of "
-          f"{repeat}; ratio = sklearn / sknets)")
+          f"{repeat}; ratio = sklearn / sknets)"
+          + ("; one busy background process" if args.busy else ""))
     overhead, startup, kernels = compile_overhead()
     print(f"compile overhead, first fits (both kernels, float64 + float32) in a new "
           f"process, warm "
           f"cache: {overhead:.3f} s = Numba start-up {startup:.3f} s + loading the "
           f"RBM kernels {kernels:.3f} s")
 
-    # warm both up (imports, caches, the sequential and the parallel epoch kernels
-    # in both dtypes) outside the timings
+    # warm both up (imports, caches, both epoch kernels in both dtypes) outside the
+    # timings
     Xw = np.random.RandomState(0).rand(50, 8)
     Xw_b = (np.random.RandomState(0).rand(200, 784) < 0.2).astype(float)
-    from threadpoolctl import threadpool_limits
-
     for dt in (np.float64, np.float32):
         BernoulliRBM(n_components=4, n_iter=1).fit(Xw.astype(dt))
         SkRBM(n_components=4, n_iter=1).fit(Xw.astype(dt))
         BernoulliRBM(n_components=500, batch_size=100, n_iter=1).fit(Xw_b.astype(dt))
-        with threadpool_limits(limits=1, user_api="blas"):  # sequential at (b) size
-            BernoulliRBM(n_components=500, batch_size=100,
-                         n_iter=1).fit(Xw_b.astype(dt))
+
+    with busy_background(args.busy):
+        ratio_a, ratios_b = timings(args, repeat)
+    print("summary: (a) {:.2f}x (target >= 5)   (b) float64 {:.2f}x (target >= 2)   "
+          "(b) float32 {:.2f}x (target >= 4)   compile {:.3f} s (target < 1)".format(
+              ratio_a, ratios_b["float64"], ratios_b["float32"], overhead))
+
+
+def timings(args, repeat):
+    from threadpoolctl import threadpool_limits
 
     # (a) scikit-learn's example
     X_train, X_test, Y_train, Y_test = example_data()
     params = dict(n_components=100, learning_rate=0.06, n_iter=10, random_state=0)
-    ratio_a = compare("(a) sklearn example, float32", lambda: BernoulliRBM(**params),
-                      lambda: SkRBM(**params), X_train, repeat)
+    ratio_a, t_sk = compare("(a) sklearn example, float32",
+                            lambda: BernoulliRBM(**params), lambda: SkRBM(**params),
+                            X_train, repeat)
+    other_kernel("(a)", "blocked", lambda: BernoulliRBM(**params), X_train, repeat,
+                 t_sk)
     accs = {}
     for name, cls in (("sklearn", SkRBM), ("sknets", BernoulliRBM)):
         # the example's classifier is LogisticRegression(solver="newton-cg", tol=1,
@@ -227,19 +286,18 @@ def main():
     ratios_b = {}
     repeat_b = 1 if args.quick else args.repeat_b
     for dt in (np.float64, np.float32):
-        ratios_b[dt.__name__] = compare(
+        ratios_b[dt.__name__], t_sk = compare(
             f"(b) 784x500 batch 100, {dt.__name__}",
             lambda: BernoulliRBM(**params_b), lambda: SkRBM(**params_b),
             Xb.astype(dt), repeat_b)
+        other_kernel(f"(b) {dt.__name__}", "dense", lambda: BernoulliRBM(**params_b),
+                     Xb.astype(dt), repeat_b, t_sk)
     with threadpool_limits(limits=1, user_api="blas"):
         for dt in (np.float64, np.float32):
             compare(f"(b) {dt.__name__}, sklearn BLAS 1 thread",
                     lambda: BernoulliRBM(**params_b), lambda: SkRBM(**params_b),
                     Xb.astype(dt), repeat_b)
-
-    print("summary: (a) {:.2f}x (target >= 5)   (b) float64 {:.2f}x (target >= 2)   "
-          "(b) float32 {:.2f}x (target >= 4)   compile {:.3f} s (target < 1)".format(
-              ratio_a, ratios_b["float64"], ratios_b["float32"], overhead))
+    return ratio_a, ratios_b
 
 
 if __name__ == "__main__":

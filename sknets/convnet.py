@@ -42,7 +42,7 @@ from sknets.nn._training import validation_split
 from sknets.nn.architectures import small_resnet
 from sknets.nn.losses import squared_error
 from sknets.utils._random import make_generator
-from sknets.utils._threads import numba_threads
+from sknets.utils._threads import kernel_threads
 
 __all__ = ["ConvNetClassifier", "ConvNetRegressor"]
 
@@ -489,7 +489,7 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         check_is_fitted(self, "network_")
         X, _ = self._validate_input(X, reset=False)
         images = self._to_images(X).astype(np.float64)
-        with numba_threads(self.n_jobs):
+        with kernel_threads(self.n_jobs, blas_threads=self._blas_threads):
             return forward_in_chunks(self._inference_network(), images)
 
     def __getstate__(self):

@@ -22,18 +22,24 @@ from sklearn.preprocessing import StandardScaler
 
 from sknets import BernoulliRBM
 from sknets.rbm._base import batch_bounds, chains_from_rows
-from sknets.rbm._kernels import (
-    count_nonfinite_outside,
-    count_nonfinite_outside_reference,
-    legacy_normal,
-    momentum_step,
-    momentum_step_reference,
+from sknets.rbm._bernoulli_kernels import (
     MT_SCRATCH,
+    legacy_normal,
+    minibatch_draws,
     mt_fill_random,
-    sgd_step,
-    sigmoid_row,
 )
-from sknets.rbm._reference import epoch_reference
+from sknets.utils import _threads
+from sknets.utils._numba_math import (
+    count_nonfinite_outside,
+    momentum_step,
+    sigmoid_inplace,
+)
+from tests.references.rbm import (
+    count_nonfinite_outside_reference,
+    epoch_reference,
+    momentum_step_reference,
+)
+from tests.references.rbm import minibatch_draws as minibatch_draws_reference
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X_DIGITS = X_DIGITS / 16.0
@@ -70,12 +76,12 @@ def test_mt_stream_equals_randomstate(odd):
 
 @pytest.mark.parametrize("dtype, itype, rtol", [(np.float32, np.int32, 2e-6),
                                                 (np.float64, np.int64, 1e-13)])
-def test_sigmoid_row_matches_expit(dtype, itype, rtol):
+def test_sigmoid_inplace_matches_expit(dtype, itype, rtol):
     rng = np.random.RandomState(0)
     x = np.concatenate([rng.randn(500) * 8, [0.0, -80.0, 80.0, -1e4, 1e4, 700, -700]])
     x = x.astype(dtype)
     a = x.copy()
-    sigmoid_row(a, np.empty(a.shape[0], itype))
+    sigmoid_inplace(a, np.empty(a.shape[0], itype))
     expected = expit(x.astype(np.float64))
     assert a.dtype == dtype
     assert np.all(np.isfinite(a)) and np.all((a >= 0) & (a <= 1))
@@ -83,7 +89,7 @@ def test_sigmoid_row_matches_expit(dtype, itype, rtol):
     np.testing.assert_allclose(a, expected, rtol=rtol, atol=np.finfo(dtype).tiny * 1e8)
 
 
-def test_momentum_and_sgd_step_match_reference():
+def test_momentum_step_matches_reference():
     rng = np.random.RandomState(0)
     p, g, v = rng.randn(3, 4, 5)
     p2, g2, v2 = p.copy(), g.copy(), v.copy()
@@ -91,11 +97,12 @@ def test_momentum_and_sgd_step_match_reference():
     momentum_step_reference(p2, g2, v2, 0.1, 0.9, 0.01)
     np.testing.assert_allclose(p, p2, rtol=1e-14)
     np.testing.assert_allclose(v, v2, rtol=1e-14)
-    q = rng.randn(7)
-    q2 = q.copy()
-    sgd_step(q, g.ravel()[:7], 0.5, 0.1)
-    q2 += 0.5 * (g.ravel()[:7] - 0.1 * q2)
-    np.testing.assert_allclose(q, q2, rtol=1e-14)
+
+
+def test_minibatch_draws_match_reference():
+    for args in [(10, 10, 64, 100, 1, True, False), (7, 10, 5, 3, 2, False, False),
+                 (5, 5, 7, 6, 3, True, True), (3, 3, 5, 2, 1, False, True)]:
+        assert minibatch_draws(*args) == minibatch_draws_reference(*args)
 
 
 def test_batch_bounds_are_sklearn_slices():
@@ -114,7 +121,7 @@ def test_task_claims_hand_out_each_task_once():
     # epoch number tells this phase's claims from the last one's)
     import numba
 
-    from sknets.rbm._block_kernels import _claim
+    from sknets.rbm._bernoulli_blocked_kernels import _claim
 
     @numba.njit(parallel=True)
     def grab(flags, got, owner, n_phases):
@@ -134,26 +141,6 @@ def test_task_claims_hand_out_each_task_once():
     grab(flags, got, owner, 5)
     assert np.all(got == 1)
     assert set(np.unique(owner)) <= {0, 1}  # (who took what depends on timing)
-
-
-@pytest.mark.parametrize("fc", [1, 8, 32])
-def test_chunk_starts_match_searchsorted(fc):
-    # where each chunk of fc features begins in a sorted non-zero list (what the
-    # parameter step reads instead of searching); equals numpy's searchsorted,
-    # including empty chunks, an empty list and a list ending in the last chunk
-    from sknets.rbm._kernels import _chunk_starts
-
-    rng = np.random.RandomState(fc)
-    n_features = 70
-    n_chunks = -(-n_features // fc)
-    rows = [np.flatnonzero(rng.rand(n_features) < p) for p in (0.0, 0.05, 0.3, 1.0)]
-    for nz in rows:
-        idx = np.zeros(n_features, np.int64)
-        idx[:nz.size] = nz
-        starts = np.full(n_chunks + 1, -1, np.int64)
-        _chunk_starts(idx, nz.size, fc, starts)
-        expected = np.searchsorted(nz, np.arange(n_chunks + 1) * fc)
-        np.testing.assert_array_equal(starts, expected)
 
 
 def test_chains_from_rows():
@@ -219,23 +206,29 @@ def test_epoch_kernel_matches_numpy_reference(params, dtype, sparse):
 
 
 @pytest.fixture
-def parallel_epochs(monkeypatch):
-    """Force the blocked epoch kernel on 2 threads whatever the size/load."""
+def blocked_epochs(monkeypatch):
+    """Force the blocked epoch kernel, on 2 threads whatever the size and the load;
+    returns the thread count of each call (``blocked_epochs.n_threads`` sets it)."""
     import sknets.rbm._bernoulli as bernoulli
 
-    monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 2)
+    class Calls(list):
+        n_threads = 2
+
+    calls = Calls()
+    monkeypatch.setattr(bernoulli, "_BLOCKED_MIN_WORK", 0)
+    monkeypatch.setattr(bernoulli, "effective_n_threads",
+                        lambda n_jobs=None: calls.n_threads)
+    monkeypatch.setattr(_threads, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(_threads, "PARALLEL_MIN_WORK_BUSY", 0)
     # tasks of 2 rows: minibatches of 5 (or 4) rows in 3 (2) groups, the last short
-    sizes = bernoulli._task_sizes
-    monkeypatch.setattr(bernoulli, "_task_sizes", lambda dtype: (2, sizes(dtype)[1]))
-    calls = []
-    kernel = bernoulli.bernoulli_epoch_blocked
+    monkeypatch.setattr(bernoulli, "_ROWS_PER_TASK", 2)
+    kernel = bernoulli.blocked_epoch
 
     def counted(*args):
         calls.append(args[-1])  # the thread count
         return kernel(*args)
 
-    monkeypatch.setattr(bernoulli, "bernoulli_epoch_blocked", counted)
+    monkeypatch.setattr(bernoulli, "blocked_epoch", counted)
     return calls
 
 
@@ -244,15 +237,16 @@ def parallel_epochs(monkeypatch):
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("n_features, n_components",
                          [(7, 6), (40, 70), (150, 130), (300, 20)])
-def test_parallel_epoch_kernel_matches_sequential_and_reference(
-        params, dtype, sparse, n_features, n_components, parallel_epochs):
-    # the blocked kernel on 2 threads. (40, 70): feature chunks 32 + 8 (float32) or
-    # 16 + 16 + 8 (float64) in the parameter step, two hidden regions (64 + 6
-    # units); (150, 130): three visible regions (64 + 64 + 22 features) and three
-    # hidden ones (64 + 64 + 2), packed blocks of 64 (float32) or 32 (float64)
-    # columns, transposes past the last feature (150 is not a multiple of 8);
-    # (300, 20): the parameter step's tasks over two parts of the features (256 +
-    # 44)
+def test_blocked_epoch_kernel_matches_reference_and_dense_kernel(
+        params, dtype, sparse, n_features, n_components, blocked_epochs,
+        monkeypatch):
+    # the blocked kernel on 2 threads. (40, 70): two hidden regions (64 + 6 units);
+    # (150, 130): three visible regions (64 + 64 + 22 features) and three hidden ones
+    # (64 + 64 + 2), packed blocks of 64 (float32) or 32 (float64) columns,
+    # transposes past the last feature (150 is not a multiple of 8); (300, 20): the
+    # parameter step's tasks over two parts of the features (256 + 44)
+    import sknets.rbm._bernoulli as bernoulli
+
     X = _binaryish(23, n_features, seed=1).astype(dtype)
     if params.get("visible_unit") == "gaussian":
         X = StandardScaler().fit_transform(X).astype(dtype)
@@ -260,46 +254,60 @@ def test_parallel_epoch_kernel_matches_sequential_and_reference(
     kw = dict(n_components=n_components, batch_size=5, n_iter=3, random_state=7,
               **params)
     par = BernoulliRBM(**kw).fit(Xf)
-    assert parallel_epochs == [2, 2, 2]
+    assert blocked_epochs == [2, 2, 2]
     _assert_matches_reference(X, par, 7)
-    # the sequential kernel does the same arithmetic row by row
-    import sknets.rbm._bernoulli as bernoulli
-
-    bernoulli._PARALLEL_MIN_WORK = 10**18  # (restored by monkeypatch)
-    seq = BernoulliRBM(**kw).fit(Xf)
-    assert len(parallel_epochs) == 3
-    for name in ("components_", "intercept_hidden_", "intercept_visible_",
-                 "h_samples_"):
-        np.testing.assert_allclose(getattr(par, name), getattr(seq, name),
-                                   rtol=1e-12 if dtype == np.float64 else 1e-6,
-                                   atol=0)
+    names = ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_")
+    # every element gets the same arithmetic whichever thread computes it
+    blocked_epochs.n_threads = 1
+    one = BernoulliRBM(**kw).fit(Xf)
+    assert blocked_epochs == [2, 2, 2, 1, 1, 1]
+    for name in names:
+        np.testing.assert_array_equal(getattr(par, name), getattr(one, name))
+    # the dense (BLAS) kernel: the same model up to rounding
+    monkeypatch.setattr(bernoulli, "_BLOCKED_MIN_WORK", 10**18)
+    dense = BernoulliRBM(**kw).fit(Xf)
+    assert len(blocked_epochs) == 6
+    for name in names:
+        np.testing.assert_allclose(getattr(par, name), getattr(dense, name),
+                                   rtol=1e-12 if dtype == np.float64 else 1e-5,
+                                   atol=1e-14 if dtype == np.float64 else 1e-7)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_epoch_kernel_matches_reference_many_feature_chunks(dtype):
-    # 300 features: the parameter step (and its refresh of W = Wt.T, four rows at a
-    # time) runs over 10 feature chunks in float32 and 19 in float64, the last of 12
-    # features in both (the tail of the refresh, rows not a multiple of four, is
-    # exercised by the 7-feature cases above)
+def test_epoch_kernel_matches_reference_wide_data(dtype):
+    # 300 features, 40 components in minibatches of 10 rows
     X = _binaryish(30, 300, seed=4).astype(dtype)
     est = BernoulliRBM(n_components=40, batch_size=10, n_iter=2, random_state=5).fit(X)
     _assert_matches_reference(X, est, 5)
 
 
-def test_blocked_path_chosen_by_size_and_thread_limit(monkeypatch):
+def test_kernel_and_threads_chosen_by_size_and_load(monkeypatch):
     import sknets.rbm._bernoulli as bernoulli
 
     calls = []
-    kernel = bernoulli.bernoulli_epoch_blocked
-    monkeypatch.setattr(bernoulli, "bernoulli_epoch_blocked",
+    kernel = bernoulli.blocked_epoch
+    monkeypatch.setattr(bernoulli, "blocked_epoch",
                         lambda *a: calls.append(a[-1]) or kernel(*a))
+    monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 2)
+    # scikit-learn's defaults on digits (10 x 64 x 256): the dense kernel, no
+    # parallel region at all
     X = _binaryish(40, 64)
-    BernoulliRBM(n_components=100, n_iter=1, random_state=0).fit(X)  # batch 10: small
+    BernoulliRBM(n_iter=1, random_state=0).fit(X)
     assert calls == []
-    monkeypatch.setattr(bernoulli, "_PARALLEL_MIN_WORK", 0)
+    # minibatches of 100 x 784 x 500: the blocked kernel, on 2 threads when the
+    # machine is idle, on one when other processes keep the cores busy
+    X = _binaryish(100, 784)
+    kw = dict(n_components=500, batch_size=100, n_iter=1, random_state=0)
+    monkeypatch.setattr(_threads, "machine_is_busy", lambda n_threads: False)
+    BernoulliRBM(**kw).fit(X)
+    monkeypatch.setattr(_threads, "machine_is_busy", lambda n_threads: True)
+    BernoulliRBM(**kw).fit(X)
+    assert calls == [2, 1]
+    # the process' thread limit
+    monkeypatch.setattr(_threads, "machine_is_busy", lambda n_threads: False)
     monkeypatch.setattr(bernoulli, "effective_n_threads", lambda n_jobs=None: 1)
-    BernoulliRBM(n_components=100, n_iter=1, random_state=0).fit(X)  # 1 thread allowed
-    assert calls == [1]
+    BernoulliRBM(**kw).fit(X)
+    assert calls == [2, 1, 1]
 
 
 @settings(max_examples=8, deadline=None)
@@ -444,52 +452,6 @@ def test_unfitted_and_bad_params():
                    dict(visible_unit="poisson"), dict(n_gibbs_steps=0)):
         with pytest.raises(ValueError):
             BernoulliRBM(**params).fit(X_DIGITS[:10])
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("j0, j1", [(0, 1), (0, 3), (2, 9), (0, 64), (0, 100),
-                                    (5, 135), (0, 150)])
-def test_accumulate_cols_matches_numpy_in_list_order(dtype, j0, j1):
-    # list_acc pieces (whole vectors, a half vector, single elements): each
-    # element a chain of multiply-adds in the order of the list
-    from sknets.rbm._kernels import accumulate_cols
-
-    rng = np.random.RandomState(j1)
-    M = rng.randn(30, 160).astype(dtype)
-    out = rng.randn(160).astype(dtype)
-    idx = np.array([4, 0, 29, 7, 7, 12])
-    coef = rng.randn(6).astype(dtype)
-    expected = out.astype(np.float64)
-    for a in range(idx.shape[0]):
-        expected[j0:j1] += np.float64(coef[a]) * M[idx[a], j0:j1]
-    got = out.copy()
-    accumulate_cols(got, M, j0, j1, idx, coef, idx.shape[0])
-    tol = 1e-12 if dtype == np.float64 else 2e-5
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
-    np.testing.assert_array_equal(got[:j0], out[:j0])
-    np.testing.assert_array_equal(got[j1:], out[j1:])
-    # in order: (1 + big) - big loses the 1, as one multiply-add after the other
-    big = dtype(2.0 ** (24 if dtype == np.float32 else 53))
-    ones = np.ones((2, 160), dtype)
-    acc = np.ones(160, dtype)
-    accumulate_cols(acc, ones, j0, j1, np.array([0, 1]), np.array([big, -big], dtype),
-                    2)
-    np.testing.assert_array_equal(acc[j0:j1], 0.0)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape, i0, i1", [((64, 100), 0, 64), ((21, 13), 3, 20),
-                                           ((9, 5), 0, 9), ((40, 8), 8, 16)])
-def test_transpose_rows_matches_numpy(dtype, shape, i0, i1):
-    # the sequential kernel's W = Wt.T update (vector transposes, scalar edges)
-    from sknets.rbm._kernels import _transpose_rows
-
-    Wt = np.random.RandomState(2).randn(*shape).astype(dtype)
-    W = np.zeros(shape[::-1], dtype)
-    _transpose_rows(Wt, W, i0, i1)
-    expected = np.zeros_like(W)
-    expected[:, i0:i1] = Wt[i0:i1].T
-    np.testing.assert_array_equal(W, expected)
 
 
 @pytest.mark.parametrize("seed", [0, 7])

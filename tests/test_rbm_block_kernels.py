@@ -1,16 +1,15 @@
-"""The blocked BernoulliRBM kernel's building blocks against plain-numpy references
-(the whole blocked epoch is compared with the numpy epoch in test_rbm.py)."""
+"""The LLVM-IR intrinsics (``sknets.rbm._intrinsics``) and the blocked BernoulliRBM
+kernel's building blocks against plain-numpy references (the whole blocked epoch is
+compared with the numpy epoch in test_rbm.py)."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numba import njit
 
-from sknets.rbm._block_kernels import (
+from sknets.rbm._bernoulli_blocked_kernels import (
     REGION,
     _mask_columns,
-    block_acc,
-    block_acc_const,
     block_width,
     data_masks,
     nonzero_mask,
@@ -19,8 +18,14 @@ from sknets.rbm._block_kernels import (
     packed_masks,
     row_masks,
     transpose_bits64,
-    transpose_block,
     unpack_cols,
+)
+from sknets.rbm._intrinsics import (
+    ROW_BYTES,
+    atomic_xchg,
+    block_acc,
+    block_acc_const,
+    transpose_block,
 )
 
 
@@ -28,6 +33,25 @@ from sknets.rbm._block_kernels import (
 def _block_acc_calls(C, B, rows, row0, masks, vals, vbase):
     for t in range(rows.shape[0]):
         block_acc(C, rows[t], B, row0[t], masks[t], vals, vbase[t])
+
+
+def test_block_width_is_one_accumulator_row():
+    assert block_width(np.float32) * 4 == block_width(np.float64) * 8 == ROW_BYTES
+
+
+@njit
+def _xchg_calls(flags, slots, values):
+    old = np.empty(slots.shape[0], np.int64)
+    for t in range(slots.shape[0]):
+        old[t] = atomic_xchg(flags, slots[t], values[t])
+    return old
+
+
+def test_atomic_xchg_returns_the_old_value():
+    flags = np.array([5, -1, 0], np.int64)
+    old = _xchg_calls(flags, np.array([0, 2, 0, 1]), np.array([7, 3, 9, 2**40]))
+    np.testing.assert_array_equal(old, [5, 0, 7, -1])
+    np.testing.assert_array_equal(flags, [9, 2**40, 3])
 
 
 @njit
@@ -99,7 +123,7 @@ def test_block_acc_const_matches_numpy_and_block_acc(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_block_acc_adds_in_order(dtype):
     # fused multiply-adds one entry after the other: (1 + big) - big, not 1 + (big -
-    # big), so the 1 is lost to rounding exactly as in the sequential loop
+    # big), so the 1 is lost to rounding exactly as in the plain loop
     cw = block_width(dtype)
     big = dtype(2.0 ** (24 if dtype == np.float32 else 53))
     B = np.ones((2, cw), dtype)

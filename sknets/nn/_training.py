@@ -49,7 +49,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from sknets.utils._divergence import diverged
-from sknets.utils._threads import numba_threads
+from sknets.utils._threads import kernel_threads
 
 __all__ = ["TrainingHistory", "MinibatchModel", "Diverged", "train", "validation_split"]
 
@@ -231,7 +231,7 @@ def train(model, history, *, estimator, n_epochs, rng, batch_size, remedy,
                            f"{scale:.4g})", batch)
 
     stopped = False
-    with _thread_limits(n_jobs, blas_threads), np.errstate(
+    with kernel_threads(n_jobs, blas_threads=blas_threads), np.errstate(
             over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for _ in range(n_epochs):
             t0 = time.perf_counter()
@@ -337,25 +337,3 @@ def _stopping_rule(model, history, early_stopping, tol, n_iter_no_change, verbos
     if not stop:
         history.no_improvement_count = 0
     return stop
-
-
-class _thread_limits:
-    """Numba threads from ``n_jobs`` and, optionally, a BLAS thread limit."""
-
-    def __init__(self, n_jobs, blas_threads):
-        self.n_jobs, self.blas_threads = n_jobs, blas_threads
-
-    def __enter__(self):
-        self._numba = numba_threads(self.n_jobs)
-        self._numba.__enter__()
-        self._blas = None
-        if self.blas_threads is not None:
-            from threadpoolctl import threadpool_limits
-
-            self._blas = threadpool_limits(self.blas_threads, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        if self._blas is not None:
-            self._blas.unregister()
-        return self._numba.__exit__(*exc)

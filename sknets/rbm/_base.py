@@ -61,10 +61,10 @@ scikit-learn; and ``n_gibbs_steps`` (k of CD-k / PCD-k), ``persistent`` (True: P
 at the current minibatch), ``momentum`` and ``weight_decay`` (L2 on the weights only).
 A subclass that lacks one of them simply leaves it out of its constraints/``__init__``.
 
-Step rule (``momentum_step`` / ``sgd_step`` in ``_kernels.py``, numpy references
-``momentum_step_reference``): ``velocity <- momentum * velocity + lr * (grad -
-weight_decay * param)``; ``param += velocity``. With ``momentum=0`` and
-``weight_decay=0`` it is scikit-learn's plain ``param += lr * grad``.
+Step rule (``sknets.utils._numba_math.momentum_step``, or fused into an epoch kernel):
+``velocity <- momentum * velocity + lr * (grad - weight_decay * param)``;
+``param += velocity``. With ``momentum=0`` and ``weight_decay=0`` it is scikit-learn's
+plain ``param += lr * grad``.
 
 RNG convention: ``fit`` draws from a fresh ``check_random_state(self.random_state)``;
 ``partial_fit`` and ``gibbs`` share ``self.random_state_`` (created on first use), as
@@ -88,21 +88,9 @@ from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kernels import (  # noqa: F401
-    count_nonfinite_outside,
-    momentum_step,
-    momentum_step_reference,
-    sgd_step,
-)
+from ..utils._numba_math import count_nonfinite_outside
 
-__all__ = [
-    "BaseRBM",
-    "batch_bounds",
-    "momentum_step",
-    "momentum_step_reference",
-    "sgd_step",
-    "chains_from_rows",
-]
+__all__ = ["BaseRBM", "batch_bounds", "chains_from_rows"]
 
 BASE_PARAMETER_CONSTRAINTS = {
     "n_components": [Interval(Integral, 1, None, closed="left")],

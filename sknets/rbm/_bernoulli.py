@@ -10,25 +10,24 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._threads import effective_n_threads, numba_threads
+from ..utils._threads import effective_n_threads, kernel_threads
 from ._base import BaseRBM
-from ._block_kernels import bernoulli_epoch_blocked
-from ._kernels import bernoulli_epoch, legacy_normal
+from ._bernoulli_blocked_kernels import blocked_epoch
+from ._bernoulli_kernels import EpochSettings, dense_epoch, legacy_normal
 
-# Minibatch size (rows x visible x hidden) from which an epoch runs in the blocked
-# kernel (packed weight blocks, tasks handed out to the allowed threads, one or
-# more). Measured (fit times, sequential kernel / blocked on 1 thread / on 2): batch 10
-# x 196 x 128: 32 / 27 / 23 ms; 10 x 784 x 64: 73 / 58 / 43 ms; 32 x 784 x 128:
-# 84 / 48 / 46 ms; 10 x 784 x 500: 273 / 163 / 123 ms; scikit-learn's example
-# (10 x 64 x 100, below the threshold): 190 / 186 / 200 ms, so it stays sequential.
-_PARALLEL_MIN_WORK = 2**17
+# Minibatch size (rows x features x components) from which an epoch runs in the
+# blocked kernel, which skips the zeros of the data and of the binary samples; below
+# it, the products through BLAS cost less than packing the weights and building the
+# masks (measured in benchmarks/bench_rbm.py, which prints both kernels).
+_BLOCKED_MIN_WORK = 2**18
 
+# Rows of the minibatch (or chains) per task of the blocked kernel's product phases.
+_ROWS_PER_TASK = 50
 
-def _task_sizes(dtype):
-    """Rows of the minibatch (or chains) per task of the blocked kernel's product
-    phases, and features per chunk of the sequential kernel's parameter step (128
-    bytes of a row of ``W`` = ``Wt.T``)."""
-    return 50, 128 // np.dtype(dtype).itemsize
+# Elementary steps (about 1 ns each, see sknets.utils._threads) per unit of minibatch
+# size (rows x features x components) in one of the blocked kernel's parallel phases
+# on one thread (a PCD-1 minibatch runs three), measured on 100 x 784 x 500.
+_PHASE_STEPS_PER_UNIT = {np.dtype(np.float32): 0.02, np.dtype(np.float64): 0.04}
 
 
 class BernoulliRBM(BaseRBM):
@@ -287,7 +286,6 @@ class BernoulliRBM(BaseRBM):
         self._velocities = None
 
     def _run_epoch(self, data, bounds, rng):
-        indptr, indices, values = data
         dtype = self.components_.dtype
         if not self.components_.flags.f_contiguous:
             self.components_ = np.asfortranarray(self.components_)
@@ -305,27 +303,21 @@ class BernoulliRBM(BaseRBM):
                 self._velocities = (np.zeros_like(Wt), np.zeros(H, dtype),
                                     np.zeros(V, dtype))
             vel = self._velocities
-        gaussian = self.visible_unit == "gaussian"
         state = rng.get_state(legacy=True)
         key = np.array(state[1], dtype=np.uint32)
-        itemplate = np.empty(0, np.int32 if dtype == np.float32 else np.int64)
-        # the blocked kernel when a minibatch is big enough to pay for packing the
-        # weights and waking the threads (not for batch 10 x 64 x 100)
-        max_nb = int(np.max(np.diff(bounds)))
-        blocked = max(max_nb, self.batch_size) * V * H >= _PARALLEL_MIN_WORK
-        rc, fc = _task_sizes(dtype)
-        args = (indptr, indices, values, bounds, Wt,
-                Wt if blocked else np.ascontiguousarray(Wt.T),  # (blocked: unread)
-                self.intercept_hidden_, self.intercept_visible_, self.h_samples_,
-                vel[0], vel[1], vel[2], key, int(state[2]), float(self.learning_rate),
-                float(self.momentum), float(self.weight_decay),
-                int(self.n_gibbs_steps), bool(self.persistent), gaussian, rc, fc,
-                itemplate)
-        if blocked:
-            with numba_threads(effective_n_threads()) as nt:
-                pos = bernoulli_epoch_blocked(*args, nt)
+        settings = EpochSettings(
+            float(self.learning_rate), float(self.momentum), float(self.weight_decay),
+            int(self.n_gibbs_steps), bool(self.persistent),
+            self.visible_unit == "gaussian")
+        args = (data, bounds, (Wt, self.intercept_hidden_, self.intercept_visible_),
+                vel, self.h_samples_, (key, int(state[2])), settings)
+        size = max(int(np.max(np.diff(bounds))), self.batch_size) * V * H
+        if size < _BLOCKED_MIN_WORK:
+            pos = dense_epoch(*args)
         else:
-            pos = bernoulli_epoch(*args)
+            work = int(size * _PHASE_STEPS_PER_UNIT[dtype])
+            with kernel_threads(n_threads=effective_n_threads(), work=work) as nt:
+                pos = blocked_epoch(*args, _ROWS_PER_TASK, nt)
         rng.set_state((state[0], key, int(pos), state[3], state[4]))
 
     # ------------------------------------------------------------ public API

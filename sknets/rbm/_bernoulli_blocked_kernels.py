@@ -1,9 +1,11 @@
 """Blocked BernoulliRBM epoch kernel (private), for minibatches of some size.
 
-Same epoch, same random draws and the same arithmetic per output element as
-``_kernels.bernoulli_epoch`` (each product is a sum of selected rows of a weight
-matrix, added one after the other with a fused multiply-add), in a layout that keeps
-the rows being added in the fastest caches:
+The same epoch and the same random draws as ``_bernoulli_kernels.dense_epoch``,
+for minibatches where skipping zeros pays: every product has a left factor with
+many zeros (the data, the binary samples), so it is computed as a sum of the rows of
+a weight matrix selected by the non-zeros, each added with fused multiply-adds (the
+SIMD pieces live in ``_intrinsics``), in a layout that keeps the rows being added in
+the fastest caches:
 
 - **Packed matrices.** ``WtP[jb]`` is the column block jb of ``Wt`` = ``components_.T``
   (visible x hidden): its rows cut to ``CW`` columns (256 bytes: 64 float32 or 32
@@ -53,34 +55,32 @@ thread): with persistent chains, 1 and the first 2 (the chains' visible step rea
 only their stored state); in all cases, the last 3 and 4 (4 reads the data and the
 visible samples only). So PCD-1 runs three phases per minibatch: 1 + 2, 3 + 4, 5.
 
-Every output element gets the same arithmetic whichever thread computes it, and the
-same as in the sequential kernel, so the numbers do not depend on the thread count.
+Every output element gets the same arithmetic whichever thread computes it, so the
+numbers do not depend on the thread count.
 """
 
-import llvmlite.ir as ir
 import numpy as np
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
-from ._kernels import (
-    accumulate_cols,
-    _acc_codegen,
-    _check_float_arrays,
-    _row_ptr,
-    _FASTMATH,
-    _bias_step,
-    _box_muller_steps,
+from ..utils._numba_math import FASTMATH, exp_scratch, sigmoid_inplace
+from ._bernoulli_kernels import (
     MT_SCRATCH,
+    bias_step,
+    box_muller_steps,
     minibatch_draws,
     mt_fill_random,
-    sigmoid_range,
+)
+from ._intrinsics import (
+    ROW_BYTES,
+    atomic_xchg,
+    block_acc,
+    block_acc_const,
     transpose_block,
 )
 
 # bytes of a packed row (block width); a mask region is 64 features (one block of
 # float32, two of float64)
-BLOCK_BYTES = 256
+BLOCK_BYTES = ROW_BYTES
 REGION = 64
 _PART = 4  # regions of features per task of the parameter step
 
@@ -88,30 +88,6 @@ _PART = 4  # regions of features per task of the parameter step
 def block_width(dtype):
     """Columns of a packed block for ``dtype`` (64 float32, 32 float64)."""
     return BLOCK_BYTES // np.dtype(dtype).itemsize
-
-
-def _is_vector(a, kind):
-    """Typing check: a 1-D array of ``kind`` (types.Integer or types.Float) items."""
-    return isinstance(a, types.Array) and a.ndim == 1 and isinstance(a.dtype, kind)
-
-
-@intrinsic
-def _xchg(typingctx, flags, slot, value):
-    """Atomically ``old = flags[slot]; flags[slot] = value``; returns old (int64)."""
-    if not (isinstance(flags, types.Array) and flags.dtype == types.int64
-            and isinstance(slot, types.Integer) and isinstance(value, types.Integer)):
-        return None
-    sig = types.int64(flags, slot, value)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx])
-        val = context.cast(builder, args[2], signature.args[2], types.int64)
-        return builder.atomic_rmw("xchg", ptr, val, "seq_cst")
-
-    return sig, codegen
 
 
 @njit(cache=True)
@@ -124,89 +100,9 @@ def _claim(flags, epoch, n, start, j):
         if i >= n:
             i -= n
         j += 1
-        if _xchg(flags, i, epoch) != epoch:
+        if atomic_xchg(flags, i, epoch) != epoch:
             return i, j
     return -1, j
-
-
-def _bits_acc(context, builder, cty, c_arg, r, bty, b_arg, row0, bits, coef_of):
-    """IR of ``C[r] += coef_of(t) * B[row0 + t]`` for the set bits t of the i64
-    ``bits``, lowest first (``coef_of(t)``: IR of the coefficient, in C's dtype)."""
-    i64 = ir.IntType(64)
-    cttz = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
-    carr = context.make_array(cty)(context, builder, c_arg)
-    barr = context.make_array(bty)(context, builder, b_arg)
-
-    def more(state):
-        return builder.icmp_unsigned("!=", state, ir.Constant(i64, 0))
-
-    def step(state):
-        t = builder.call(cttz, [state, ir.Constant(ir.IntType(1), 1)])
-        rest = builder.and_(state, builder.sub(state, ir.Constant(i64, 1)))
-        return (_row_ptr(context, builder, bty, barr, builder.add(row0, t)),
-                coef_of(t), rest)
-
-    _acc_codegen(context, builder, cty.dtype, _row_ptr(context, builder, cty, carr, r),
-                 bits, more, step)
-
-
-@intrinsic
-def block_acc(typingctx, C, r, B, row0, mask, vals, vbase):
-    """``C[r] += vals[vbase + t] * B[row0 + t]`` for every set bit t of the uint64
-    ``mask``, lowest first (each element a chain of fused multiply-adds, in that
-    order).
-
-    ``C`` and ``B`` are 2-D, C-contiguous, of one float dtype, with rows of exactly
-    256 bytes (``block_width``); ``vals`` a 1-D float array (the coefficients: the
-    values whose non-zeros ``mask`` marks). The row of ``C`` stays in eight vector
-    registers for the whole call. No bounds checks.
-    """
-    if not (_check_float_arrays(C, B) and _is_vector(vals, types.Float)
-            and isinstance(mask, types.Integer)):
-        return None
-    sig = types.void(C, r, B, row0, mask, vals, vbase)
-
-    def codegen(context, builder, signature, args):
-        cty, rty, bty, r0ty, mty, vty, vbty = signature.args
-        varr = context.make_array(vty)(context, builder, args[5])
-        vbase = context.cast(builder, args[6], vbty, types.intp)
-
-        def coef_of(t):
-            c = builder.load(cgutils.get_item_pointer(context, builder, vty, varr,
-                                                      [builder.add(vbase, t)]))
-            return context.cast(builder, c, vty.dtype, cty.dtype)
-
-        _bits_acc(context, builder, cty, args[0],
-                  context.cast(builder, args[1], rty, types.intp), bty, args[2],
-                  context.cast(builder, args[3], r0ty, types.intp),
-                  context.cast(builder, args[4], mty, types.uint64), coef_of)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def block_acc_const(typingctx, C, r, B, row0, mask, c):
-    """``C[r] += c * B[row0 + t]`` for every set bit t of the uint64 ``mask``, lowest
-    first: ``block_acc`` with one coefficient for all entries (binary left rows:
-    nothing to load per entry). Same arithmetic as ``block_acc`` with those
-    coefficients."""
-    if not (_check_float_arrays(C, B) and isinstance(mask, types.Integer)
-            and isinstance(c, types.Float)):
-        return None
-    sig = types.void(C, r, B, row0, mask, c)
-
-    def codegen(context, builder, signature, args):
-        cty, rty, bty, r0ty, mty, ct = signature.args
-        coef = context.cast(builder, args[5], ct, cty.dtype)
-        _bits_acc(context, builder, cty, args[0],
-                  context.cast(builder, args[1], rty, types.intp), bty, args[2],
-                  context.cast(builder, args[3], r0ty, types.intp),
-                  context.cast(builder, args[4], mty, types.uint64), lambda t: coef)
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 @njit(cache=True)
@@ -359,7 +255,7 @@ def row_masks(k, b0, b1, A, masks):
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _product_block(jb, Out, o0, b0, b1, B, bias, width, masks, vals, row_off,
                    row_stride, blk_stride, binary):
     """Out[jb, o0 + b] = bias (its block; 0 in the padding) + left row b @ B[jb],
@@ -394,7 +290,7 @@ def _product_block(jb, Out, o0, b0, b1, B, bias, width, masks, vals, row_off,
                               base + t * blk_stride)
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, masks, vals, row_off, row_stride,
                  blk_stride, binary, sample, rand, off, hc, h_mask, ibuf):
     """Hidden region kh, rows b0..b1-1 (HP rows o0 + b): HP = sigmoid(bh + v @ Wt),
@@ -409,7 +305,7 @@ def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, masks, vals, row_off, row_strid
         lim = max(min(cw, H - j0), 0)
         _product_block(jb, HP, o0, b0, b1, WtP, bh, H, masks, vals, row_off,
                        row_stride, blk_stride, binary)
-        sigmoid_range(HP[jb, o0 + b0:o0 + b1].ravel(), 0, (b1 - b0) * cw, ibuf)
+        sigmoid_inplace(HP[jb, o0 + b0:o0 + b1].ravel(), ibuf)
         for b in range(b0, b1):
             o = HP[jb, o0 + b]
             for c in range(lim, cw):
@@ -423,7 +319,7 @@ def _hidden_task(kh, b0, b1, o0, HP, WtP, bh, H, masks, vals, row_off, row_strid
         row_masks(kh, b0, b1, hc, h_mask)
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _visible_task(kv, b0, b1, VP, WP, bv, V, h_mask, hc, gaussian, rand, off, n_mask,
                   ibuf):
     """Visible region kv, chains b0..b1-1: s = bv + h @ W (h: rows of ``hc``, their
@@ -440,7 +336,7 @@ def _visible_task(kv, b0, b1, VP, WP, bv, V, h_mask, hc, gaussian, rand, off, n_
         _product_block(jb, VP, 0, b0, b1, WP, bv, V, h_mask, hc.ravel(), 0, H, cw,
                        True)
         if not gaussian:
-            sigmoid_range(VP[jb, b0:b1].ravel(), 0, (b1 - b0) * cw, ibuf)
+            sigmoid_inplace(VP[jb, b0:b1].ravel(), ibuf)
         for b in range(b0, b1):
             o = VP[jb, b]
             u = rand[off + b * V + i0:off + b * V + i0 + lim]
@@ -497,9 +393,9 @@ def _mask_columns(masks, k, nrows, fm, w0):
             fm[k * REGION + c, w0 + w] = 0
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _coef_region(k, nb, nc, m, X2, p_off, VP, pm, n_mask, lr, AT, fm, bv, vel_bv, g_v,
-                 momentum, plain, binary_neg, rows, unit):
+                 momentum, plain, binary_neg):
     """Region k of the parameter step's left factor: AT[i, b] = lr * x[b, i] (b <
     nb) and, for real-valued visible samples, AT[i, m + c] = -lr * v[c, i] (c < nc;
     binary samples take the one coefficient -lr); the masks over the rows, by feature
@@ -533,21 +429,24 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, pm, n_mask, lr, AT, fm, bv, vel_bv
     zero = g_v.dtype.type(0)
     for c in range(F):
         g[c] = zero
-    # rows in order (the sequential kernel's order), the sums in registers:
-    # multiply-adds by +-1 are exact additions / subtractions
-    accumulate_cols(g_v, X2[p_off:p_off + nb], i0, i1, rows, unit[0], nb)
+    for b in range(nb):  # rows in order: the same sums whichever thread runs this
+        x = X2[p_off + b, i0:i1]
+        for c in range(F):
+            g[c] += x[c]
     for t in range(REGION // cw):
         jb = k * (REGION // cw) + t
         lim = min(cw, V - jb * cw)
         if lim > 0:
-            accumulate_cols(g[t * cw:], VP[jb], 0, lim, rows, unit[1], nc)
-    if plain:
-        _bias_step(bv[i0:i1], vel_bv, g, lr, momentum, plain)
-    else:
-        _bias_step(bv[i0:i1], vel_bv[i0:i1], g, lr, momentum, plain)
+            gt = g[t * cw:t * cw + lim]
+            for b in range(nc):
+                v = VP[jb, b]
+                for c in range(lim):
+                    gt[c] -= v[c]
+    # (with ``plain``, vel_bv is a placeholder, and its empty slice is not read)
+    bias_step(bv[i0:i1], vel_bv[i0:i1], g, lr, momentum, plain)
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, plain,
                   nw_pos, neg_coef, binary_neg):
     """Parameter step of column block jb of WtP for the features f0..f1-1 (multiples
@@ -583,7 +482,7 @@ def _weight_block(jb, f0, f1, V, AT, fm, WtP, WP, velP, HP, decay, momentum, pla
             transpose_block(Wb, i, j, WP[i // cw], jb * cw + j, i % cw)
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain):
     """g_h = sum_b hpos_b - sum_c hneg_c (packed rows), then the hidden biases' step."""
     H = g_h.shape[0]
@@ -604,20 +503,21 @@ def _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain):
             hn = HP[jb, m + b]
             for c in range(lim):
                 g[c] -= hn[c]
-    _bias_step(bh, vel_bh, g_h, lr, momentum, plain)
+    bias_step(bh, vel_bh, g_h, lr, momentum, plain)
 
 
-@njit(cache=True, fastmath=_FASTMATH, error_model="numpy", parallel=True)
-def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain, vel_w,
-                            vel_bh, vel_bv, key, pos, learning_rate, momentum,
-                            weight_decay, n_gibbs, persistent, gaussian, rc, fc,
-                            itemplate, nt):
-    """``_kernels.bernoulli_epoch`` in the blocked layout, its tasks handed out to
-    ``nt`` threads (run it under ``numba_threads``; one thread is fine). Same
-    arguments (plus ``nt``; ``W`` is not read: the kernel packs the transpose of
-    ``Wt`` itself; ``chain`` C-contiguous) and the same numbers; ``rc`` is the rows
-    (or chains) per task of the product phases; ``fc`` (the sequential kernel's
-    chunk) is not used. Returns the new MT19937 position."""
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
+def blocked_epoch(data, bounds, params, velocities, chain, stream, settings, rc, nt):
+    """``_bernoulli_kernels.dense_epoch`` in the blocked layout, its tasks handed out
+    to ``nt`` threads (set Numba's thread count to ``nt`` around the call; one thread
+    is fine): the same arguments, plus ``rc``, the rows (or chains) per task of the
+    product phases, and the same random draws. ``chain`` is C-contiguous. Returns
+    the new MT19937 position."""
+    indptr, indices, values = data
+    Wt, bh, bv = params
+    vel_w, vel_bh, vel_bv = velocities
+    key, pos = stream
+    learning_rate, momentum, weight_decay, n_gibbs, persistent, gaussian = settings
     V = Wt.shape[0]
     H = Wt.shape[1]
     dt = Wt.dtype
@@ -657,10 +557,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     fm = np.empty((nkv * REGION, 2 * m // 64), np.uint64)
     g_h = np.empty(H, dt)
     g_v = np.empty(V, dt)
-    rows = np.arange(m)  # the visible biases' sums: all rows, coefficients +-1
-    unit = np.ones((2, m), dt)
-    unit[1] = -1
-    ibuf = np.empty((nt, max(rc, 1) * cw), itemplate.dtype)
+    ibuf = exp_scratch(Wt, nt * max(rc, 1) * cw).reshape((nt, max(rc, 1) * cw))
     posbuf = np.empty(1, np.int64)
     posbuf[0] = pos
     # task claims of a phase (``_claim``): each thread starts at its own share (the
@@ -675,7 +572,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
     n_mb = bounds.shape[0] - 1
     nb = bounds[1] - bounds[0]
     for kv in range(nkv):
-        data_masks(kv, 0, nb, 0, dense, indptr, indices, data, V, Xd[0], p_mask[0])
+        data_masks(kv, 0, nb, 0, dense, indptr, indices, values, V, Xd[0], p_mask[0])
     posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:minibatch_draws(
         nb, n_chains if persistent else nb, V, H, n_gibbs, persistent, gaussian)])
     for k in range(n_mb):
@@ -687,11 +584,11 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
         cur = k % 2
         pm = p_mask[cur]
         # where the data rows' values are read: X in place, or the CSR rows' copy
-        pv = data if dense else Xd[cur].ravel()
+        pv = values if dense else Xd[cur].ravel()
         p_off = r0 if dense else 0
         off = 0 if persistent else nb * H  # first visible draws
         if gaussian:
-            _box_muller_steps(rand, off, n_gibbs, nc, V, H)
+            box_muller_steps(rand, off, n_gibbs, nc, V, H)
         groups = (nb + rc - 1) // rc
         n_pos = nkh * groups
         gc = (nc + rc - 1) // rc  # chain groups
@@ -713,7 +610,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     e = q - n_pos
                     b0 = (e % gc) * rc
                     _visible_task(e // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
-                                  h_mask[:, :nc], hc, gaussian, rand, off, n_mask,
+                                  h_mask, hc, gaussian, rand, off, n_mask,
                                   ibuf[t])
                 q, j = _claim(flags, ep, n_pos + n_vis, st, j)
         for step in range(n_gibbs):  # negative phase
@@ -725,7 +622,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     while q >= 0:
                         b0 = (q % gc) * rc
                         _visible_task(q // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
-                                      h_mask[:, :nc], hc, gaussian, rand, off, n_mask,
+                                      h_mask, hc, gaussian, rand, off, n_mask,
                                       ibuf[t])
                         q, j = _claim(flags, ep, nkv * gc, st, j)
             off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
@@ -741,13 +638,13 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     if q < n_hid:
                         b0 = (q % gc) * rc
                         _hidden_task(q // gc, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
-                                     n_mask[:, :nc], VP.ravel(), 0, cw, m * cw,
+                                     n_mask, VP.ravel(), 0, cw, m * cw,
                                      not gaussian, True, rand, off, hc, h_mask,
                                      ibuf[t])
                     else:
                         _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, pm, n_mask,
                                      lr, AT, fm, bv, vel_bv, g_v, momentum, plain,
-                                     not gaussian, rows, unit)
+                                     not gaussian)
                     q, j = _claim(flags, ep, n_hid + n_coef, st, j)
             off += nc * H
         # parameter step; then the next minibatch's data masks and random numbers
@@ -784,7 +681,7 @@ def bernoulli_epoch_blocked(indptr, indices, data, bounds, Wt, W, bh, bv, chain,
                     e = q - 1 - nwt
                     b0 = (e % groups) * rc
                     data_masks(e // groups, b0, min(b0 + rc, nb1), bounds[k + 1],
-                               dense, indptr, indices, data, V, Xd[nxt], p_mask[nxt])
+                               dense, indptr, indices, values, V, Xd[nxt], p_mask[nxt])
                 q, j = _claim(flags, ep, n_tasks, st, j)
     unpack_cols(WtP, Wt)
     if not plain:

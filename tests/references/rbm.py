@@ -1,14 +1,37 @@
-"""Plain-numpy references of the RBM kernels (private; used by the tests).
+"""Plain-numpy references of the RBM kernels and helpers.
 
-``epoch_reference`` performs the same epoch as ``_kernels.bernoulli_epoch`` with dense
-matrix products, replaying the same random draws from a ``RandomState``; the tests
-compare the two on identical inputs.
+``epoch_reference`` performs the same epoch as BernoulliRBM's kernels
+(``sknets.rbm._bernoulli_kernels.dense_epoch``, ``_bernoulli_blocked_kernels.
+blocked_epoch``) with dense matrix products, replaying the same random draws from a
+``RandomState``; the tests compare them on identical inputs.
 """
 
 import numpy as np
 from scipy.special import expit
 
-from ._kernels import minibatch_draws
+
+def minibatch_draws(nb, nc, n_features, n_components, n_gibbs, persistent, gaussian):
+    """Uniform doubles the kernels draw for one minibatch (see the order in
+    ``sknets.rbm._bernoulli_kernels``)."""
+    n = 0 if persistent else nb * n_components
+    nv = nc * n_features
+    if gaussian:
+        nv = 2 * ((nv + 1) // 2)
+    return n + n_gibbs * (nv + nc * n_components)
+
+
+def momentum_step_reference(param, grad, velocity, lr, momentum, weight_decay):
+    """Reference of ``sknets.utils._numba_math.momentum_step`` (same in-place
+    semantics)."""
+    velocity *= momentum
+    velocity += lr * (grad - weight_decay * param)
+    param += velocity
+
+
+def count_nonfinite_outside_reference(values, lo, hi):
+    """Reference of ``sknets.utils._numba_math.count_nonfinite_outside``."""
+    return (int(np.count_nonzero(~np.isfinite(values))),
+            int(np.count_nonzero((values < lo) | (values > hi))))
 
 
 def box_muller_reference(u, n):
