@@ -35,7 +35,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._kernels import momentum_step
+from ..utils._numba_math import momentum_step
 
 STATUS_OK = 0
 STATUS_POOL_EXHAUSTED = 1
