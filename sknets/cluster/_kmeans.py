@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 import numba
 
 from ..utils._threads import effective_n_threads, kernel_threads
+from ..utils._validation import rollback_on_error
 from . import _kmeans_kernels as _k
 
 # Below this many features the direct-loop kernel beats a BLAS product per block.
@@ -675,6 +676,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         return np.ascontiguousarray(centers, dtype=X.dtype)
 
     # -- fit ------------------------------------------------------------------------
+    @rollback_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.

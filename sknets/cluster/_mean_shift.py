@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._threads import effective_n_threads, kernel_threads
-from ..utils._validation import check_finite_params
+from ..utils._validation import check_finite_params, rollback_on_error
 from ._bandwidth import estimate_bandwidth, get_bin_seeds
 from ._mean_shift_kernels import (
     FLAT,
@@ -352,6 +352,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
         if self.verbose:
             print(f"[MeanShift] {msg}", flush=True)
 
+    @rollback_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Perform clustering.

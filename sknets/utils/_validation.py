@@ -1,9 +1,10 @@
-"""Validation helpers shared by the estimators."""
+"""Validation helpers shared by the estimators: finite parameters, memory requests, and
+fits that leave the estimator as it was when they fail."""
 
-import warnings
+import functools
+import os
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 
 def check_finite_params(params, *, estimator_name, remedy):
@@ -31,11 +32,70 @@ def check_finite_params(params, *, estimator_name, remedy):
         )
 
 
-def warn_divergence(estimator_name, remedy):
-    """Emit a ``ConvergenceWarning`` that names the remedy."""
-    warnings.warn(
-        f"{estimator_name}: training diverged (non-finite values); the last finite "
-        f"parameters were kept. Try to {remedy}.",
-        ConvergenceWarning,
-        stacklevel=3,
-    )
+def available_memory():
+    """Bytes of memory the system can give without swapping (None if unknown).
+
+    ``MemAvailable`` of ``/proc/meminfo`` on Linux; elsewhere the free physical pages.
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(n_bytes, *, what, remedy):
+    """Fail fast when a request needs more memory than the machine has free.
+
+    numpy may grant an allocation larger than the physical memory (overcommit) and
+    the process then swaps or is killed when it touches the pages; estimators call
+    this with the size of their largest arrays before allocating them.
+
+    Parameters
+    ----------
+    n_bytes : int
+        Bytes the request needs.
+    what : str
+        What needs them, e.g. ``"BernoulliRBM's weights (n_components=10**8)"``.
+    remedy : str
+        The parameter to lower.
+
+    Raises
+    ------
+    MemoryError
+        When ``n_bytes`` exceeds the available memory.
+    """
+    free = available_memory()
+    if free is not None and n_bytes > free:
+        raise MemoryError(
+            f"{what} need {n_bytes / 2**30:.1f} GiB, more than the "
+            f"{free / 2**30:.1f} GiB of memory available; {remedy}.")
+
+
+def rollback_on_error(method):
+    """Decorator of ``fit``-like methods: if the method raises (an error, or a
+    ``KeyboardInterrupt``), the estimator's attributes are put back as they were
+    before the call, so an interrupted or failed fit never leaves a half-fitted
+    estimator (e.g. ``n_features_in_`` set but no ``cluster_centers_``).
+
+    For methods that assign new attributes rather than update arrays in place (an
+    in-place update is not undone: estimators that train in place restore their own
+    state, see :mod:`sknets.nn._training`).
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
