@@ -122,15 +122,15 @@ def main():
     print("Digits, 75/25 split (random_state=0), StandardScaler -> model -> "
           "LogisticRegression(max_iter=1000)")
     rows = [
-        ("SpikeSlabRBM(transform_output='both', n_iter=20, random_state=0)",
-         SpikeSlabRBM(transform_output="both", n_iter=20, random_state=0),
-         StandardScaler()),
-        ("SpikeSlabRBM(transform_output='both', random_state=0)",
-         SpikeSlabRBM(transform_output="both", random_state=0), StandardScaler()),
-        ("SpikeSlabRBM(random_state=0)  [spike features]",
+        ("SpikeSlabRBM(random_state=0)  [defaults: spikes + slabs]",
          SpikeSlabRBM(random_state=0), StandardScaler()),
-        ("SpikeSlabRBM(n_iter=0, random_state=0)  [untrained spike features]",
+        ("SpikeSlabRBM(n_iter=0, random_state=0)  [untrained]",
          SpikeSlabRBM(n_iter=0, random_state=0), StandardScaler()),
+        ("SpikeSlabRBM(transform_output='spike', random_state=0)",
+         SpikeSlabRBM(transform_output="spike", random_state=0), StandardScaler()),
+        ("SpikeSlabRBM(transform_output='spike', n_iter=0, random_state=0)",
+         SpikeSlabRBM(transform_output="spike", n_iter=0, random_state=0),
+         StandardScaler()),
         ("sklearn BernoulliRBM(100, lr=0.06, n_iter=20), MinMaxScaler",
          BernoulliRBM(n_components=100, learning_rate=0.06, n_iter=20, random_state=0),
          MinMaxScaler()),

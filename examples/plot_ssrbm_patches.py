@@ -32,7 +32,7 @@ X -= X.mean(axis=1, keepdims=True)  # remove each patch's mean brightness
 X = StandardScaler().fit_transform(X)
 
 rbm = SpikeSlabRBM(n_components=64, n_slabs=2, learning_rate=0.01, n_iter=20,
-                   random_state=0, verbose=1)
+                   transform_output="spike", random_state=0, verbose=1)
 t0 = time.perf_counter()
 rbm.fit(X)
 print(f"fit time: {time.perf_counter() - t0:.1f} s on {X.shape[0]} patches")

@@ -294,18 +294,27 @@ def digits():
     return sc.transform(Xtr), sc.transform(Xte), ytr, yte
 
 
+# Test 10 measures what training adds to the spike features, from the initialisation
+# whose spike features are weak (mu_init=0), after the spec's 10 epochs.
+SPIKE_TEST = {"transform_output": "spike", "mu_init": 0.0, "n_iter": 10}
+
+
 @pytest.fixture(scope="module")
 def digits_models(digits):
-    """Default models (seeds 0, 1, 2), trained and untrained; warnings recorded."""
+    """Models for seeds 0, 1, 2, keyed ``(seed, kind, trained)``: kind ``'default'``
+    (the defaults) or ``'spike'`` (``SPIKE_TEST``), trained or with ``n_iter=0``;
+    warnings recorded."""
     Xtr = digits[0]
     out = {}
     for seed in (0, 1, 2):
-        for n_iter in (0, 10):
-            with warnings.catch_warnings(record=True) as rec:
-                warnings.simplefilter("always")
-                est = SpikeSlabRBM(random_state=seed, n_iter=n_iter).fit(Xtr)
-            out[seed, n_iter] = (est, [w for w in rec
-                                       if issubclass(w.category, ConvergenceWarning)])
+        for kind, params in (("default", {}), ("spike", SPIKE_TEST)):
+            for trained in (False, True):
+                kw = dict(params) if trained else {**params, "n_iter": 0}
+                with warnings.catch_warnings(record=True) as rec:
+                    warnings.simplefilter("always")
+                    est = SpikeSlabRBM(random_state=seed, **kw).fit(Xtr)
+                out[seed, kind, trained] = (
+                    est, [w for w in rec if issubclass(w.category, ConvergenceWarning)])
     return out
 
 
@@ -321,7 +330,7 @@ def feature_accuracy(est, digits):
 # ------------------------------------------------------ 7. ball and warning
 def test_7_ball_is_respected_and_improper_training_warns(digits, digits_models):
     Xtr = digits[0]
-    est, warns = digits_models[0, 10]
+    est, warns = digits_models[0, "default", True]
     assert warns == []  # defaults: no fallback warning (and no divergence)
     assert est.fallback_rate_ <= 0.01
     assert np.all(np.linalg.norm(est.chains_, axis=1) <= est.radius_ * (1 + 1e-9))
@@ -368,10 +377,10 @@ def test_9_training_lowers_free_energy_of_data_not_noise(digits, digits_models):
     Xte = digits[1]
     noise = np.random.default_rng(0).standard_normal(Xte.shape) * Xte.std(axis=0)
     for seed in (0, 1, 2):
-        for n_iter in (0, 10):
-            est = digits_models[seed, n_iter][0]
+        for trained in (False, True):
+            est = digits_models[seed, "default", trained][0]
             gap = np.mean(-est.score_samples(noise)) - np.mean(-est.score_samples(Xte))
-            if n_iter == 0:
+            if not trained:
                 assert abs(gap) < 1, (seed, gap)
             else:
                 assert gap > 5, (seed, gap)
@@ -380,8 +389,8 @@ def test_9_training_lowers_free_energy_of_data_not_noise(digits, digits_models):
 # ------------------------------------------------------- 10. digits features
 def test_10_spike_features_learn_something(digits, digits_models):
     for seed in (0, 1, 2):
-        trained = feature_accuracy(digits_models[seed, 10][0], digits)
-        untrained = feature_accuracy(digits_models[seed, 0][0], digits)
+        trained = feature_accuracy(digits_models[seed, "spike", True][0], digits)
+        untrained = feature_accuracy(digits_models[seed, "spike", False][0], digits)
         print(f"seed {seed}: spike features {trained:.3f} (untrained {untrained:.3f})")
         assert trained >= 0.92
         assert trained >= untrained + 0.02
@@ -805,7 +814,7 @@ def test_12_partial_fit_then_transform(small):
     est = small_rbm()
     for chunk in np.array_split(X, 5):
         est.partial_fit(chunk)
-    assert est.transform(X).shape == (X.shape[0], 16)
+    assert est.transform(X).shape == (X.shape[0], 16 + 16 * 2)  # spikes, slabs
     assert est.radius_ >= 1.3 * np.linalg.norm(X, axis=1).max() - 1e-9
     # partial_fit grows the ball to cover a new batch
     est.partial_fit(X[:10] * 3)
@@ -830,7 +839,8 @@ def test_12_cd_and_n_iter_zero(small):
 # --------------------------------------------------------------- 13. mlpack mode
 def test_13_mlpack_mode(digits):
     est = SpikeSlabRBM(scalar_lambda=True, scalar_alpha=True, learn_alpha=False,
-                       learn_mu=False, alpha_init=8, n_iter=2, random_state=0)
+                       learn_mu=False, mu_init=0.0, alpha_init=8, n_iter=2,
+                       transform_output="spike", random_state=0)
     est.fit(digits[0])
     lam = est.visible_precision_
     assert np.all(lam == lam[0])
