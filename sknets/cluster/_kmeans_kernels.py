@@ -16,6 +16,12 @@ caller reduces in a fixed order, so results do not depend on thread scheduling. 
 exception is :func:`inertia_sk`, which reproduces scikit-learn's inertia bit for bit:
 its sums are in the data's dtype, split as scikit-learn's OpenMP loop splits them.
 
+Compile time: a parallel kernel's ``prange`` body is one call of a serial function
+(``_lloyd_part``...), since Numba's parallel lowering re-processes everything written
+inside the loop, and the helpers are plain ``njit`` functions that LLVM inlines, not
+``inline="always"`` (inlining at the Numba IR level re-types the helper at every call
+site). The first fit of a process with an empty cache compiles only what it calls.
+
 A plain-numpy reference of every kernel lives in ``sknets/cluster/_kmeans_reference.py``
 and the tests compare them.
 """
@@ -37,7 +43,7 @@ CHUNK = 256
 ROWS_MAX_K = 64
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     """Squared distance between sample ``i`` and row ``j`` of ``C``.
 
@@ -60,7 +66,7 @@ def _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, C, j, c_sq):
     return d
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab):
     if sparse:
         for p in range(indptr[i], indptr[i + 1]):
@@ -70,7 +76,7 @@ def _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab):
             sums_p[lab, f] += X[i, f] * w
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _store_part(sums_p, wsums_p, sums_out, wsums_out):
     """Copy a thread's local sums into its part's rows of ``sums`` / ``wsums``."""
     k, d = sums_p.shape
@@ -80,7 +86,7 @@ def _store_part(sums_p, wsums_p, sums_out, wsums_out):
             sums_out[j, f] = sums_p[j, f]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _argmin_update_dots(h, row, j, best_in, lab_in, best_out, lab_out, m):
     """Running argmin over centers, vectorised over the ``m`` samples of a block.
 
@@ -103,7 +109,7 @@ def _argmin_update_dots(h, row, j, best_in, lab_in, best_out, lab_out, m):
         lab_out[b] = fj if less else lb
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _argmin_update_dots4(half_c_sq, dots, j, best_in, lab_in, best_out, lab_out, m):
     """:func:`_argmin_update_dots` for rows ``j .. j+3`` in one sweep over the block.
 
@@ -138,7 +144,7 @@ def _argmin_update_dots4(half_c_sq, dots, j, best_in, lab_in, best_out, lab_out,
         lab_out[b] = lb
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _argmin_update_2d(x0, x1, c0, c1, j, best_in, lab_in, best_out, lab_out, m):
     """As :func:`_argmin_update_dots` with ``v = (x0 - c0)^2 + (x1 - c1)^2``."""
     fj = best_in.dtype.type(j)
@@ -153,7 +159,7 @@ def _argmin_update_2d(x0, x1, c0, c1, j, best_in, lab_in, best_out, lab_out, m):
         lab_out[b] = fj if less else lb
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _block_argmin_gemm(Xb, centers, half_c_sq, dots, best0, lab0, best1, lab1):
     """Labels of the ``m`` samples of block ``Xb`` by ``0.5 ||c||^2 - x.c``.
 
@@ -188,7 +194,7 @@ def _block_argmin_gemm(Xb, centers, half_c_sq, dots, best0, lab0, best1, lab1):
     return lab1 if swaps & 1 else lab0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _row_argmin(dots, half_c_sq, b, k):
     best = half_c_sq[0] - dots[b, 0]
     lab = 0
@@ -200,7 +206,7 @@ def _row_argmin(dots, half_c_sq, b, k):
     return lab
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _block_argmin_gemm_rows(Xb, centers_t, half_c_sq, dots, labs):
     """Labels of the ``m`` samples of block ``Xb`` by ``0.5 ||c||^2 - x.c``, from a
     ``(m, k)`` panel ``dots = Xb @ centers_t`` (one BLAS call; ``centers_t`` is the
@@ -253,7 +259,7 @@ def _block_argmin_gemm_rows(Xb, centers_t, half_c_sq, dots, labs):
     return labs
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _block_argmin_2d(X, s0, m, centers, x0, x1, best0, lab0, best1, lab1):
     """Labels of samples ``s0 .. s0+m`` of 2-D ``X`` by exact squared differences,
     vectorised over the samples (coordinates first copied into ``x0``/``x1``)."""
@@ -322,6 +328,10 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     directly, the running argmin vectorised over the samples of the block. Other
     dense data (3 to ~11 features, few centers) use direct per-sample loops; CSR data
     the sparse expansion of the distance.
+
+    The parallel loop only hands each part to :func:`_lloyd_part` (a serial
+    function): Numba's parallel lowering costs compile time in proportion to the body
+    of the ``prange`` loop, so the body stays one call.
     """
     n = labels.shape[0]
     k, d = centers.shape
@@ -330,102 +340,94 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     _center_sq_norms(centers, c_sq)
     half_c_sq = np.empty(k, dtype=centers.dtype)
     _gemm_operands(c_sq, half_c_sq)
-    gemm = use_gemm and not sparse
-    rows = gemm and k < ROWS_MAX_K
+    rows = use_gemm and not sparse and k < ROWS_MAX_K
     centers_t = np.empty((d if rows else 0, k), dtype=centers.dtype)
     if rows:
         _transpose(centers, centers_t)
-    blocked = gemm or (d == 2 and not sparse)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for p in prange(n_parts):
-        ch0 = p * n_chunks // n_parts
-        ch1 = (p + 1) * n_chunks // n_parts
-        n_changed = 0
-        # per-thread block buffers (empty unless used)
-        dots_flat = np.empty(k * CHUNK if gemm else 0, dtype=X.dtype)
-        nb = CHUNK if blocked else 0
-        best0 = np.empty(nb, dtype=X.dtype)
-        lab0 = np.empty(nb, dtype=X.dtype)
-        best1 = np.empty(nb, dtype=X.dtype)
-        lab1 = np.empty(nb, dtype=X.dtype)
-        x0 = np.empty(nb if d == 2 else 0, dtype=X.dtype)
-        x1 = np.empty(nb if d == 2 else 0, dtype=X.dtype)
-        # Thread-local accumulators, copied to sums[p] / wsums[p] at the end: the
-        # parts' rows of ``sums``/``wsums`` are adjacent (a few cache lines apart for
-        # small k*d), and updating them per sample false-shares lines between threads
-        # whenever the arrays are not 64-byte aligned (it varies per process: 2-D k=8
-        # fits went from 25-33 ms to 54 ms). Allocated here, they come from each
-        # thread's own malloc arena.
-        sums_p = np.zeros((k if update_centers else 0, d), dtype=np.float64)
-        wsums_p = np.zeros(k if update_centers else 0, dtype=np.float64)
-        for ch in range(ch0, ch1):
-            s0 = ch * CHUNK
-            s1 = min(s0 + CHUNK, n)
-            m = s1 - s0
-            if blocked:
-                if rows:
-                    dots = dots_flat[: k * m].reshape((m, k))
-                    labs = _block_argmin_gemm_rows(X[s0:s1], centers_t, half_c_sq,
-                                                   dots, lab0)
-                elif gemm:
-                    dots = dots_flat[: k * m].reshape((k, m))
-                    labs = _block_argmin_gemm(X[s0:s1], centers, half_c_sq, dots,
-                                              best0, lab0, best1, lab1)
-                else:
-                    labs = _block_argmin_2d(X, s0, m, centers, x0, x1, best0, lab0,
-                                            best1, lab1)
-                for ii in range(m):
-                    i = s0 + ii
-                    lab = int(labs[ii])
-                    if labels[i] != lab:
-                        n_changed += 1
-                        labels[i] = lab
-                    if update_centers:
-                        w = sample_weight[i]
-                        wsums_p[lab] += w
-                        for f in range(d):
-                            sums_p[lab, f] += X[i, f] * w
-            elif not sparse:
-                for i in range(s0, s1):
-                    best = np.inf
-                    lab = 0
-                    for j in range(k):
-                        v = 0.0
-                        for f in range(d):
-                            t = X[i, f] - centers[j, f]
-                            v += t * t
-                        if v < best:
-                            best = v
-                            lab = j
-                    if labels[i] != lab:
-                        n_changed += 1
-                        labels[i] = lab
-                    if update_centers:
-                        w = sample_weight[i]
-                        wsums_p[lab] += w
-                        for f in range(d):
-                            sums_p[lab, f] += X[i, f] * w
+        changed[p] = _lloyd_part(X, data, indices, indptr, x_sq, sparse, sample_weight,
+                                 centers, centers_t, c_sq, half_c_sq, labels, sums[p],
+                                 wsums[p], p * n_chunks // n_parts,
+                                 (p + 1) * n_chunks // n_parts, update_centers,
+                                 use_gemm)
+
+
+@njit(cache=True)
+def _lloyd_part(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
+                centers_t, c_sq, half_c_sq, labels, sums_out, wsums_out, ch0, ch1,
+                update_centers, use_gemm):
+    """Blocks ``ch0 .. ch1`` of :func:`lloyd_pass`; returns the number of changed labels."""
+    n = labels.shape[0]
+    k, d = centers.shape
+    gemm = use_gemm and not sparse
+    rows = gemm and centers_t.shape[0] > 0
+    blocked = gemm or (d == 2 and not sparse)
+    n_changed = 0
+    # block buffers (empty unless used)
+    dots_flat = np.empty(k * CHUNK if gemm else 0, dtype=X.dtype)
+    nb = CHUNK if blocked else 0
+    best0 = np.empty(nb, dtype=X.dtype)
+    lab0 = np.empty(nb, dtype=X.dtype)
+    best1 = np.empty(nb, dtype=X.dtype)
+    lab1 = np.empty(nb, dtype=X.dtype)
+    x0 = np.empty(nb if d == 2 else 0, dtype=X.dtype)
+    x1 = np.empty(nb if d == 2 else 0, dtype=X.dtype)
+    # Thread-local accumulators, copied to sums[p] / wsums[p] at the end: the parts'
+    # rows of ``sums``/``wsums`` are adjacent (a few cache lines apart for small k*d),
+    # and updating them per sample false-shares lines between threads whenever the
+    # arrays are not 64-byte aligned (2-D k=8 fits went from 25-33 ms to 54 ms).
+    # Allocated here, they come from each thread's own malloc arena.
+    sums_p = np.zeros((k if update_centers else 0, d), dtype=np.float64)
+    wsums_p = np.zeros(k if update_centers else 0, dtype=np.float64)
+    for ch in range(ch0, ch1):
+        s0 = ch * CHUNK
+        s1 = min(s0 + CHUNK, n)
+        m = s1 - s0
+        if blocked:
+            if rows:
+                dots = dots_flat[: k * m].reshape((m, k))
+                labs = _block_argmin_gemm_rows(X[s0:s1], centers_t, half_c_sq, dots,
+                                               lab0)
+            elif gemm:
+                dots = dots_flat[: k * m].reshape((k, m))
+                labs = _block_argmin_gemm(X[s0:s1], centers, half_c_sq, dots,
+                                          best0, lab0, best1, lab1)
             else:
-                for i in range(s0, s1):
-                    best = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
-                                       centers, 0, c_sq)
-                    lab = 0
-                    for j in range(1, k):
-                        v = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
-                                        centers, j, c_sq)
-                        if v < best:
-                            best = v
-                            lab = j
-                    if labels[i] != lab:
-                        n_changed += 1
-                        labels[i] = lab
-                    if update_centers:
-                        w = sample_weight[i]
-                        wsums_p[lab] += w
-                        _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab)
-        changed[p] = n_changed
-        if update_centers:
-            _store_part(sums_p, wsums_p, sums[p], wsums[p])
+                labs = _block_argmin_2d(X, s0, m, centers, x0, x1, best0, lab0,
+                                        best1, lab1)
+            for ii in range(m):
+                i = s0 + ii
+                lab = int(labs[ii])
+                if labels[i] != lab:
+                    n_changed += 1
+                    labels[i] = lab
+                if update_centers:
+                    w = sample_weight[i]
+                    wsums_p[lab] += w
+                    for f in range(d):
+                        sums_p[lab, f] += X[i, f] * w
+        else:
+            for i in range(s0, s1):
+                best = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
+                                   centers, 0, c_sq)
+                lab = 0
+                for j in range(1, k):
+                    v = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
+                                    centers, j, c_sq)
+                    if v < best:
+                        best = v
+                        lab = j
+                if labels[i] != lab:
+                    n_changed += 1
+                    labels[i] = lab
+                if update_centers:
+                    w = sample_weight[i]
+                    wsums_p[lab] += w
+                    _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab)
+    if update_centers:
+        _store_part(sums_p, wsums_p, sums_out, wsums_out)
+    return n_changed
 
 
 @njit(cache=True)
@@ -490,7 +492,7 @@ def assigned_sqdist(X, data, indices, indptr, x_sq, sparse, centers, labels, out
                              labels[i], c_sq)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _row_sqdist_sk(X, data, indices, indptr, sparse, i, C, j, c_sq, zero):
     """Squared distance of sample ``i`` to row ``j`` of ``C`` with scikit-learn's
     arithmetic (``_euclidean_dense_dense`` / ``_euclidean_sparse_dense``), every
