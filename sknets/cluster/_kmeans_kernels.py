@@ -487,7 +487,16 @@ def assigned_sqdist(X, data, indices, indptr, x_sq, sparse, centers, labels, out
     k = centers.shape[0]
     c_sq = np.empty(k, dtype=np.float64)
     _center_sq_norms(centers, c_sq)
-    for i in prange(n):
+    n_blocks = (n + CHUNK - 1) // CHUNK
+    for b in prange(n_blocks):
+        _assigned_rows(X, data, indices, indptr, x_sq, sparse, centers, c_sq, labels,
+                       out, b * CHUNK, min((b + 1) * CHUNK, n))
+
+
+@njit(cache=True)
+def _assigned_rows(X, data, indices, indptr, x_sq, sparse, centers, c_sq, labels, out,
+                   i0, i1):
+    for i in range(i0, i1):
         out[i] = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i, centers,
                              labels[i], c_sq)
 
@@ -527,6 +536,17 @@ def _row_sqdist_sk(X, data, indices, indptr, sparse, i, C, j, c_sq, zero):
     return r
 
 
+@njit(cache=True)
+def _inertia_part(X, data, indices, indptr, sparse, sample_weight, centers, c_sq,
+                  labels, i0, i1, zero):
+    acc = zero
+    for i in range(i0, i1):
+        v = _row_sqdist_sk(X, data, indices, indptr, sparse, i, centers, labels[i],
+                           c_sq, zero)
+        acc += v * sample_weight[i]
+    return acc
+
+
 @njit(parallel=True, cache=True)
 def inertia_sk(X, data, indices, indptr, sparse, sample_weight, centers, c_sq, labels,
                partial):
@@ -555,12 +575,8 @@ def inertia_sk(X, data, indices, indptr, sparse, sample_weight, centers, c_sq, l
         else:
             i0 = t * q + rem
             i1 = i0 + q
-        acc = zero
-        for i in range(i0, i1):
-            v = _row_sqdist_sk(X, data, indices, indptr, sparse, i, centers, labels[i],
-                               c_sq, zero)
-            acc += v * sample_weight[i]
-        partial[t] = acc
+        partial[t] = _inertia_part(X, data, indices, indptr, sparse, sample_weight,
+                                   centers, c_sq, labels, i0, i1, zero)
     total = zero
     for t in range(n_parts):
         total += partial[t]
@@ -574,8 +590,16 @@ def sqdist_matrix(X, data, indices, indptr, x_sq, sparse, centers, out):
     k, d = centers.shape
     c_sq = np.empty(k, dtype=np.float64)
     _center_sq_norms(centers, c_sq)
-    for i in prange(n):
-        for j in range(k):
+    n_blocks = (n + CHUNK - 1) // CHUNK
+    for b in prange(n_blocks):
+        _sqdist_rows(X, data, indices, indptr, x_sq, sparse, centers, c_sq, out,
+                     b * CHUNK, min((b + 1) * CHUNK, n))
+
+
+@njit(cache=True)
+def _sqdist_rows(X, data, indices, indptr, x_sq, sparse, centers, c_sq, out, i0, i1):
+    for i in range(i0, i1):
+        for j in range(centers.shape[0]):
             out[i, j] = _row_sqdist(X, data, indices, indptr, x_sq, sparse, i,
                                     centers, j, c_sq)
 
@@ -603,43 +627,54 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     c_sq = np.empty(k, dtype=np.float64)
     _center_sq_norms(centers, c_sq)
     for p in prange(n_parts):
-        i0 = p * n // n_parts
-        i1 = (p + 1) * n // n_parts
-        n_changed = 0
-        # thread-local accumulators (see lloyd_pass)
-        sums_p = np.zeros((k if update_centers else 0, d), dtype=np.float64)
-        wsums_p = np.zeros(k if update_centers else 0, dtype=np.float64)
-        for i in range(i0, i1):
-            lab0 = labels[i]
-            ub = upper[i] + center_shift[lab0]
+        changed[p] = _elkan_part(X, data, indices, indptr, x_sq, sparse, sample_weight,
+                                 centers, c_sq, half_dist, next_half, center_shift,
+                                 labels, upper, lower, sums[p], wsums[p],
+                                 p * n // n_parts, (p + 1) * n // n_parts,
+                                 update_centers)
+
+
+@njit(cache=True)
+def _elkan_part(X, data, indices, indptr, x_sq, sparse, sample_weight, centers, c_sq,
+                half_dist, next_half, center_shift, labels, upper, lower, sums_out,
+                wsums_out, i0, i1, update_centers):
+    """Samples ``i0 .. i1`` of :func:`elkan_pass`; returns the number of changed labels."""
+    k, d = centers.shape
+    n_changed = 0
+    # thread-local accumulators (see lloyd_pass)
+    sums_p = np.zeros((k if update_centers else 0, d), dtype=np.float64)
+    wsums_p = np.zeros(k if update_centers else 0, dtype=np.float64)
+    for i in range(i0, i1):
+        lab0 = labels[i]
+        ub = upper[i] + center_shift[lab0]
+        for j in range(k):
+            v = lower[i, j] - center_shift[j]
+            lower[i, j] = v if v > 0.0 else 0.0
+        lab = lab0
+        tight = False
+        if next_half[lab] < ub:
             for j in range(k):
-                v = lower[i, j] - center_shift[j]
-                lower[i, j] = v if v > 0.0 else 0.0
-            lab = lab0
-            tight = False
-            if next_half[lab] < ub:
-                for j in range(k):
-                    if j != lab and ub > lower[i, j] and ub > half_dist[lab, j]:
-                        if not tight:
-                            ub = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq,
-                                                     sparse, i, centers, lab, c_sq))
-                            lower[i, lab] = ub
-                            tight = True
-                        if ub > lower[i, j] and ub > half_dist[lab, j]:
-                            dist = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq,
-                                                       sparse, i, centers, j, c_sq))
-                            lower[i, j] = dist
-                            if dist < ub:
-                                lab = j
-                                ub = dist
-            labels[i] = lab
-            upper[i] = ub
-            if lab != lab0:
-                n_changed += 1
-            if update_centers:
-                w = sample_weight[i]
-                wsums_p[lab] += w
-                _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab)
-        changed[p] = n_changed
+                if j != lab and ub > lower[i, j] and ub > half_dist[lab, j]:
+                    if not tight:
+                        ub = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq,
+                                                 sparse, i, centers, lab, c_sq))
+                        lower[i, lab] = ub
+                        tight = True
+                    if ub > lower[i, j] and ub > half_dist[lab, j]:
+                        dist = np.sqrt(_row_sqdist(X, data, indices, indptr, x_sq,
+                                                   sparse, i, centers, j, c_sq))
+                        lower[i, j] = dist
+                        if dist < ub:
+                            lab = j
+                            ub = dist
+        labels[i] = lab
+        upper[i] = ub
+        if lab != lab0:
+            n_changed += 1
         if update_centers:
-            _store_part(sums_p, wsums_p, sums[p], wsums[p])
+            w = sample_weight[i]
+            wsums_p[lab] += w
+            _accumulate(X, data, indices, indptr, sparse, i, w, sums_p, lab)
+    if update_centers:
+        _store_part(sums_p, wsums_p, sums_out, wsums_out)
+    return n_changed
