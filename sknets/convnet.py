@@ -435,8 +435,11 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
     def _initialize(self, X, n_outputs):
         self.image_shape_ = self._infer_image_shape(X)
         self._rng = make_generator(self.random_state)
-        scale = float(np.std(X))
-        self.input_mean_ = float(np.mean(X))
+        # mean and scale computed on X / max|X|: X's squares may overflow (1e300)
+        peak = float(np.max(np.abs(X))) if X.size else 0.0
+        unit = peak if 0 < peak < np.inf else 1.0
+        scale = float(np.std(X / unit)) * unit
+        self.input_mean_ = float(np.mean(X / unit)) * unit
         self.input_scale_ = scale if scale > 0 and np.isfinite(scale) else 1.0
         self.network_ = self._build_network(self.image_shape_, n_outputs, self._rng)
         self._optimizer = self._make_optimizer([self.network_])

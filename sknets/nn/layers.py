@@ -20,6 +20,8 @@ Conventions (see the package docstring for the whole interface):
 
 import numpy as np
 
+from sknets.utils._validation import check_memory
+
 from sknets.nn import _norm_kernels
 
 __all__ = [
@@ -147,7 +149,20 @@ def he_uniform(rng, shape, fan_in, dtype):
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
+# bytes a weight costs during training: the float64 draw, the parameter and its flat
+# copy, the gradient and its flat copy, the decay mask and two optimizer moments
+_TRAINING_BYTES_PER_WEIGHT = 8 + 7 * 8
+
+
 def init_weights(init, rng, shape, fan_in, fan_out, dtype):
+    """Initial weights of the given shape (``"glorot"`` or ``"he"`` uniform).
+
+    Fails fast with a ``MemoryError`` naming the layer size when training weights of
+    this shape would not fit in the available memory.
+    """
+    check_memory(int(np.prod(shape, dtype=np.float64)) * _TRAINING_BYTES_PER_WEIGHT,
+                 what=f"weights of shape {tuple(int(s) for s in shape)}",
+                 remedy="use fewer units, filters or components")
     if init == "glorot":
         return glorot_uniform(rng, shape, fan_in, fan_out, dtype)
     if init == "he":
