@@ -244,39 +244,47 @@ def mean_shift_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth
     radius = bandwidth if kernel == FLAT else GAUSSIAN_CUTOFF * bandwidth
     n_blocks = min(n_seeds, 64 * 16)
     for blk in prange(n_blocks):
-        lo_s = blk * n_seeds // n_blocks
-        hi_s = (blk + 1) * n_seeds // n_blocks
-        pos = np.empty(d, dtype=np.float64)
-        acc = np.empty(d, dtype=np.float64)
-        new = np.empty(d, dtype=Xs.dtype)
-        stack = np.empty(_STACK_SIZE, dtype=np.int64)
-        for s in range(lo_s, hi_s):
-            for j in range(d):
-                new[j] = seeds[s, j]
-                pos[j] = new[j]
-            it = 0
-            count = 0
-            while True:
-                total, count = _ball_query(pos, Xs, start, end, left, right, lo, hi,
-                                           sums, radius, bandwidth, kernel, acc,
-                                           stack)
-                if total <= 0.0:
-                    count = -1
-                    break
-                shift2 = 0.0
-                for j in range(d):
-                    new[j] = acc[j] / total  # rounded to the data dtype
-                    t = np.float64(new[j]) - pos[j]
-                    shift2 += t * t
-                    pos[j] = new[j]
-                if shift2 <= stop2 or it == max_iter:
-                    break
-                it += 1
-            for j in range(d):
-                centers[s, j] = pos[j]
-            intensity[s] = count
-            n_iter[s] = it
+        _climb_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth,
+                     max_iter, kernel, radius, stop2, blk * n_seeds // n_blocks,
+                     (blk + 1) * n_seeds // n_blocks, centers, intensity, n_iter)
     return centers, intensity, n_iter
+
+
+@njit(cache=True)
+def _climb_seeds(seeds, Xs, start, end, left, right, lo, hi, sums, bandwidth, max_iter,
+                 kernel, radius, stop2, lo_s, hi_s, centers, intensity, n_iter):
+    """Seeds ``lo_s .. hi_s`` of :func:`mean_shift_seeds` (serial)."""
+    d = seeds.shape[1]
+    pos = np.empty(d, dtype=np.float64)
+    acc = np.empty(d, dtype=np.float64)
+    new = np.empty(d, dtype=Xs.dtype)
+    stack = np.empty(_STACK_SIZE, dtype=np.int64)
+    for s in range(lo_s, hi_s):
+        for j in range(d):
+            new[j] = seeds[s, j]
+            pos[j] = new[j]
+        it = 0
+        count = 0
+        while True:
+            total, count = _ball_query(pos, Xs, start, end, left, right, lo, hi,
+                                       sums, radius, bandwidth, kernel, acc,
+                                       stack)
+            if total <= 0.0:
+                count = -1
+                break
+            shift2 = 0.0
+            for j in range(d):
+                new[j] = acc[j] / total  # rounded to the data dtype
+                t = np.float64(new[j]) - pos[j]
+                shift2 += t * t
+                pos[j] = new[j]
+            if shift2 <= stop2 or it == max_iter:
+                break
+            it += 1
+        for j in range(d):
+            centers[s, j] = pos[j]
+        intensity[s] = count
+        n_iter[s] = it
 
 
 @njit(cache=True)
@@ -307,6 +315,61 @@ def nearest_center(X, centers):
     return labels, dist2
 
 
+@njit(cache=True)
+def _kth_smallest(buf, k):
+    """The ``k``-th smallest value of ``buf`` (0-based; reorders ``buf``): the value
+    ``np.partition(buf, k)[k]`` gives, by quickselect (Hoare partition, median-of-three
+    pivot). Written out because ``np.partition`` costs seconds of compilation."""
+    a = 0
+    b = buf.shape[0] - 1
+    while b > a:
+        m = (a + b) // 2
+        x = buf[a]
+        y = buf[m]
+        z = buf[b]
+        if x > y:
+            x, y = y, x
+        if y > z:
+            y = z
+        pivot = x if x > y else y  # median of the three
+        i = a
+        j = b
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = buf[i]
+                buf[i] = buf[j]
+                buf[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            b = j
+        elif k >= i:
+            a = i
+        else:
+            return buf[k]
+    return buf[k]
+
+
+@njit(cache=True)
+def _kth_distance_rows(X, k, a, b, buf):
+    """Sum over rows ``a .. b`` of the distance to their ``k``-th nearest row."""
+    n, d = X.shape
+    acc = 0.0
+    for i in range(a, b):
+        for q in range(n):
+            s = 0.0
+            for j in range(d):
+                t = np.float64(X[i, j]) - np.float64(X[q, j])
+                s += t * t
+            buf[q] = s
+        acc += np.sqrt(_kth_smallest(buf, k - 1))
+    return acc
+
+
 @njit(cache=True, parallel=True)
 def kth_neighbor_distance_sum(X, k):
     """Sum over rows of the distance to their k-th nearest row (the row itself counts).
@@ -314,21 +377,11 @@ def kth_neighbor_distance_sum(X, k):
     Rows are processed in blocks, each with one O(n_samples) buffer: O(n_samples^2)
     time, O(n_threads * n_samples) memory, no n x n matrix.
     """
-    n, d = X.shape
+    n = X.shape[0]
     n_blocks = min(n, 256)
     partial = np.zeros(n_blocks, dtype=np.float64)
     for blk in prange(n_blocks):
-        a = blk * n // n_blocks
-        b = (blk + 1) * n // n_blocks
-        buf = np.empty(n, dtype=np.float64)
-        acc = 0.0
-        for i in range(a, b):
-            for q in range(n):
-                s = 0.0
-                for j in range(d):
-                    t = np.float64(X[i, j]) - np.float64(X[q, j])
-                    s += t * t
-                buf[q] = s
-            acc += np.sqrt(np.partition(buf, k - 1)[k - 1])
-        partial[blk] = acc
+        partial[blk] = _kth_distance_rows(X, k, blk * n // n_blocks,
+                                          (blk + 1) * n // n_blocks,
+                                          np.empty(n, dtype=np.float64))
     return partial.sum()
