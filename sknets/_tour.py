@@ -159,3 +159,115 @@ def _tour_mean_shift(quick):
                          MeanShift(bandwidth=1.0, bin_seeding=quick))
     pipe.fit(X_train)
     return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
+
+
+# ---------------------------------------------------------------------------------------
+# ``python -m sknets warmup``: compile every estimator's kernels ahead of time
+
+
+@dataclass
+class WarmupEntry:
+    name: str
+    fn: Callable  # fn(dtype) fits the estimator on tiny data of that dtype
+
+
+WARMUP = []
+
+
+def register_warmup(name):
+    """Decorator adding a warm-up entry; the function takes a dtype and fits tiny data.
+
+    It should reach every kernel the estimator's defaults (and its common options) call,
+    so that a user's first real fit loads everything from Numba's cache.
+    """
+
+    def deco(fn):
+        WARMUP.append(WarmupEntry(name, fn))
+        return fn
+
+    return deco
+
+
+def _tiny_digits(dtype, n=120):
+    X, y = load_digits(return_X_y=True)
+    return (X[:n] / 16.0).astype(dtype), y[:n]
+
+
+@register_warmup("BernoulliRBM")
+def _warmup_bernoulli_rbm(dtype):
+    from sknets import BernoulliRBM
+
+    X, _ = _tiny_digits(dtype)
+    BernoulliRBM(n_iter=1, random_state=0).fit(X).transform(X)
+    # a minibatch large enough for the blocked (multi-threaded) kernel too
+    BernoulliRBM(n_components=256, batch_size=100, n_iter=1, random_state=0).fit(X)
+
+
+@register_warmup("SpikeSlabRBM")
+def _warmup_spike_slab_rbm(dtype):
+    from sknets import SpikeSlabRBM
+
+    X, _ = _tiny_digits(dtype)
+    SpikeSlabRBM(n_iter=1, random_state=0).fit(X - X.mean(axis=0)).transform(X)
+
+
+@register_warmup("ConvNetClassifier")
+def _warmup_convnet(dtype):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sknets import ConvNetClassifier
+
+    X, y = _tiny_digits(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ConvNetClassifier(max_iter=1, random_state=0).fit(X, y).predict_proba(X)
+
+
+@register_warmup("GANSampler")
+def _warmup_gan(dtype):
+    import warnings
+
+    import numpy as np
+
+    from sknets import GANSampler
+
+    X = np.random.RandomState(0).normal(4, 0.5, size=(200, 1)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GANSampler(max_iter=1, random_state=0).fit(X).sample(10, random_state=0)
+
+
+@register_warmup("KMeans")
+def _warmup_kmeans(dtype):
+    import warnings
+
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sknets import KMeans
+
+    rng = np.random.RandomState(0)
+    for d in (2, 20):  # the 2-D and the BLAS paths share one kernel
+        X = rng.rand(300, d).astype(dtype)
+        km = KMeans(4, n_init=1, random_state=0).fit(X)
+        km.predict(X), km.transform(X), km.score(X)
+    KMeans(4, algorithm="elkan", n_init=1, random_state=0).fit(X)
+    KMeans(4, n_init=1, random_state=0).fit(sp.csr_matrix(X))
+    # duplicate points: an empty cluster is relocated (and a warning says so)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        KMeans(3, n_init=1, init=X[:3], random_state=0).fit(np.repeat(X[:2], 10, axis=0))
+
+
+@register_warmup("MeanShift")
+def _warmup_mean_shift(dtype):
+    import numpy as np
+
+    from sknets import MeanShift
+
+    X = np.random.RandomState(0).rand(200, 2).astype(dtype)
+    MeanShift().fit(X).predict(X)  # the bandwidth estimate too
+    MeanShift(bandwidth=0.3, kernel="gaussian").fit(X)

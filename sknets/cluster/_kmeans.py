@@ -19,6 +19,7 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 import numba
 
+from ..utils._compile import compile_notice
 from ..utils._threads import effective_n_threads, kernel_threads
 from ..utils._validation import rollback_on_error
 from . import _kmeans_kernels as _k
@@ -678,6 +679,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
     # -- fit ------------------------------------------------------------------------
     @rollback_on_error
     @_fit_context(prefer_skip_nested_validation=True)
+    @compile_notice("KMeans")
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
 
@@ -824,8 +826,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
         check_is_fitted(self)
         X = self._check_test_data(X)
         sample_weight = np.ones(X.shape[0], dtype=X.dtype)
-        return _labels_inertia(_Data(X), sample_weight, self._centers_for(X),
-                               self._threads(), return_inertia=False)
+        with compile_notice("KMeans"):
+            return _labels_inertia(_Data(X), sample_weight, self._centers_for(X),
+                                   self._threads(), return_inertia=False)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Compute clustering and transform X to cluster-distance space.

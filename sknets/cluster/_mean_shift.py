@@ -16,6 +16,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils._compile import compile_notice
 from ..utils._threads import effective_n_threads, kernel_threads
 from ..utils._validation import check_finite_params, rollback_on_error
 from ._bandwidth import estimate_bandwidth, get_bin_seeds
@@ -354,6 +355,7 @@ class MeanShift(ClusterMixin, BaseEstimator):
 
     @rollback_on_error
     @_fit_context(prefer_skip_nested_validation=True)
+    @compile_notice("MeanShift")
     def fit(self, X, y=None):
         """Perform clustering.
 
