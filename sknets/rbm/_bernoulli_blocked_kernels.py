@@ -59,6 +59,8 @@ Every output element gets the same arithmetic whichever thread computes it, so t
 numbers do not depend on the thread count.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -251,7 +253,8 @@ def row_masks(k, b0, b1, A, masks):
 
 
 # ---------------------------------------------------------------------------
-# tasks
+# tasks. Constant arguments are passed typed (``np.int64(0)``, ``np.bool_(True)``):
+# Numba compiles a separate specialisation of a callee for each literal constant.
 # ---------------------------------------------------------------------------
 
 
@@ -333,8 +336,8 @@ def _visible_task(kv, b0, b1, VP, WP, bv, V, h_mask, hc, gaussian, rand, off, n_
         jb = kv * (REGION // cw) + t
         i0 = jb * cw
         lim = max(min(cw, V - i0), 0)
-        _product_block(jb, VP, 0, b0, b1, WP, bv, V, h_mask, hc.ravel(), 0, H, cw,
-                       True)
+        _product_block(jb, VP, np.int64(0), b0, b1, WP, bv, V, h_mask, hc.ravel(),
+                       np.int64(0), H, cw, np.bool_(True))
         if not gaussian:
             sigmoid_inplace(VP[jb, b0:b1].ravel(), ibuf)
         for b in range(b0, b1):
@@ -408,13 +411,14 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, pm, n_mask, lr, AT, fm, bv, vel_bv
     i0 = k * REGION
     i1 = min(i0 + REGION, V)
     F = i1 - i0
-    _transposed_rows(X2, p_off, nb, i0, F, AT, 0, n)
+    _transposed_rows(X2, p_off, nb, i0, F, AT, np.int64(0), n)
     if not binary_neg:
         for t in range(REGION // cw):
             jb = k * (REGION // cw) + t
             lim = min(cw, V - jb * cw)
             if lim > 0:
-                _transposed_rows(VP[jb], 0, nc, 0, lim, AT[jb * cw:], m, n)
+                _transposed_rows(VP[jb], np.int64(0), nc, np.int64(0), lim,
+                                 AT[jb * cw:], m, n)
     nlr = -lr
     for c in range(F):
         row = AT[i0 + c]
@@ -423,7 +427,7 @@ def _coef_region(k, nb, nc, m, X2, p_off, VP, pm, n_mask, lr, AT, fm, bv, vel_bv
         if not binary_neg:
             for b in range(m, m + nc):
                 row[b] = nlr * row[b]
-    _mask_columns(pm, k, nb, fm, 0)
+    _mask_columns(pm, k, nb, fm, np.int64(0))
     _mask_columns(n_mask, k, nc, fm, m // 64)
     g = g_v[i0:i1]
     zero = g_v.dtype.type(0)
@@ -506,20 +510,144 @@ def _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain):
     bias_step(bh, vel_bh, g_h, lr, momentum, plain)
 
 
+# ---------------------------------------------------------------------------
+# the epoch: a loop over the minibatches and their phases; each phase hands its
+# tasks (``_task``) out to the threads
+# ---------------------------------------------------------------------------
+
+_POSITIVE, _VISIBLE, _HIDDEN, _UPDATE = 0, 1, 2, 3
+
+#: The arrays of an epoch (a flat namedtuple: the parallel phase cannot take nested
+#: tuples).
+Work = namedtuple("Work", [
+    "indptr", "indices", "values", "bounds", "bh", "bv", "vel_bh", "vel_bv", "chain",
+    "hc_cd", "WtP", "WP", "velP", "HP", "VP", "p_mask", "Xd", "n_mask", "h_mask", "AT",
+    "fm", "g_h", "g_v", "ibuf", "rand", "words", "key", "pos", "flags"])
+
+#: Sizes and settings of an epoch: features, components, rows of the statistics (a
+#: multiple of 64), rows per task, hidden and visible regions.
+Geometry = namedtuple("Geometry", [
+    "V", "H", "m", "rc", "nkh", "nkv", "bpr", "dense", "plain", "persistent",
+    "gaussian", "momentum", "decay"])
+
+#: One phase of minibatch ``k`` (rows ``nb``, chains ``nc``, step ``lr``; ``off``:
+#: where the phase's random numbers start; ``last``: the last Gibbs step; ``nb1``
+#: and ``next_draws``: rows and random numbers of the next minibatch).
+Phase = namedtuple("Phase", [
+    "kind", "k", "nb", "nc", "lr", "off", "last", "nb1", "next_draws"])
+
+
+@njit(cache=True)
+def _phase_tasks(ph, g):
+    """(number of tasks, first task of the threads' shares, tasks shared) of a
+    phase; a thread t starts at ``first + t * shared // nt`` (thread 0 at 0)."""
+    groups = (ph.nb + g.rc - 1) // g.rc
+    gc = (ph.nc + g.rc - 1) // g.rc
+    if ph.kind == _POSITIVE:
+        n_pos = g.nkh * groups
+        return n_pos + (g.nkv * gc if g.persistent else 0), 0, n_pos
+    if ph.kind == _VISIBLE:
+        return g.nkv * gc, 0, g.nkv * gc
+    if ph.kind == _HIDDEN:
+        return g.nkh * gc + (g.nkv if ph.last else 0), 0, g.nkh * gc
+    nwt = _weight_tasks(g)
+    return 1 + nwt + g.nkv * ((ph.nb1 + g.rc - 1) // g.rc), 1, nwt
+
+
+@njit(cache=True)
+def _weight_tasks(g):
+    """Tasks of the parameter step: column blocks x parts of ``_PART`` regions."""
+    return g.nkh * g.bpr * ((g.nkv + _PART - 1) // _PART)
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _task(q, ib, ph, w, g):
+    """Task ``q`` of phase ``ph`` (see the module docstring); ``ib``: the thread's
+    row of ``w.ibuf``."""
+    indptr, indices, values = w.indptr, w.indices, w.values
+    cw = w.HP.shape[2]
+    bpr = REGION // cw
+    rc = g.rc
+    nb = ph.nb
+    nc = ph.nc
+    hc = w.chain if g.persistent else w.hc_cd
+    cur = ph.k % 2
+    pm = w.p_mask[cur]
+    # where the data rows' values are read: X in place, or the CSR rows' copy
+    pv = values if g.dense else w.Xd[cur].ravel()
+    p_off = w.bounds[ph.k] if g.dense else 0
+    groups = (nb + rc - 1) // rc
+    gc = (nc + rc - 1) // rc
+    if ph.kind == _UPDATE:
+        nparts = (g.nkv + _PART - 1) // _PART
+        nwt = _weight_tasks(g)
+        if q == 0:
+            _hidden_bias(nb, nc, g.m, w.HP, w.bh, w.vel_bh, w.g_h, ph.lr, g.momentum,
+                         g.plain)
+        elif q <= nwt:
+            e = q - 1
+            f0 = (e % nparts) * _PART * REGION
+            f1 = (min(f0 + _PART * REGION, g.V) + 7) // 8 * 8
+            _weight_block(e // nparts, f0, f1, g.V, w.AT, w.fm, w.WtP, w.WP, w.velP,
+                          w.HP, g.decay, g.momentum, g.plain, g.m // 64,
+                          w.HP.dtype.type(-ph.lr), not g.gaussian)
+        else:
+            groups1 = (ph.nb1 + rc - 1) // rc
+            e = q - 1 - nwt
+            b0 = (e % groups1) * rc
+            nxt = 1 - cur
+            data_masks(e // groups1, b0, min(b0 + rc, ph.nb1), w.bounds[ph.k + 1],
+                       g.dense, indptr, indices, values, g.V, w.Xd[nxt], w.p_mask[nxt])
+        return
+    n_hidden = g.nkh * groups if ph.kind == _POSITIVE else g.nkh * gc
+    if ph.kind == _VISIBLE or (ph.kind == _POSITIVE and q >= n_hidden):
+        e = q - n_hidden if ph.kind == _POSITIVE else q
+        b0 = (e % gc) * rc
+        _visible_task(e // gc, b0, min(b0 + rc, nc), w.VP, w.WP, w.bv, g.V, w.h_mask,
+                      hc, g.gaussian, w.rand, ph.off, w.n_mask, ib)
+    elif q < n_hidden:
+        # the data rows (positive phase) or the chains' visible samples
+        positive = ph.kind == _POSITIVE
+        n_rows = nb if positive else nc
+        grp = groups if positive else gc
+        b0 = (q % grp) * rc
+        if positive:  # real-valued rows; CD: the chains start from their samples
+            o0, masks, vals, row_off, row_stride, blk_stride = (
+                np.int64(0), pm, pv, p_off, g.V, cw)
+            binary, sample, off = np.bool_(False), not g.persistent, np.int64(0)
+        else:  # the chains' visible samples (binary unless Gaussian)
+            o0, masks, vals, row_off, row_stride, blk_stride = (
+                g.m, w.n_mask, w.VP.ravel(), np.int64(0), cw, g.m * cw)
+            binary, sample, off = not g.gaussian, np.bool_(True), ph.off
+        _hidden_task(q // grp, b0, min(b0 + rc, n_rows), o0, w.HP, w.WtP, w.bh, g.H,
+                     masks, vals, row_off, row_stride, blk_stride, binary, sample,
+                     w.rand, off, hc, w.h_mask, ib)
+    else:
+        X2 = pv.reshape((pv.shape[0] // g.V, g.V))
+        _coef_region(q - n_hidden, nb, nc, g.m, X2, p_off, w.VP, pm, w.n_mask, ph.lr,
+                     w.AT, w.fm, w.bv, w.vel_bv, w.g_v, g.momentum, g.plain,
+                     not g.gaussian)
+
+
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy", parallel=True)
 def blocked_epoch(data, bounds, params, velocities, chain, stream, settings, rc, nt):
     """``_bernoulli_kernels.dense_epoch`` in the blocked layout, its tasks handed out
-    to ``nt`` threads (set Numba's thread count to ``nt`` around the call; one thread
-    is fine): the same arguments, plus ``rc``, the rows (or chains) per task of the
-    product phases, and the same random draws. ``chain`` is C-contiguous. Returns
-    the new MT19937 position."""
+    to ``nt`` threads (set Numba's thread count to ``nt`` around the call; one
+    thread is fine): the same arguments, plus ``rc``, the rows (or chains) per task
+    of the product phases, and the same random draws. ``chain`` is C-contiguous.
+    Returns the new MT19937 position.
+
+    Each phase is one parallel region: every thread claims the tasks of its own
+    share first (``_claim``; the same weight blocks in every phase, so that they
+    stay in its caches), then what the others left. In the parameter step thread 0
+    first draws the next minibatch's random numbers (no task of that phase reads
+    them)."""
     indptr, indices, values = data
     Wt, bh, bv = params
     vel_w, vel_bh, vel_bv = velocities
     key, pos = stream
     learning_rate, momentum, weight_decay, n_gibbs, persistent, gaussian = settings
-    V = Wt.shape[0]
-    H = Wt.shape[1]
+    V, H = Wt.shape
     dt = Wt.dtype
     cw = BLOCK_BYTES // Wt.itemsize
     bpr = REGION // cw  # packed blocks per region
@@ -534,7 +662,6 @@ def blocked_epoch(data, bounds, params, velocities, chain, stream, settings, rc,
     m = (max(n_chains, max_nb) + 63) // 64 * 64
     rand = np.empty(max(minibatch_draws(max_nb, n_chains if persistent else max_nb,
                                         V, H, n_gibbs, persistent, gaussian), 1))
-    words = np.empty(MT_SCRATCH, np.uint32)
     WtP = np.empty((nkh * bpr, nkv * REGION, cw), dt)
     WP = np.empty((nkv * bpr, nkh * REGION, cw), dt)
     pack_cols(Wt, WtP)
@@ -544,145 +671,85 @@ def blocked_epoch(data, bounds, params, velocities, chain, stream, settings, rc,
     else:
         velP = np.empty(WtP.shape, dt)
         pack_cols(vel_w, velP)
-    HP = np.empty((nkh * bpr, 2 * m, cw), dt)  # hpos rows 0..m-1, hneg m..2m-1
-    VP = np.empty((nkv * bpr, m, cw), dt)
-    hc_cd = np.empty((m, H), dt)  # CD chains
-    p_mask = np.empty((2, nkv, m), np.uint64)  # data: this and the next minibatch
-    Xd = np.zeros((2, m if not dense else 1, V if not dense else 1), dt)  # CSR rows
-    n_mask = np.empty((nkv, m), np.uint64)  # visible samples
-    h_mask = np.empty((nkh, m), np.uint64)  # hidden samples of the chains
-    # left factor of the parameter step: coefficients (the data rows; real-valued
-    # visible samples), masks
-    AT = np.empty((nkv * REGION, m if not gaussian else 2 * m), dt)
-    fm = np.empty((nkv * REGION, 2 * m // 64), np.uint64)
-    g_h = np.empty(H, dt)
-    g_v = np.empty(V, dt)
-    ibuf = exp_scratch(Wt, nt * max(rc, 1) * cw).reshape((nt, max(rc, 1) * cw))
     posbuf = np.empty(1, np.int64)
     posbuf[0] = pos
-    # task claims of a phase (``_claim``): each thread starts at its own share (the
-    # same blocks in every phase, so they stay in its caches) and then takes what
-    # is left
-    flags = np.zeros(2 * (nkh + nkv) * ((m + max(rc, 1) - 1) // max(rc, 1))
-                     + 2 + nkh * bpr * ((nkv + _PART - 1) // _PART) + nkv, np.int64)
-    ep = 0
+    w = Work(
+        indptr, indices, values, bounds, bh, bv, vel_bh, vel_bv, chain,
+        np.empty((m, H), dt),  # CD chains
+        WtP, WP, velP,
+        np.empty((nkh * bpr, 2 * m, cw), dt),  # HP: hpos rows 0..m-1, hneg m..2m-1
+        np.empty((nkv * bpr, m, cw), dt),  # VP
+        np.empty((2, nkv, m), np.uint64),  # data masks: this and the next minibatch
+        np.zeros((2, m if not dense else 1, V if not dense else 1), dt),  # CSR rows
+        np.empty((nkv, m), np.uint64),  # masks of the visible samples
+        np.empty((nkh, m), np.uint64),  # masks of the chains' hidden samples
+        # left factor of the parameter step: coefficients (the data rows;
+        # real-valued visible samples), masks over the rows
+        np.empty((nkv * REGION, m if not gaussian else 2 * m), dt),
+        np.empty((nkv * REGION, 2 * m // 64), np.uint64),
+        np.empty(H, dt), np.empty(V, dt),
+        exp_scratch(Wt, nt * max(rc, 1) * cw).reshape((nt, max(rc, 1) * cw)),
+        rand, np.empty(MT_SCRATCH, np.uint32), key, posbuf,
+        np.zeros(2 * (nkh + nkv) * ((m + max(rc, 1) - 1) // max(rc, 1))
+                 + 2 + nkh * bpr * ((nkv + _PART - 1) // _PART) + nkv, np.int64))
+    g = Geometry(V, H, m, rc, nkh, nkv, bpr, dense, plain, persistent, gaussian,
+                 momentum, learning_rate * weight_decay)
     if persistent:
         for kh in range(nkh):
-            row_masks(kh, 0, n_chains, chain, h_mask)
+            row_masks(kh, np.int64(0), n_chains, chain, w.h_mask)
     n_mb = bounds.shape[0] - 1
     nb = bounds[1] - bounds[0]
     for kv in range(nkv):
-        data_masks(kv, 0, nb, 0, dense, indptr, indices, values, V, Xd[0], p_mask[0])
-    posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:minibatch_draws(
+        data_masks(kv, np.int64(0), nb, np.int64(0), dense, indptr, indices, values,
+                   V, w.Xd[0], w.p_mask[0])
+    posbuf[0] = mt_fill_random(key, posbuf[0], w.words, rand[:minibatch_draws(
         nb, n_chains if persistent else nb, V, H, n_gibbs, persistent, gaussian)])
+    ep = 0
     for k in range(n_mb):
-        r0 = bounds[k]
-        nb = bounds[k + 1] - r0
-        hc = chain if persistent else hc_cd
+        nb = bounds[k + 1] - bounds[k]
         nc = n_chains if persistent else nb
         lr = learning_rate / nb
-        cur = k % 2
-        pm = p_mask[cur]
-        # where the data rows' values are read: X in place, or the CSR rows' copy
-        pv = values if dense else Xd[cur].ravel()
-        p_off = r0 if dense else 0
-        off = 0 if persistent else nb * H  # first visible draws
+        off0 = 0 if persistent else nb * H  # first visible draws
+        vis_draws = 2 * ((nc * V + 1) // 2) if gaussian else nc * V
         if gaussian:
-            box_muller_steps(rand, off, n_gibbs, nc, V, H)
-        groups = (nb + rc - 1) // rc
-        n_pos = nkh * groups
-        gc = (nc + rc - 1) // rc  # chain groups
-        # persistent chains: their first visible step needs nothing of the positive
-        # phase, so both run in one parallel phase
-        n_vis = nkv * gc if persistent else 0
-        X2 = pv.reshape((pv.shape[0] // V, V))
-        ep += 1
-        for t in prange(nt):  # positive phase (and the chains' first visible step)
-            st = t * n_pos // nt
-            q, j = _claim(flags, ep, n_pos + n_vis, st, 0)
-            while q >= 0:
-                if q < n_pos:
-                    b0 = (q % groups) * rc
-                    _hidden_task(q // groups, b0, min(b0 + rc, nb), 0, HP, WtP, bh, H,
-                                 pm, pv, p_off, V, cw, False, not persistent, rand, 0,
-                                 hc, h_mask, ibuf[t])
-                else:
-                    e = q - n_pos
-                    b0 = (e % gc) * rc
-                    _visible_task(e // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
-                                  h_mask, hc, gaussian, rand, off, n_mask,
-                                  ibuf[t])
-                q, j = _claim(flags, ep, n_pos + n_vis, st, j)
-        for step in range(n_gibbs):  # negative phase
-            if step > 0 or not persistent:
-                ep += 1
-                for t in prange(nt):
-                    st = t * nkv * gc // nt
-                    q, j = _claim(flags, ep, nkv * gc, st, 0)
-                    while q >= 0:
-                        b0 = (q % gc) * rc
-                        _visible_task(q // gc, b0, min(b0 + rc, nc), VP, WP, bv, V,
-                                      h_mask, hc, gaussian, rand, off, n_mask,
-                                      ibuf[t])
-                        q, j = _claim(flags, ep, nkv * gc, st, j)
-            off += 2 * ((nc * V + 1) // 2) if gaussian else nc * V
-            # the last hidden step shares its phase with the left factor of the
-            # parameter step (which needs only the data and the visible samples)
-            n_hid = nkh * gc
-            n_coef = nkv if step == n_gibbs - 1 else 0
+            box_muller_steps(rand, off0, n_gibbs, nc, V, H)
+        nb1 = bounds[k + 2] - bounds[k + 1] if k + 1 < n_mb else 0
+        next_draws = minibatch_draws(nb1, n_chains if persistent else nb1, V, H,
+                                     n_gibbs, persistent, gaussian) if nb1 else 0
+        # phases: positive, (visible, hidden) per Gibbs step, parameter step. With
+        # persistent chains the first visible step needs nothing of the positive
+        # phase and runs in it; the last hidden step runs with the left factor of
+        # the parameter step (which needs only the data and the visible samples)
+        for p in range(2 * n_gibbs + 2):
+            step = (p - 1) // 2
+            off = off0 + step * (vis_draws + nc * H)
+            last = False
+            if p == 0:
+                kind = _POSITIVE
+                off = off0
+            elif p == 2 * n_gibbs + 1:
+                kind = _UPDATE
+            elif p % 2 == 1:
+                if step == 0 and persistent:
+                    continue
+                kind = _VISIBLE
+            else:
+                kind = _HIDDEN
+                off += vis_draws
+                last = step == n_gibbs - 1
+            ph = Phase(kind, k, nb, nc, lr, off, last, nb1, next_draws)
+            n, first, shared = _phase_tasks(ph, g)
             ep += 1
             for t in prange(nt):
-                st = t * n_hid // nt
-                q, j = _claim(flags, ep, n_hid + n_coef, st, 0)
+                if kind == _UPDATE and t == 0 and next_draws > 0:
+                    posbuf[0] = mt_fill_random(key, posbuf[0], w.words,
+                                               rand[:next_draws])
+                st = 0 if t == 0 else first + t * shared // nt
+                ib = w.ibuf[t]
+                q, j = _claim(w.flags, ep, n, st, np.int64(0))
                 while q >= 0:
-                    if q < n_hid:
-                        b0 = (q % gc) * rc
-                        _hidden_task(q // gc, b0, min(b0 + rc, nc), m, HP, WtP, bh, H,
-                                     n_mask, VP.ravel(), 0, cw, m * cw,
-                                     not gaussian, True, rand, off, hc, h_mask,
-                                     ibuf[t])
-                    else:
-                        _coef_region(q - n_hid, nb, nc, m, X2, p_off, VP, pm, n_mask,
-                                     lr, AT, fm, bv, vel_bv, g_v, momentum, plain,
-                                     not gaussian)
-                    q, j = _claim(flags, ep, n_hid + n_coef, st, j)
-            off += nc * H
-        # parameter step; then the next minibatch's data masks and random numbers
-        nxt = 1 - cur
-        nb1 = 0
-        next_draws = 0
-        if k + 1 < n_mb:
-            nb1 = bounds[k + 2] - bounds[k + 1]
-            next_draws = minibatch_draws(nb1, n_chains if persistent else nb1, V, H,
-                                         n_gibbs, persistent, gaussian)
-        groups = (nb1 + rc - 1) // rc
-        nparts = (nkv + _PART - 1) // _PART  # parts of _PART regions
-        nwt = nkh * bpr * nparts
-        n_tasks = 1 + nwt + nkv * groups
-        ep += 1
-        for t in prange(nt):
-            st = 0 if t == 0 else 1 + t * nwt // nt
-            if t == 0 and next_draws > 0:
-                posbuf[0] = mt_fill_random(key, posbuf[0], words, rand[:next_draws])
-            q, j = _claim(flags, ep, n_tasks, st, 0)
-            while q >= 0:
-                if q == 0:
-                    _hidden_bias(nb, nc, m, HP, bh, vel_bh, g_h, lr, momentum, plain)
-                elif q <= nwt:
-                    e = q - 1
-                    part = e % nparts
-                    f0 = part * _PART * REGION
-                    f1 = min(f0 + _PART * REGION, V)
-                    f1 = (f1 + 7) // 8 * 8
-                    _weight_block(e // nparts, f0, f1, V, AT, fm, WtP, WP, velP, HP,
-                                  learning_rate * weight_decay, momentum, plain,
-                                  m // 64, dt.type(-lr), not gaussian)
-                else:
-                    e = q - 1 - nwt
-                    b0 = (e % groups) * rc
-                    data_masks(e // groups, b0, min(b0 + rc, nb1), bounds[k + 1],
-                               dense, indptr, indices, values, V, Xd[nxt], p_mask[nxt])
-                q, j = _claim(flags, ep, n_tasks, st, j)
+                    _task(q, ib, ph, w, g)
+                    q, j = _claim(w.flags, ep, n, st, j)
     unpack_cols(WtP, Wt)
     if not plain:
         unpack_cols(velP, vel_w)

@@ -109,7 +109,7 @@ def mt_fill_random(key, pos, words, out):
     """
     n = out.shape[0]
     k = 0  # doubles written
-    have = 0  # a tempered word left over from the previous block (0 or 1)
+    have = np.int64(0)  # a tempered word left over from the last block (0 or 1)
     while k < n:
         if pos >= 624:
             _mt_twist(key)
