@@ -15,8 +15,14 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
     check_classification_targets,
+    type_of_target,
 )
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from sknets.nn import (
     AvgPool2D,
@@ -29,6 +35,7 @@ from sknets.nn import (
     Sequential,
     log_softmax,
     make_activation,
+    sigmoid_cross_entropy,
     softmax,
     softmax_cross_entropy,
 )
@@ -525,8 +532,9 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.""" + _ATTRS_DOC + """    out_activation_ : str
-        ``"softmax"``.
+        Class labels (``arange(n_labels)`` for multilabel targets).""" + _ATTRS_DOC + \
+        """    out_activation_ : str
+        ``"softmax"``, or ``"logistic"`` for multilabel targets.
 
     See Also
     --------
@@ -561,6 +569,7 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
         **_BaseConvNet._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
+    _multilabel = False
 
     def __init__(self, filters=(32, 64), kernel_size=3, pooling="max", pool_size=2,
                  hidden_layer_sizes=(128,), activation="relu", batch_norm=False,
@@ -587,18 +596,43 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
             dtype=dtype, n_jobs=n_jobs)
         self.class_weight = class_weight
 
-    @staticmethod
-    def _loss(logits, target, sample_weight):
+    def _loss(self, logits, target, sample_weight):
+        if self._multilabel:
+            # binary cross-entropy summed over the labels, averaged over the rows (as
+            # MLPClassifier's multilabel loss)
+            loss, grad = sigmoid_cross_entropy(logits, target, sample_weight)
+            k = logits.dtype.type(logits.shape[1])
+            return loss * float(k), grad * k
         return softmax_cross_entropy(logits, target, sample_weight)
 
-    @staticmethod
-    def _validation_score(logits, target):
+    def _validation_score(self, logits, target):
+        if self._multilabel:   # subset accuracy, as ClassifierMixin.score
+            return float(np.mean(np.all((logits > 0) == (target > 0.5), axis=1)))
         return float(np.mean(np.argmax(logits, axis=1) == target))
 
     def _stratify(self, targets):
-        return targets
+        return None if self._multilabel else targets
+
+    def _set_target_kind(self, y):
+        kind = type_of_target(y)
+        if kind == "multiclass-multioutput" or (kind == "continuous-multioutput"):
+            raise ValueError("ConvNetClassifier takes one label per row or a multilabel "
+                             "indicator matrix of 0/1; got several multiclass outputs")
+        self._multilabel = kind == "multilabel-indicator"
+        if not self._multilabel:
+            y = column_or_1d(y, warn=True)
+        if self._multilabel and self.class_weight is not None:
+            raise ValueError("class_weight is not supported with multilabel targets; "
+                             "use sample_weight")
+        return y
 
     def _encode(self, y):
+        if self._multilabel:
+            y = np.asarray(y)
+            if y.ndim != 2 or y.shape[1] != len(self.classes_):
+                raise ValueError(f"y must be a multilabel indicator matrix with "
+                                 f"{len(self.classes_)} columns")
+            return y.astype(self._float_dtype())
         idx = np.searchsorted(self.classes_, y)
         idx = np.clip(idx, 0, len(self.classes_) - 1)
         if not np.all(self.classes_[idx] == y):
@@ -624,8 +658,9 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
             Training images, flat or channels-first.
-        y : array-like of shape (n_samples,)
-            Class labels (any type).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (any type), or a multilabel indicator matrix of 0/1
+            (independent sigmoid outputs, binary cross-entropy).
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss.
 
@@ -634,19 +669,26 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
         self : ConvNetClassifier
         """
         warm = self.warm_start and hasattr(self, "network_")
-        X, y = self._validate_input(X, y, reset=not warm)
+        X, y = self._validate_input(X, y, reset=not warm, multi_output=True)
         check_classification_targets(y)
         if warm:
-            missing = np.setdiff1d(np.unique(y), self.classes_)
-            if len(missing):
-                raise ValueError(f"warm_start: y has new classes {missing.tolist()}")
+            if self._multilabel:
+                self._encode(y)
+            else:
+                y = column_or_1d(y, warn=True)
+                missing = np.setdiff1d(np.unique(y), self.classes_)
+                if len(missing):
+                    raise ValueError(f"warm_start: y has new classes "
+                                     f"{missing.tolist()}")
             if X.ndim == 4 and tuple(X.shape[1:]) != self.image_shape_:
                 raise ValueError(f"X has images of shape {X.shape[1:]}, the estimator "
                                  f"was fitted on {self.image_shape_}")
         else:
-            self.classes_ = np.unique(y)
+            y = self._set_target_kind(y)
+            self.classes_ = (np.arange(np.shape(y)[1]) if self._multilabel
+                             else np.unique(y))
             self._initialize(X, len(self.classes_))
-        self.out_activation_ = "softmax"
+        self.out_activation_ = "logistic" if self._multilabel else "softmax"
         return self._fit(X, self._encode(y), self._weights(X, y, sample_weight),
                          incremental=False, first=not warm)
 
@@ -668,14 +710,18 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
         self : ConvNetClassifier
         """
         first = _check_partial_fit_first_call(self, classes)
-        X, y = self._validate_input(X, y, reset=first)
+        X, y = self._validate_input(X, y, reset=first, multi_output=True)
         check_classification_targets(y)
         if first:
+            y = self._set_target_kind(y)
             self._initialize(X, len(self.classes_))
-            self.out_activation_ = "softmax"
-        elif X.ndim == 4 and tuple(X.shape[1:]) != self.image_shape_:
-            raise ValueError(f"X has images of shape {X.shape[1:]}, the estimator was "
-                             f"fitted on {self.image_shape_}")
+            self.out_activation_ = "logistic" if self._multilabel else "softmax"
+        else:
+            if X.ndim == 4 and tuple(X.shape[1:]) != self.image_shape_:
+                raise ValueError(f"X has images of shape {X.shape[1:]}, the estimator "
+                                 f"was fitted on {self.image_shape_}")
+            if not self._multilabel:
+                y = column_or_1d(y, warn=True)
         return self._fit(X, self._encode(y), self._weights(X, y, sample_weight),
                          incremental=True, first=first)
 
@@ -690,7 +736,10 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return softmax(self._outputs(X))
+        out = self._outputs(X)
+        if self._multilabel:
+            return np.exp(-np.logaddexp(0, -out))
+        return softmax(out)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -703,7 +752,10 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return log_softmax(self._outputs(X))
+        out = self._outputs(X)
+        if self._multilabel:
+            return -np.logaddexp(0, -out)
+        return log_softmax(out)
 
     def predict(self, X):
         """Predicted class of each sample.
@@ -717,11 +769,13 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
         y : ndarray of shape (n_samples,)
         """
         outputs = self._outputs(X)
+        if self._multilabel:
+            return (outputs > 0).astype(int)
         return self.classes_[np.argmax(outputs, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 

@@ -388,3 +388,25 @@ def test_resnet_preset_on_rgb_patches():
     with pytest.raises(ValueError, match="4x4|pixels"):
         ConvNetClassifier(architecture="resnet", max_iter=1).fit(
             np.zeros((4, 1, 2, 2)), [0, 1, 0, 1])
+
+
+def test_multilabel_targets(digits):
+    X, y, Xt, yt = digits
+    Y = np.column_stack([y >= 5, y % 2 == 0, y == 0]).astype(int)
+    Yt = np.column_stack([yt >= 5, yt % 2 == 0, yt == 0]).astype(int)
+    clf = fast(max_iter=15).fit(X, Y)
+    assert clf.out_activation_ == "logistic" and list(clf.classes_) == [0, 1, 2]
+    pred = clf.predict(Xt)
+    assert pred.shape == Yt.shape and set(np.unique(pred)) <= {0, 1}
+    proba = clf.predict_proba(Xt)
+    assert proba.shape == Yt.shape and ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_array_equal(pred, (proba > 0.5).astype(int))
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(Xt)), proba, rtol=1e-6)
+    assert np.mean(pred == Yt) > 0.8          # per-label accuracy
+    assert clf.score(Xt, Yt) > 0.5           # subset accuracy
+    early = fast(max_iter=5, early_stopping=True).fit(X, Y)
+    assert len(early.validation_scores_) == early.n_iter_
+    with pytest.raises(ValueError, match="multilabel"):
+        fast(class_weight="balanced").fit(X, Y)
+    with pytest.raises(ValueError, match="several multiclass"):
+        fast().fit(X, np.column_stack([y, y]))
