@@ -69,6 +69,7 @@ from ._bernoulli_kernels import (
     MT_SCRATCH,
     bias_step,
     box_muller_steps,
+    max_rows,
     minibatch_draws,
     mt_fill_random,
 )
@@ -655,7 +656,7 @@ def blocked_epoch(data, bounds, params, velocities, chain, stream, settings, rc,
     nkv = (V + REGION - 1) // REGION
     dense = indptr.shape[0] == 0
     plain = momentum == 0.0 and weight_decay == 0.0
-    max_nb = np.max(bounds[1:] - bounds[:-1])
+    max_nb = max_rows(bounds)
     n_chains = chain.shape[0]
     # rows of the positive and of the negative statistics, each a whole number of
     # 64-row words (the words of the binary visible samples take one coefficient)

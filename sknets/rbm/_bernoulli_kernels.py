@@ -267,6 +267,15 @@ def bias_step(b, vel, grad, lr, momentum, plain):
 
 
 @njit(cache=True)
+def max_rows(bounds):
+    """Rows of the largest minibatch ``bounds[k]:bounds[k + 1]``."""
+    n = 0
+    for k in range(bounds.shape[0] - 1):
+        n = max(n, bounds[k + 1] - bounds[k])
+    return n
+
+
+@njit(cache=True)
 def _csr_rows(indptr, indices, values, r0, X):
     """``X[b] = row r0 + b`` of the CSR matrix, as dense rows."""
     zero = X.dtype.type(0)
@@ -319,7 +328,7 @@ def dense_epoch(data, bounds, params, velocities, chain, stream, settings):
     plain = momentum == 0.0 and weight_decay == 0.0
     decay = learning_rate * weight_decay
     n_chains = chain.shape[0]
-    max_nb = np.max(bounds[1:] - bounds[:-1])
+    max_nb = max_rows(bounds)
     m = max(max_nb, n_chains)
     rand = np.empty(max(minibatch_draws(max_nb, n_chains if persistent else max_nb,
                                         V, H, n_gibbs, persistent, gaussian), 1))
