@@ -12,6 +12,8 @@ import pytest
 def pytest_cmdline_main(config):
     if not config.pluginmanager.hasplugin("xdist"):
         return
+    if hasattr(config, "workerinput"):              # an xdist worker: never start more
+        return
     if config.option.numprocesses is not None:     # -n given on the command line
         return
     if config.args and config.args != list(config.getini("testpaths")) and \
