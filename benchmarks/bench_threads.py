@@ -20,6 +20,7 @@ parallel regions in each Numba threading layer (``omp`` with its default wait po
 idle and with a busy background process: microseconds per region for a given total
 work per region, each configuration in a fresh process (a layer is chosen once per
 process). The table in ``sknets/utils/_threads.py`` comes from it.
+"""
 
 import argparse
 import contextlib
