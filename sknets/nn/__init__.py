@@ -52,10 +52,11 @@ Losses (``sknets.nn.losses``)
     computed stably.
 
 Optimizers (``sknets.nn.optimizers``)
-    ``SGD, Momentum, Nesterov, Adam, RMSprop, Adagrad`` (or ``make_optimizer(name, ...)``)
-    take a list of ``(param, grad)`` pairs, ``learning_rate`` (mutable attribute),
-    ``weight_decay`` (L2 penalty: the rule sees ``g + weight_decay * p`` on masked
-    entries; default mask: parameters with ndim >= 2) and rule-specific settings.
+    ``SGD, Momentum, Nesterov, Adam, RMSprop, Adagrad`` (or
+    ``make_optimizer(name, ...)``) take a list of ``(param, grad)`` pairs,
+    ``learning_rate`` (mutable attribute), ``weight_decay`` (L2 penalty: the rule sees
+    ``g + weight_decay * p`` on masked entries; default mask: parameters with
+    ndim >= 2) and rule-specific settings.
     ``step()`` updates in place; ``t`` counts steps.
 
 Randomness: the ``Generator`` given to ``build`` initialises weights and draws the

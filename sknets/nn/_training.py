@@ -10,7 +10,8 @@ written here once:
 - the stopping rule of scikit-learn's MLP: ``tol`` and ``n_iter_no_change`` on the
   training loss, or on a validation score with ``early_stopping`` (best state kept);
 - learning-rate schedules, which live in the optimizers
-  (:meth:`~sknets.nn.Optimizer.iteration_ends`, :meth:`~sknets.nn.Optimizer.trigger_stopping`);
+  (:meth:`~sknets.nn.Optimizer.iteration_ends`,
+  :meth:`~sknets.nn.Optimizer.trigger_stopping`);
 - ``verbose`` lines (the estimator's name, epoch, loss terms, validation figures,
   time) with the stopping message after the last epoch's line;
 - callbacks ``cb(estimator, record) -> bool`` after every epoch (True stops), and a
@@ -244,8 +245,9 @@ def train(model, history, *, estimator, n_epochs, rng, batch_size, remedy,
                     raise Diverged("a parameter became NaN or infinite")
             except Diverged as exc:
                 model.set_state(snapshot)
-                where = f"epoch {epoch}" + (f", batch {exc.batch}" if exc.batch is not None
-                                            else "")
+                where = f"epoch {epoch}"
+                if exc.batch is not None:
+                    where += f", batch {exc.batch}"
                 usable = history.n_iter > 0
                 if not usable and forget is not None:
                     forget()

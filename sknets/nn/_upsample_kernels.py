@@ -1,12 +1,13 @@
 """Numba kernels of bilinear resizing (``sknets.nn.upsample.Resize2D``).
 
-A resize is separable: output row i reads input rows ``r0[i]`` and ``r1[i]`` with weights
-``1 - lr[i]`` and ``lr[i]``, output column j reads columns ``c0[j]``, ``c1[j]`` with
-``1 - lc[j]``, ``lc[j]``. The layer computes these per-axis tables once (``linear_taps``)
-and the kernels loop over planes (N*C of them, in parallel: each plane writes only its
-own output), so one kernel body serves every size. ``resize_bilinear_adjoint`` scatters
-with the same taps and weights: it is the exact transpose of the forward map, which is
-the backward pass. Plain-numpy references live in ``tests/references/nn_layers.py``.
+A resize is separable: output row i reads input rows ``r0[i]`` and ``r1[i]`` with
+weights ``1 - lr[i]`` and ``lr[i]``, output column j reads columns ``c0[j]``, ``c1[j]``
+with ``1 - lc[j]``, ``lc[j]``. The layer computes these per-axis tables once
+(``linear_taps``) and the kernels loop over planes (N*C of them, in parallel: each
+plane writes only its own output), so one kernel body serves every size.
+``resize_bilinear_adjoint`` scatters with the same taps and weights: it is the exact
+transpose of the forward map, which is the backward pass. Plain-numpy references live
+in ``tests/references/nn_layers.py``.
 """
 
 import numpy as np
@@ -18,8 +19,9 @@ def linear_taps(n_in, n_out, ratio, dtype):
 
     Output index i reads the source coordinate ``s = max((i + 0.5) * ratio - 0.5, 0)``
     (``ratio`` = input / output size, or 1 / scale factor when one was given, as in
-    ``torch.nn.functional.interpolate``): ``i0 = floor(s)``, ``i1 = min(i0 + 1, n_in - 1)``,
-    weight ``s - i0`` on i1. Returns (i0, i1, weight) as int64, int64, ``dtype`` arrays.
+    ``torch.nn.functional.interpolate``): ``i0 = floor(s)``,
+    ``i1 = min(i0 + 1, n_in - 1)``, weight ``s - i0`` on i1. Returns (i0, i1, weight)
+    as int64, int64, ``dtype`` arrays.
     """
     src = (np.arange(n_out, dtype=np.float64) + 0.5) * ratio - 0.5
     np.maximum(src, 0.0, out=src)
@@ -31,8 +33,12 @@ def linear_taps(n_in, n_out, ratio, dtype):
 
 @njit(cache=True, parallel=True)
 def resize_bilinear(x, r0, r1, lr, c0, c1, lc, out):
-    """out[p, i, j] = (1-lr[i]) * ((1-lc[j]) x[p, r0[i], c0[j]] + lc[j] x[p, r0[i], c1[j]])
-    + lr[i] * ((1-lc[j]) x[p, r1[i], c0[j]] + lc[j] x[p, r1[i], c1[j]]).
+    """Bilinear resize of every plane::
+
+        out[p, i, j] = (1-lr[i]) * ((1-lc[j]) x[p, r0[i], c0[j]]
+                                    + lc[j] x[p, r0[i], c1[j]])
+                       + lr[i] * ((1-lc[j]) x[p, r1[i], c0[j]]
+                                  + lc[j] x[p, r1[i], c1[j]])
 
     ``x`` is (P, H, W), ``out`` (P, OH, OW), the weights have the dtype of ``x``.
     """

@@ -25,10 +25,10 @@ class ResidualBlock(Composite):
     init : {"he", "glorot"}
         Initialisation of the convolutions.
 
-    The convolutions and batch norms are sub-layers (:class:`sknets.nn.layers.Composite`):
-    ``params`` lists conv1 (W, b), bn1 (gamma, beta), conv2, bn2, then the projection's
-    conv and bn if any. The convolutions keep their bias, which the batch norm after them
-    cancels (its gradient is zero).
+    The convolutions and batch norms are sub-layers
+    (:class:`sknets.nn.layers.Composite`): ``params`` lists conv1 (W, b), bn1 (gamma,
+    beta), conv2, bn2, then the projection's conv and bn if any. The convolutions keep
+    their bias, which the batch norm after them cancels (its gradient is zero).
 
     Examples
     --------
@@ -53,9 +53,11 @@ class ResidualBlock(Composite):
     def build(self, input_shape, rng, dtype=np.float32):
         self.dtype = np.dtype(dtype)
         if len(input_shape) != 3:
-            raise ValueError(f"ResidualBlock expects (C, H, W) samples, got {input_shape}")
+            raise ValueError(
+                f"ResidualBlock expects (C, H, W) samples, got {input_shape}")
         c = int(input_shape[0])
-        self.conv1 = Conv2D(self.filters, 3, stride=self.stride, padding=1, init=self.init)
+        self.conv1 = Conv2D(self.filters, 3, stride=self.stride, padding=1,
+                            init=self.init)
         self.bn1 = BatchNorm()
         self.relu1 = ReLU()
         self.conv2 = Conv2D(self.filters, 3, stride=1, padding=1, init=self.init)

@@ -2,20 +2,21 @@
 
 Conventions (see the package docstring for the whole interface):
 
-- ``build(input_shape, rng, dtype)`` receives the shape of ONE sample (no batch axis), a
-  ``numpy.random.Generator`` and a float dtype, creates the parameters and returns the
-  output shape of one sample.
-- ``forward(x, training=False)`` maps a batch ``x`` (batch axis first) to a new array and
-  keeps what ``backward`` needs (the cache of the *last* forward call).
-- ``backward(grad_out)`` receives dLoss/dOutput of the last forward call, *overwrites* the
-  layer's parameter gradients (``grads``) and returns dLoss/dInput.
+- ``build(input_shape, rng, dtype)`` receives the shape of ONE sample (no batch axis),
+  a ``numpy.random.Generator`` and a float dtype, creates the parameters and returns
+  the output shape of one sample.
+- ``forward(x, training=False)`` maps a batch ``x`` (batch axis first) to a new array
+  and keeps what ``backward`` needs (the cache of the *last* forward call).
+- ``backward(grad_out)`` receives dLoss/dOutput of the last forward call,
+  *overwrites* the layer's parameter gradients (``grads``) and returns dLoss/dInput.
 - ``params`` and ``grads`` are lists of arrays of equal shapes. After
-  :meth:`sknets.nn.Sequential.build` they are views into one flat parameter vector and one
-  flat gradient vector, so update them in place (``p[...] = ...``), never rebind them.
-- A layer made of other layers (a residual block) derives from :class:`Composite`: its
-  ``params``/``grads`` are the concatenation of its sub-layers' lists, and assigning a list
-  to them hands each sub-layer its own slice, so the views ``Sequential`` assigns are the
-  arrays the sub-layers compute with.
+  :meth:`sknets.nn.Sequential.build` they are views into one flat parameter vector and
+  one flat gradient vector, so update them in place (``p[...] = ...``), never rebind
+  them.
+- A layer made of other layers (a residual block) derives from :class:`Composite`:
+  its ``params``/``grads`` are the concatenation of its sub-layers' lists, and
+  assigning a list to them hands each sub-layer its own slice, so the views
+  ``Sequential`` assigns are the arrays the sub-layers compute with.
 """
 
 import numpy as np
@@ -58,7 +59,7 @@ class Layer:
         self.grads = []
 
     def build(self, input_shape, rng, dtype=np.float32):
-        """Create parameters for samples of shape ``input_shape``; return the output shape."""
+        """Create parameters for samples of ``input_shape``; return the output shape."""
         self.dtype = np.dtype(dtype)
         return tuple(input_shape)
 
@@ -131,7 +132,7 @@ class Composite(Layer):
 
 
 def iter_layers(layers):
-    """``layers`` and, depth first, every sub-layer of a :class:`Composite` among them."""
+    """``layers`` and, depth first, every sub-layer of each :class:`Composite`."""
     for layer in layers:
         yield layer
         yield from iter_layers(layer.sublayers)
@@ -144,7 +145,7 @@ def glorot_uniform(rng, shape, fan_in, fan_out, dtype):
 
 
 def he_uniform(rng, shape, fan_in, dtype):
-    """He et al. (2015) uniform initialisation for ReLU nets: U(-a, a), a = sqrt(6/in)."""
+    """He et al. (2015) uniform init for ReLU nets: U(-a, a), a = sqrt(6/fan_in)."""
     limit = np.sqrt(6.0 / fan_in)
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
@@ -378,7 +379,7 @@ class BatchNorm(Layer):
         return f"BatchNorm(momentum={self.momentum})"
 
 
-# --------------------------------------------------------------------------- activations
+# ----------------------------------------------------------------------- activations
 
 
 class ReLU(Layer):
@@ -462,7 +463,7 @@ ACTIVATIONS = {
 
 
 def make_activation(name, **kwargs):
-    """Activation layer from its name: relu, leaky_relu, tanh, logistic/sigmoid, identity."""
+    """Activation layer by name: relu, leaky_relu, tanh, logistic/sigmoid, identity."""
     try:
         return ACTIVATIONS[name](**kwargs)
     except KeyError:

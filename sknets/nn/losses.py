@@ -1,4 +1,4 @@
-"""Losses on logits: each returns ``(loss, dLoss/dLogits)``, both averaged over the batch.
+"""Losses on logits: each returns ``(loss, dLoss/dLogits)``, both batch averages.
 
 Both are written in numerically stable forms (log-sum-exp with the max subtracted;
 softplus through ``logaddexp``), so large logits never give inf or NaN.
@@ -68,9 +68,9 @@ def softmax_cross_entropy(logits, target, sample_weight=None):
 def sigmoid_cross_entropy(logits, target, sample_weight=None):
     """Mean binary cross-entropy of sigmoid(logits) against ``target`` in [0, 1].
 
-    ``loss = mean(t * softplus(-l) + (1 - t) * softplus(l))`` with softplus(a) = log(1+e^a)
-    computed stably; the gradient is ``(sigmoid(l) - t) / n`` where n is the number of
-    elements (the mean is over every element).
+    ``loss = mean(t * softplus(-l) + (1 - t) * softplus(l))`` with
+    softplus(a) = log(1+e^a) computed stably; the gradient is ``(sigmoid(l) - t) / n``
+    where n is the number of elements (the mean is over every element).
 
     Parameters
     ----------

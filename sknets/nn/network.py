@@ -1,4 +1,4 @@
-"""``Sequential``: runs a list of layers forward and backward, owns the flat parameters."""
+"""``Sequential``: runs layers forward and backward and owns the flat parameters."""
 
 import numpy as np
 
@@ -14,11 +14,11 @@ class Sequential:
     ----------
     layers : list of Layer
 
-    After :meth:`build`, every layer's parameters (and gradients) are views into one flat
-    vector ``flat_params`` (and ``flat_grads``): an optimizer may update the whole network
-    with one pair (:meth:`flat_parameters`), a finiteness check is one call, and copying
-    ``flat_params`` saves the weights. A :class:`~sknets.nn.layers.Composite` layer
-    passes the views on to its sub-layers.
+    After :meth:`build`, every layer's parameters (and gradients) are views into one
+    flat vector ``flat_params`` (and ``flat_grads``): an optimizer may update the whole
+    network with one pair (:meth:`flat_parameters`), a finiteness check is one call,
+    and copying ``flat_params`` saves the weights. A
+    :class:`~sknets.nn.layers.Composite` layer passes the views on to its sub-layers.
     """
 
     def __init__(self, layers):
@@ -31,7 +31,8 @@ class Sequential:
         Parameters
         ----------
         input_shape : tuple of int
-            Shape of one sample (no batch axis), e.g. ``(n_features,)`` or ``(C, H, W)``.
+            Shape of one sample (no batch axis), e.g. ``(n_features,)`` or
+            ``(C, H, W)``.
         rng : numpy.random.Generator or int or None
             Source of the initial weights and of dropout masks.
         dtype : float dtype
@@ -88,14 +89,15 @@ class Sequential:
 
     def parameters(self):
         """Flat list of (param, grad) pairs, layer by layer."""
-        return [(p, g) for layer in self.layers for p, g in zip(layer.params, layer.grads)]
+        return [(p, g) for layer in self.layers
+                for p, g in zip(layer.params, layer.grads)]
 
     def flat_parameters(self):
         """``[(flat_params, flat_grads)]``: the whole network as one pair."""
         return [(self.flat_params, self.flat_grads)]
 
     def flat_decay_mask(self):
-        """``[mask]`` for ``flat_parameters()``: 1 on weights (ndim >= 2), 0 elsewhere."""
+        """``[mask]`` for ``flat_parameters()``: 1 on weights (ndim >= 2), else 0."""
         return [self.flat_decay]
 
     def astype(self, dtype):
@@ -129,7 +131,7 @@ class Sequential:
                 "buffers": [b.copy() for layer in self.layers for b in layer.buffers()]}
 
     def set_state(self, state):
-        """Restore a :meth:`get_state` copy in place (the parameter views stay valid)."""
+        """Restore a :meth:`get_state` copy in place (parameter views stay valid)."""
         self.flat_params[...] = state["params"]
         buffers = [b for layer in self.layers for b in layer.buffers()]
         for dst, src in zip(buffers, state["buffers"]):
@@ -147,7 +149,8 @@ class Sequential:
         # the layers' parameter views must stay views of the flat vector after pickling:
         # store the flat vector once and rebuild the views on load
         state = self.__dict__.copy()
-        state["_param_shapes"] = [[p.shape for p in layer.params] for layer in self.layers]
+        state["_param_shapes"] = [[p.shape for p in layer.params]
+                                  for layer in self.layers]
         return state
 
     def __setstate__(self, state):

@@ -18,7 +18,8 @@ Update rules, with g the (penalised) gradient, lr the learning rate, t the step 
   v = mu v - lr g; p += mu v - lr g
 - ``Adam`` (Kingma & Ba 2015, Algorithm 1): m = b1 m + (1-b1) g; s = b2 s + (1-b2) g^2;
   p -= lr (m / (1-b1^t)) / (sqrt(s / (1-b2^t)) + eps)
-- ``RMSprop`` (Tieleman & Hinton 2012): s = rho s + (1-rho) g^2; p -= lr g / (sqrt(s) + eps)
+- ``RMSprop`` (Tieleman & Hinton 2012): s = rho s + (1-rho) g^2;
+  p -= lr g / (sqrt(s) + eps)
 - ``Adagrad`` (Duchi et al. 2011): s += g^2; p -= lr g / (sqrt(s) + eps)
 
 Learning-rate schedules (every rule, as scikit-learn's MLP has them for SGD), chosen by
@@ -46,7 +47,7 @@ __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "RMSprop", "Adagr
 
 
 class Optimizer:
-    """Base class: holds the (param, grad) pairs, the L2 penalty and the step count ``t``."""
+    """Base class: the (param, grad) pairs, the L2 penalty and the step count ``t``."""
 
     def __init__(self, params, learning_rate=0.01, weight_decay=0.0, decay_mask=None,
                  schedule="constant", power_t=0.5):
@@ -69,7 +70,7 @@ class Optimizer:
         self.t = 0
 
     def _grad(self, i):
-        """The gradient of pair i with the L2 term added (in a work buffer if needed)."""
+        """Gradient of pair i with the L2 term added (in a work buffer if needed)."""
         p, g = self.params[i]
         mask = self.decay_mask[i]
         if self.weight_decay == 0.0 or mask is False or mask is np.False_:
@@ -96,7 +97,8 @@ class Optimizer:
     def iteration_ends(self, time_step):
         """End of an epoch; ``time_step`` is the number of samples seen so far."""
         if self.schedule == "invscaling":
-            self.learning_rate = self.learning_rate_init / (time_step + 1) ** self.power_t
+            self.learning_rate = (self.learning_rate_init
+                                  / (time_step + 1) ** self.power_t)
 
     def trigger_stopping(self, message, verbose):
         """The stopping criterion fired: return True to stop, False to go on.
@@ -177,7 +179,8 @@ class Adam(Optimizer):
     def __init__(self, params, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, **kwargs):
         super().__init__(params, learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
+        self.epsilon = float(epsilon)
         self.ms = [np.zeros_like(p) for p, _ in self.params]
         self.vs = [np.zeros_like(p) for p, _ in self.params]
 

@@ -48,7 +48,8 @@ class Upsample2D(Layer):
     def __init__(self, scale_factor=2):
         super().__init__()
         if int(scale_factor) != scale_factor or scale_factor < 1:
-            raise ValueError(f"scale_factor must be a positive int, got {scale_factor!r}")
+            raise ValueError(
+                f"scale_factor must be a positive int, got {scale_factor!r}")
         self.scale_factor = int(scale_factor)
 
     def build(self, input_shape, rng, dtype=np.float32):
@@ -155,7 +156,8 @@ class Resize2D(Layer):
     def forward(self, x, training=False):
         n, c, h, w = x.shape
         if (h, w) != self.in_hw:
-            raise ValueError(f"Resize2D was built for {self.in_hw} inputs, got {(h, w)}")
+            raise ValueError(
+                f"Resize2D was built for {self.in_hw} inputs, got {(h, w)}")
         oh, ow = self.out_hw
         out = np.empty((n, c, oh, ow), dtype=x.dtype)
         _upsample_kernels.resize_bilinear(
