@@ -1,4 +1,4 @@
-"""``python -m sknets``: a short tour of every estimator on scikit-learn's bundled digits.
+"""``python -m sknets``: a short tour of every estimator on scikit-learn's digits.
 
 Each estimator is fitted inside a ``Pipeline`` on a 75/25 split of ``load_digits`` (no
 download), and its score and fit time are printed. Pass ``--quick`` for fewer epochs.
@@ -54,7 +54,8 @@ def main(argv=None):
         parser.add_argument("names", nargs="*", help="only these estimators")
         return warmup(parser.parse_args(argv[1:]).names)
     parser = argparse.ArgumentParser(prog="python -m sknets", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer epochs, for a smoke test")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer epochs, for a smoke test")
     args = parser.parse_args(argv)
 
     import numba
@@ -71,8 +72,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         label, score = entry.run(quick=args.quick)
         elapsed = time.perf_counter() - t0
-        print(f"{entry.name:<22} {entry.task:<34} {label + ' ' + format(score, '.3f'):>16} "
-              f"{elapsed:>9.2f}s")
+        result = f"{label} {score:.3f}"
+        print(f"{entry.name:<22} {entry.task:<34} {result:>16} {elapsed:>9.2f}s")
     print("\nFit times of the first run include Numba compilation (cached for the next "
           "run; `python -m sknets warmup` compiles everything ahead of time).")
     return 0

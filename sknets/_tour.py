@@ -30,7 +30,7 @@ TOUR = []
 
 
 def register(name, task):
-    """Decorator adding a tour entry; the function takes ``quick`` and returns (label, score)."""
+    """Decorator adding a tour entry: ``fn(quick) -> (label, score)``."""
 
     def deco(fn):
         TOUR.append(TourEntry(name, task, fn))
@@ -134,8 +134,9 @@ def _tour_kmeans(quick):
     from sknets import KMeans
 
     X_train, X_test, y_train, y_test = digits_split()
-    pipe = make_pipeline(StandardScaler(),
-                         KMeans(n_clusters=10, n_init=2 if quick else 10, random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(),
+        KMeans(n_clusters=10, n_init=2 if quick else 10, random_state=0))
     pipe.fit(X_train)
     return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
 
@@ -161,7 +162,7 @@ def _tour_mean_shift(quick):
     return "ARI", adjusted_rand_score(y_test, pipe.predict(X_test))
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # ``python -m sknets warmup``: compile every estimator's kernels ahead of time
 
 
@@ -259,7 +260,8 @@ def _warmup_kmeans(dtype):
     # duplicate points: an empty cluster is relocated (and a warning says so)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        KMeans(3, n_init=1, init=X[:3], random_state=0).fit(np.repeat(X[:2], 10, axis=0))
+        KMeans(3, n_init=1, init=X[:3], random_state=0).fit(
+            np.repeat(X[:2], 10, axis=0))
 
 
 @register_warmup("MeanShift")

@@ -240,7 +240,7 @@ def _kmeans_plusplus(data, n_clusters, sample_weight, random_state, n_local_tria
 
 
 def _tolerance(X, tol):
-    """``tol`` scaled by the mean of the per-feature variances of ``X`` (sklearn's rule)."""
+    """``tol`` times the mean of the per-feature variances of ``X`` (sklearn's rule)."""
     if tol == 0:
         return 0
     if sp.issparse(X):
@@ -985,7 +985,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     array([3, 2])
     """
     X_checked = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32])
-    sample_weight = _check_sample_weight(sample_weight, X_checked, dtype=X_checked.dtype)
+    sample_weight = _check_sample_weight(sample_weight, X_checked,
+                                         dtype=X_checked.dtype)
     if X_checked.shape[0] < n_clusters:
         raise ValueError(
             f"n_samples={X_checked.shape[0]} should be >= n_clusters={n_clusters}."

@@ -357,7 +357,7 @@ def lloyd_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
 def _lloyd_part(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
                 centers_t, c_sq, half_c_sq, labels, sums_out, wsums_out, ch0, ch1,
                 update_centers, use_gemm):
-    """Blocks ``ch0 .. ch1`` of :func:`lloyd_pass`; returns the number of changed labels."""
+    """Blocks ``ch0 .. ch1`` of :func:`lloyd_pass`; returns how many labels changed."""
     n = labels.shape[0]
     k, d = centers.shape
     gemm = use_gemm and not sparse
@@ -432,7 +432,7 @@ def _lloyd_part(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
 
 @njit(cache=True)
 def reduce_parts(sums, wsums, acc, wacc):
-    """Sum the per-part partial sums in part order; return the number of empty clusters."""
+    """Sum the per-part partial sums in part order; return the empty-cluster count."""
     n_parts, k, d = sums.shape
     acc[:, :] = 0.0
     wacc[:] = 0.0
@@ -638,7 +638,7 @@ def elkan_pass(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
 def _elkan_part(X, data, indices, indptr, x_sq, sparse, sample_weight, centers, c_sq,
                 half_dist, next_half, center_shift, labels, upper, lower, sums_out,
                 wsums_out, i0, i1, update_centers):
-    """Samples ``i0 .. i1`` of :func:`elkan_pass`; returns the number of changed labels."""
+    """Samples ``i0 .. i1`` of :func:`elkan_pass`; returns how many labels changed."""
     k, d = centers.shape
     n_changed = 0
     # thread-local accumulators (see lloyd_pass)

@@ -1,4 +1,4 @@
-"""Mean shift clustering with Numba kernels, a drop-in for ``sklearn.cluster.MeanShift``.
+"""Mean shift clustering with Numba kernels, a drop-in for sklearn's ``MeanShift``.
 
 The estimator validates its input, picks the seeds, and hands the per-seed hill
 climbing to ``_mean_shift_kernels.mean_shift_seeds`` (parallel over seeds, KD-tree

@@ -1,4 +1,7 @@
-"""Restricted Boltzmann machines: ``BernoulliRBM``, ``SpikeSlabRBM`` (shared base in ``_base``)."""
+"""Restricted Boltzmann machines: ``BernoulliRBM``, ``SpikeSlabRBM``.
+
+Their shared base lives in ``_base``.
+"""
 
 from ._bernoulli import BernoulliRBM
 from ._spike_slab import SpikeSlabRBM

@@ -567,7 +567,6 @@ def _task(q, ib, ph, w, g):
     row of ``w.ibuf``."""
     indptr, indices, values = w.indptr, w.indices, w.values
     cw = w.HP.shape[2]
-    bpr = REGION // cw
     rc = g.rc
     nb = ph.nb
     nc = ph.nc

@@ -1,5 +1,5 @@
-"""One thread policy for every sknets kernel: how many Numba threads, when to go parallel,
-and which threading layer.
+"""One thread policy for every sknets kernel: how many Numba threads, when to go
+parallel, and which threading layer.
 
 Every estimator runs its Numba kernels inside :func:`kernel_threads`::
 

@@ -27,8 +27,8 @@ def check_finite_params(params, *, estimator_name, remedy):
     bad = [name for name, value in params.items() if not np.all(np.isfinite(value))]
     if bad:
         raise ValueError(
-            f"{estimator_name} diverged: parameters {bad} became NaN or infinite during "
-            f"training. Try to {remedy}."
+            f"{estimator_name} diverged: parameters {bad} became NaN or infinite "
+            f"during training. Try to {remedy}."
         )
 
 
