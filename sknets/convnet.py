@@ -802,6 +802,13 @@ class ConvNetRegressor(RegressorMixin, _BaseConvNet):
     sklearn.neural_network.MLPRegressor : Dense network with the same training
         parameters.
 
+    References
+    ----------
+    Y. LeCun, L. Bottou, Y. Bengio and P. Haffner, "Gradient-based learning applied to
+    document recognition", Proc. IEEE 86(11), 1998.
+
+    D. P. Kingma and J. Ba, "Adam: A method for stochastic optimization", ICLR 2015.
+
     Examples
     --------
     >>> import numpy as np

@@ -1,10 +1,11 @@
 """Every public estimator and function has a complete numpydoc docstring.
 
 The Examples sections themselves run as doctests (pytest is configured with
-``--doctest-modules`` over ``sknets/``); here we check that the sections exist, that the
-Examples contain doctest lines, that every documented parameter exists (and every
-constructor parameter is documented), and that the API reference lists every public name.
-The code blocks of the documentation pages that are written as doctests run here too.
+``--doctest-modules`` over ``sknets/``); here we check that the sections exist, that
+the Examples contain doctest lines, that every documented parameter exists (and every
+constructor parameter is documented), and that the API reference lists every public
+name. The code blocks of the documentation pages that are written as doctests run here
+too.
 """
 
 import doctest
@@ -19,8 +20,10 @@ import sknets
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "doc"
 
-REQUIRED_CLASS_SECTIONS = ("Parameters", "Attributes", "See Also", "References", "Examples")
-REQUIRED_FUNCTION_SECTIONS = ("Parameters", "Returns", "See Also", "References", "Examples")
+REQUIRED_CLASS_SECTIONS = (
+    "Parameters", "Attributes", "See Also", "References", "Examples")
+REQUIRED_FUNCTION_SECTIONS = (
+    "Parameters", "Returns", "See Also", "References", "Examples")
 
 
 def _public_objects():
@@ -129,9 +132,11 @@ def test_public_methods_have_docstrings(qualname, obj):
         pytest.skip("functions have no methods")
     undocumented = [
         name for name, member in vars(obj).items()
-        if not name.startswith("_") and callable(member) and not (member.__doc__ or "").strip()
+        if not name.startswith("_") and callable(member)
+        and not (member.__doc__ or "").strip()
     ]
-    assert not undocumented, f"{qualname}: public methods without docstring {undocumented}"
+    assert not undocumented, (
+        f"{qualname}: public methods without docstring {undocumented}")
 
 
 def test_api_reference_lists_every_public_name():
@@ -144,7 +149,10 @@ def test_api_reference_lists_every_public_name():
 def test_user_guide_has_a_page_per_estimator():
     titled = set()
     for page in (DOC / "user_guide").glob("*.rst"):
-        titled.update(re.findall(r"^[^\n]*\(``(\w+)``\)\s*$", page.read_text(), flags=re.M))
+        # a title ends with the estimators it covers: "... (``A``)" or "(``A``, ``B``)"
+        for names in re.findall(r"^[^\n]*\(((?:``\w+``(?:, )?)+)\)\s*$",
+                                page.read_text(), flags=re.M):
+            titled.update(re.findall(r"``(\w+)``", names))
     missing = [qual for qual, obj in PUBLIC
                if inspect.isclass(obj) and qual.rsplit(".", 1)[1] not in titled]
     assert not missing, f"no user-guide page for {missing}"
@@ -152,7 +160,7 @@ def test_user_guide_has_a_page_per_estimator():
 
 @pytest.mark.parametrize("page", ["getting_started.rst"])
 def test_doc_page_doctests_run(page):
-    """The doctest code of the documentation pages runs and gives what the page shows."""
+    """The doctest code of a documentation page runs and gives what the page shows."""
     result = doctest.testfile(
         str(DOC / page), module_relative=False, verbose=False,
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
