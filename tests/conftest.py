@@ -10,7 +10,6 @@
 
 import warnings
 
-import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning

@@ -1,11 +1,12 @@
 """Scaling out: joblib workers, a Dask cluster, and dask-ml's Incremental.
 
-- Inside ``GridSearchCV(n_jobs=2)`` workers, a sknets fit uses its share of the cores:
-  ``cpu_count // 2`` Numba threads (1 on a 2-core machine), not all of them.
-- ``GridSearchCV`` on a ``dask.distributed`` ``LocalCluster`` through joblib's Dask backend
-  finds the same best parameters (and the same scores) as the local run.
-- A ``partial_fit`` estimator trained through dask-ml's ``Incremental`` on a dask array of
-  several chunks gives the same model as an explicit ``partial_fit`` loop over the blocks.
+- Inside ``GridSearchCV(n_jobs=2)`` workers, a sknets fit uses its share of the
+  cores: ``cpu_count // 2`` Numba threads (1 on a 2-core machine), not all of them.
+- ``GridSearchCV`` on a ``dask.distributed`` ``LocalCluster`` through joblib's Dask
+  backend finds the same best parameters (and the same scores) as the local run.
+- A ``partial_fit`` estimator trained through dask-ml's ``Incremental`` on a dask array
+  of several chunks gives the same model as an explicit ``partial_fit`` loop over the
+  blocks.
 
 No timing here: ``benchmarks/bench_threads.py`` times ``n_jobs=1`` against ``n_jobs=2``.
 """
@@ -17,7 +18,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.utils.parallel import Parallel, delayed
 
 from sknets import BernoulliRBM, KMeans
 from sknets.utils._threads import effective_n_threads
@@ -40,7 +40,7 @@ def _kmeans_search(**kwargs):
     )
 
 
-# -- threads -----------------------------------------------------------------------------
+# -- threads ---------------------------------------------------------------------------
 
 def test_thread_probe_records_the_parent_limit(blobs):
     X, _ = blobs
@@ -89,7 +89,8 @@ def test_gridsearch_workers_use_their_share_of_cores():
                           cv=KFold(2, shuffle=True, random_state=0), n_jobs=2,
                           error_score="raise").fit(X, y)
     share = max(1, joblib.cpu_count() // 2)
-    used = np.column_stack([search.cv_results_[f"split{k}_test_score"] for k in range(2)])
+    used = np.column_stack([search.cv_results_[f"split{k}_test_score"]
+                            for k in range(2)])
     names = [type(e).__name__ for e in search.cv_results_["param_estimator"]]
     assert len(set(names)) >= 6, names
     for name, row in zip(names, used):
@@ -102,7 +103,7 @@ def test_gridsearch_workers_use_their_share_of_cores():
         assert used.max() == 1
 
 
-# -- Dask ----------------------------------------------------------------------------------
+# -- Dask ------------------------------------------------------------------------------
 
 distributed = pytest.importorskip("distributed")
 
@@ -164,10 +165,12 @@ def test_dask_worker_fits_use_one_numba_thread(estimator, dask_client):
     X = rng.random((60, 16))
     y = np.repeat([0, 1, 2], 20)
     search = GridSearchCV(ThreadProbe(estimator), {"estimator": [clone(estimator)]},
-                          cv=KFold(2, shuffle=True, random_state=0), error_score="raise")
+                          cv=KFold(2, shuffle=True, random_state=0),
+                          error_score="raise")
     with joblib.parallel_backend("dask"):
         search.fit(X, y)
-    used = np.concatenate([search.cv_results_[f"split{k}_test_score"] for k in range(2)])
+    used = np.concatenate([search.cv_results_[f"split{k}_test_score"]
+                           for k in range(2)])
     assert set(used) <= {0.0, 1.0}, used
 
 
@@ -177,12 +180,13 @@ def test_in_process_dask_worker_tasks_get_one_thread():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
-        in_task = client.gather(client.map(effective_n_threads, [None, -1, 4], pure=False))
+        in_task = client.gather(client.map(effective_n_threads, [None, -1, 4],
+                                           pure=False))
     assert in_task == [1, 1, 1]
     assert effective_n_threads() >= 1  # outside a task the process limit applies again
 
 
-# -- dask-ml Incremental -------------------------------------------------------------------
+# -- dask-ml Incremental ---------------------------------------------------------------
 
 def _pseudo_likelihood(estimator, X, y=None):
     return float(np.mean(estimator.score_samples(X)))

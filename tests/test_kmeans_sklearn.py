@@ -671,7 +671,8 @@ def test_kmeans_plusplus_wrong_params(param, match):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kmeans_plusplus_output(input_data, dtype, global_random_seed):
     data = input_data.astype(dtype)
-    centers, indices = kmeans_plusplus(data, n_clusters, random_state=global_random_seed)
+    centers, indices = kmeans_plusplus(data, n_clusters,
+                                       random_state=global_random_seed)
 
     assert indices.shape[0] == n_clusters
     assert (indices >= 0).all()

@@ -511,7 +511,8 @@ def test_docstring_examples():
     from sknets.cluster import _bandwidth, _mean_shift
 
     for module in (_bandwidth, _mean_shift):
-        failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        failures, tried = doctest.testmod(module,
+                                          optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0
         assert failures == 0, module.__name__
 

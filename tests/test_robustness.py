@@ -51,9 +51,9 @@ class Case:
     sparse: bool = False                 # the scikit-learn peer accepts sparse X
     grid: dict = field(default_factory=dict)
     scoring: Callable = None
-    diverge: dict = field(default_factory=dict)   # parameters that make training blow up
-    huge: dict = field(default_factory=dict)      # a request far beyond the memory
-    long: dict = field(default_factory=dict)      # a fit long enough to interrupt
+    diverge: dict = field(default_factory=dict)  # parameters that make training blow up
+    huge: dict = field(default_factory=dict)     # a request far beyond the memory
+    long: dict = field(default_factory=dict)     # a fit long enough to interrupt
 
     def fit(self, est, X=None, y="same"):
         X = self.X if X is None else X
@@ -74,8 +74,9 @@ CASES = [
          scoring=_mean_score, diverge={"learning_rate": 1e12},
          huge={"n_components": 10**11}, long={"n_components": 256, "n_iter": 400}),
     Case("SpikeSlabRBM",
-         lambda **k: sknets.SpikeSlabRBM(**{"n_components": 4, "n_slabs": 2, "n_iter": 2,
-                                            "batch_size": 10, "random_state": 0, **k}),
+         lambda **k: sknets.SpikeSlabRBM(**{"n_components": 4, "n_slabs": 2,
+                                            "n_iter": 2, "batch_size": 10,
+                                            "random_state": 0, **k}),
          _X01 - _X01.mean(axis=0), method="transform", grid={"n_components": [2, 4]},
          scoring=_mean_score, diverge={"learning_rate": 1e6},
          huge={"n_components": 10**10}, long={"n_components": 256, "n_iter": 400}),
@@ -92,7 +93,8 @@ CASES = [
     Case("ConvNetClassifier",
          lambda **k: sknets.ConvNetClassifier(**{"filters": (4,),
                                                  "hidden_layer_sizes": (8,),
-                                                 "max_iter": 2, "random_state": 0, **k}),
+                                                 "max_iter": 2, "random_state": 0,
+                                                 **k}),
          _X01, _Y01, method="predict_proba", grid={"alpha": [1e-4, 1e-3]},
          diverge={"solver": "sgd", "learning_rate_init": 1e6},
          huge={"hidden_layer_sizes": (10**10,)}, long={"max_iter": 10**4}),
@@ -293,7 +295,8 @@ def test_divergence_never_leaves_nan(case):
         return      # nothing usable was learned: unfitted, as promised
     assert _finite(case.use(est))
     for name, value in vars(est).items():
-        if name.endswith("_") and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        if (name.endswith("_") and isinstance(value, np.ndarray)
+                and value.dtype.kind == "f"):
             assert np.isfinite(value).all(), name
 
 
@@ -309,7 +312,8 @@ def test_partial_fit_after_failed_fit(case):
     est.set_params(**{k: v for k, v in case.make().get_params().items()
                       if k in case.diverge})
     if hasattr(est, "partial_fit"):
-        kwargs = {"classes": np.unique(case.y)} if case.name == "ConvNetClassifier" else {}
+        kwargs = ({"classes": np.unique(case.y)}
+                  if case.name == "ConvNetClassifier" else {})
         args = (case.X,) if case.y is None else (case.X, case.y)
         est.partial_fit(*args, **kwargs)
     else:
@@ -342,11 +346,12 @@ def test_keyboard_interrupt_leaves_unfitted_or_consistent(case):
         return
     assert _finite(case.use(est))
     # a consistent estimator goes on training
-    est.set_params(**{k: v for k, v in case.make().get_params().items() if k in case.long})
+    est.set_params(**{k: v for k, v in case.make().get_params().items()
+                      if k in case.long})
     assert _finite(case.use(_fit_quiet(case, est)))
 
 
-# ----------------------------------------------------------------------------- threads, processes
+# ---------------------------------------------------------------- threads, processes
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_four_threads_give_the_serial_result(case):

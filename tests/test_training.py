@@ -61,7 +61,8 @@ def test_interrupt_restores_the_epoch_start():
     # two batches were applied, then rolled back: parameters and Adam state as before
     np.testing.assert_array_equal(model.net.flat_params, before["net"]["params"])
     assert model.optimizer.t == before["opt"]["t"]
-    np.testing.assert_array_equal(model.optimizer.ms[0], before["opt"]["lists"]["ms"][0])
+    np.testing.assert_array_equal(model.optimizer.ms[0],
+                                  before["opt"]["lists"]["ms"][0])
     assert hist.n_iter == 2
 
 
