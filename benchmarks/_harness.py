@@ -127,7 +127,7 @@ def compare(ours, peer, repeat=3, pause=PAUSE_S, warmup=True):
 
 
 def best_and_median(fn, repeat=3, pause=PAUSE_S):
-    """Times of ``repeat`` calls of ``fn`` (after a pause each): (min, median, last result)."""
+    """Time ``repeat`` calls of ``fn``, each after a pause: (min, median, last out)."""
     times, out = [], None
     for _ in range(repeat):
         time.sleep(pause)

@@ -1,6 +1,6 @@
 """KMeans: sknets vs scikit-learn on make_blobs, same data, same init, same process.
 
-Cases (issue 3): (100,000 x 2, k=8), (100,000 x 50, k=32), (500,000 x 16, k=100), each in
+Cases: (100,000 x 2, k=8), (100,000 x 50, k=32), (500,000 x 16, k=100), each in
 float64 and float32; ``n_init=1``, a fixed init array (k rows drawn from the data with a
 fixed seed), ``max_iter=100``, ``tol=0``, Lloyd, 2 threads on both sides. The fits of
 the two sides are interleaved ``--repeat`` times (``benchmarks/_harness.py``); prints
@@ -57,9 +57,9 @@ def main(argv=None):
     print(f"KMeans {args.algorithm}, n_init=1, max_iter=100, tol=0, fixed init array, "
           f"2 threads; median and worst of {args.repeat} interleaved runs; "
           f"{load_average()}")
-    header = (f"{'case':<24}{'dtype':<9}{'sklearn s':>10}{'sknets s':>10}{'median':>8}"
-              f"{'worst':>8}{'n_iter sk/ours':>16}{'inertia rel diff':>18}{'sk err':>10}"
-              f"{'our err':>10}")
+    header = (f"{'case':<24}{'dtype':<9}{'sklearn s':>10}{'sknets s':>10}"
+              f"{'median':>8}{'worst':>8}{'n_iter sk/ours':>16}"
+              f"{'inertia rel diff':>18}{'sk err':>10}{'our err':>10}")
     print(header)
     print("-" * len(header))
     ratios, worst = [], []
@@ -94,8 +94,8 @@ def main(argv=None):
           f"{min(worst):.2f}x (target: median >= 1.2x); ratio = sklearn time / sknets "
           f"time; {load_average()}")
     print("sk err / our err: each side's reported inertia_ against the inertia of its "
-          "own labels and centers recomputed in float64 (float32 rounding of the sums:\n"
-          "both sides sum in X's dtype, sknets the way scikit-learn does)")
+          "own labels and centers recomputed in float64 (float32 rounding of the "
+          "sums:\nboth sides sum in X's dtype, sknets the way scikit-learn does)")
 
 
 if __name__ == "__main__":

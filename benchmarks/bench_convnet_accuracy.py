@@ -31,7 +31,8 @@ def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ConvNetClassifier(max_iter=1, n_jobs=args.n_jobs).fit(Xtr[:128], ytr[:128])
-        print(f"ConvNetClassifier() defaults on digits (train {len(Xtr)}, test {len(Xte)})")
+        print(f"ConvNetClassifier() defaults on digits "
+              f"(train {len(Xtr)}, test {len(Xte)})")
         for seed in args.seeds:
             clf = ConvNetClassifier(random_state=seed, n_jobs=args.n_jobs)
             t0 = time.perf_counter()

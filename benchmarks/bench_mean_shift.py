@@ -54,7 +54,7 @@ def best_time(fn, repeat):
 
 
 def center_diff(a, b):
-    """Largest distance from a center of ``a`` to the nearest center of ``b`` and back."""
+    """Largest distance from a center of ``a`` to the nearest one of ``b``, and back."""
     d = np.sqrt(((a[:, None, :].astype(float) - b[None].astype(float)) ** 2).sum(-1))
     return max(d.min(axis=1).max(), d.min(axis=0).max())
 

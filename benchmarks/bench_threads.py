@@ -1,11 +1,11 @@
 """GridSearchCV over sknets estimators: n_jobs=1 against n_jobs=2, in one run.
 
-With ``n_jobs=2`` joblib's loky workers each get ``cpu_count // 2`` Numba threads (sknets
-reads the limit joblib sets in its workers), so on a 2-core machine the two workers do not
-fight over the cores and ``n_jobs=2`` should not be slower than ``n_jobs=1``. For contrast
-the script also runs ``n_jobs=2`` with each worker allowed 2 Numba threads
-(``joblib.parallel_config(inner_max_num_threads=2)``): the oversubscribed set-up the
-thread limit avoids.
+With ``n_jobs=2`` joblib's loky workers each get ``cpu_count // 2`` Numba threads
+(sknets reads the limit joblib sets in its workers), so on a 2-core machine the two
+workers do not fight over the cores and ``n_jobs=2`` should not be slower than
+``n_jobs=1``. For contrast the script also runs ``n_jobs=2`` with each worker allowed 2
+Numba threads (``joblib.parallel_config(inner_max_num_threads=2)``): the oversubscribed
+set-up the thread limit avoids.
 
 Each configuration runs once to start the workers and compile or load the kernels, then
 ``--repeat`` times; the best time is kept. Timing ratios mean something only within one
@@ -172,7 +172,8 @@ def main(argv=None):
         print(f"  n_jobs=2 (1 Numba thread per worker)  {t2:8.2f} s   "
               f"speed-up vs n_jobs=1: {t1 / t2:.2f}x")
         print(f"  n_jobs=2, 2 Numba threads per worker  {t2_over:8.2f} s   "
-              f"speed-up vs n_jobs=1: {t1 / t2_over:.2f}x  (oversubscribed, for contrast)")
+              f"speed-up vs n_jobs=1: {t1 / t2_over:.2f}x  "
+              f"(oversubscribed, for contrast)")
         print(f"  same best parameters with n_jobs=1 and 2: {best1 == best2}")
     return 0
 

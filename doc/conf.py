@@ -53,18 +53,18 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = False
-# Types such as "ndarray of shape (n_features_in_,)" are cross-referenced token by token:
-# English words stay text, every other token becomes an :obj: reference (rendered as code,
-# linked when it resolves). A bare "n_features_in_" would otherwise be read as a reST
-# hyperlink reference and fail the build.
+# Types such as "ndarray of shape (n_features_in_,)" are cross-referenced token by
+# token: English words stay text, every other token becomes an :obj: reference
+# (rendered as code, linked when it resolves). A bare "n_features_in_" would otherwise
+# be read as a reST hyperlink reference and fail the build.
 numpydoc_xref_param_type = True
 numpydoc_xref_ignore = {
     "of", "or", "and", "shape", "default", "optional", "the", "a", "an", "in", "to",
     "with", "if", "is", "instance", "not", "for", "per", "each", "any", "type",
 }
-# numpydoc's default aliases point at the Python and NumPy docs through intersphinx, which
-# needs the network at build time; the build must work offline, so the few terms that are
-# not plain classes point at this site's glossary instead.
+# numpydoc's default aliases point at the Python and NumPy docs through intersphinx,
+# which needs the network at build time; the build must work offline, so the few terms
+# that are not plain classes point at this site's glossary instead.
 numpydoc_xref_aliases = {
     "estimator": "sklearn.base.BaseEstimator",
     "Generator": "numpy.random.Generator",
@@ -120,11 +120,11 @@ html_static_path = []
 html_show_sourcelink = False
 
 
-# -- Docstring hygiene -------------------------------------------------------------------
+# -- Docstring hygiene ----------------------------------------------------------------
 # In a numpydoc entry such as ``feature_names_in_ : ndarray of shape (n_features_in_,)``
 # the bare ``n_features_in_`` in the *type* is a reST hyperlink reference ("Unknown
-# target name" under -W). scikit-learn writes such names in backticks; we quote them here
-# for any docstring that does not, before numpydoc parses it.
+# target name" under -W). scikit-learn writes such names in backticks; we quote them
+# here for any docstring that does not, before numpydoc parses it.
 import re  # noqa: E402
 
 _ENTRY = re.compile(r"^(\s*[\w*][\w*, ]* : )(.*)$")

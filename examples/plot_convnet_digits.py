@@ -27,7 +27,8 @@ from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 from sknets import ConvNetClassifier  # noqa: E402
 
 X, y = load_digits(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
+                                                    random_state=0)
 
 # %%
 # Fit with early stopping: 10 % of the training rows are held out for validation
@@ -79,7 +80,8 @@ grid = GridSearchCV(pipe, {"convnetclassifier__filters": [(8,), (8, 16)],
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     grid.fit(X_train, y_train)
-for params, score in zip(grid.cv_results_["params"], grid.cv_results_["mean_test_score"]):
+for params, score in zip(grid.cv_results_["params"],
+                         grid.cv_results_["mean_test_score"]):
     print(f"  {params}: CV accuracy {score:.4f}")
 print(f"best: {grid.best_params_}, test accuracy {grid.score(X_test, y_test):.4f}")
 plt.close("all")

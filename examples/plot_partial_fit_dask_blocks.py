@@ -11,11 +11,11 @@ What one ``partial_fit`` call does depends on the estimator. For
 :class:`sknets.BernoulliRBM` (exactly as for scikit-learn's) it is **one gradient step**
 with the whole block as the minibatch; ``Incremental`` calls it once per block, so a few
 big blocks give a few updates only. Worse, the negative phase uses ``batch_size``
-persistent chains whatever the block size (as in scikit-learn), so with blocks much larger
-than ``batch_size`` the positive phase dominates each step and the weights grow without
-bound. Looping over minibatches of ``batch_size`` rows *inside* each block gives the model
-exactly the updates ``fit`` makes, still holding one block in memory at a time. This
-example compares the two on the digits (split into 6 blocks) and plots the
+persistent chains whatever the block size (as in scikit-learn), so with blocks much
+larger than ``batch_size`` the positive phase dominates each step and the weights grow
+without bound. Looping over minibatches of ``batch_size`` rows *inside* each block gives
+the model exactly the updates ``fit`` makes, still holding one block in memory at a
+time. This example compares the two on the digits (split into 6 blocks) and plots the
 pseudo-likelihood of held-out digits as training goes, and the learned filters.
 """
 
@@ -56,7 +56,8 @@ def held_out_score(model):
 # ``shuffle_blocks=False`` keeps the blocks in order, so the run is reproducible.
 n_passes = 5
 t0 = time.perf_counter()
-inc = Incremental(clone(rbm), scoring=lambda est, X, y=None: np.mean(est.score_samples(X)),
+inc = Incremental(clone(rbm),
+                  scoring=lambda est, X, y=None: np.mean(est.score_samples(X)),
                   shuffle_blocks=False)
 inc_curve = []
 for _ in range(n_passes):
