@@ -22,8 +22,8 @@ from sklearn.preprocessing import StandardScaler
 from sknets import KMeans
 from sknets.cluster import _kmeans_kernels as K
 from sknets.cluster import kmeans_plusplus
-from sknets.cluster import _kmeans_reference as ref
 from sknets.cluster._kmeans import _Data, _inertia, _kmeans_single
+from tests.references import kmeans as ref
 
 
 def _blobs(n=600, d=2, k=4, seed=0, dtype=np.float64):

@@ -1,7 +1,7 @@
 """Tests of sknets.MeanShift, estimate_bandwidth, get_bin_seeds and their kernels.
 
 Kernels are compared with the plain-numpy references of
-``sknets/cluster/_mean_shift_reference.py``; the estimator with scikit-learn's.
+``tests/references/mean_shift.py``; the estimator with scikit-learn's.
 scikit-learn's own test module is ported in ``test_mean_shift_sklearn.py``.
 """
 
@@ -25,7 +25,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknets import MeanShift
-from sknets.cluster import _mean_shift_reference as ref
 from sknets.cluster import estimate_bandwidth, get_bin_seeds, mean_shift
 from sknets.cluster._mean_shift import _sort_and_suppress, _unique_centers
 from sknets.cluster._mean_shift_kernels import (
@@ -37,6 +36,7 @@ from sknets.cluster._mean_shift_kernels import (
     mean_shift_seeds,
     nearest_center,
 )
+from tests.references import mean_shift as ref
 
 DTYPES = [np.float32, np.float64]
 

@@ -8,9 +8,9 @@ import scipy.sparse as sp
 from numba import njit
 
 from sknets.rbm._bernoulli_blocked_kernels import (
+    BLOCK_BYTES,
     REGION,
     _mask_columns,
-    block_width,
     data_masks,
     nonzero_mask,
     pack_cols,
@@ -27,6 +27,11 @@ from sknets.rbm._intrinsics import (
     block_acc_const,
     transpose_block,
 )
+
+
+def block_width(dtype):
+    """Columns of a packed block for ``dtype`` (64 float32, 32 float64)."""
+    return BLOCK_BYTES // np.dtype(dtype).itemsize
 
 
 @njit

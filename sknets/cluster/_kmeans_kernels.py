@@ -22,8 +22,8 @@ inside the loop, and the helpers are plain ``njit`` functions that LLVM inlines,
 ``inline="always"`` (inlining at the Numba IR level re-types the helper at every call
 site). The first fit of a process with an empty cache compiles only what it calls.
 
-A plain-numpy reference of every kernel lives in ``sknets/cluster/_kmeans_reference.py``
-and the tests compare them.
+A plain-numpy reference of every kernel lives in ``tests/references/kmeans.py`` and the
+tests compare them.
 """
 
 import numpy as np

@@ -18,8 +18,8 @@ the farthest corner of a box is, in floating point, never smaller than the squar
 distance to any point inside the box (rounding is monotone), so "box inside" implies
 "every point inside" for the same ``<=`` comparison that a point-by-point scan makes.
 
-A plain-numpy reference of every kernel lives in ``_mean_shift_reference.py``; the
-tests compare them.
+A plain-numpy reference of every kernel lives in ``tests/references/mean_shift.py``;
+the tests compare them.
 """
 
 import numpy as np

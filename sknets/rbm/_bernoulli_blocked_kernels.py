@@ -88,11 +88,6 @@ REGION = 64
 _PART = 4  # regions of features per task of the parameter step
 
 
-def block_width(dtype):
-    """Columns of a packed block for ``dtype`` (64 float32, 32 float64)."""
-    return BLOCK_BYTES // np.dtype(dtype).itemsize
-
-
 @njit(cache=True)
 def _claim(flags, epoch, n, start, j):
     """The next task of a thread that scans tasks start, start + 1, ..., n - 1, 0, ...

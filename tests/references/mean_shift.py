@@ -1,4 +1,4 @@
-"""Plain-numpy references of the kernels in ``_mean_shift_kernels.py``.
+"""Plain-numpy references of the kernels in ``sknets/cluster/_mean_shift_kernels.py``.
 
 Slow (brute force, one Python loop per seed) and only used by the tests, which check
 that the Numba kernels give the same numbers.
@@ -6,11 +6,11 @@ that the Numba kernels give the same numbers.
 
 import numpy as np
 
-from ._mean_shift_kernels import FLAT, GAUSSIAN_CUTOFF
+from sknets.cluster._mean_shift_kernels import FLAT, GAUSSIAN_CUTOFF
 
 
 def ball_sum(pos, X, bandwidth, kernel=FLAT):
-    """Brute-force version of ``_ball_query``: (acc, total_weight, n_within_bandwidth)."""
+    """Brute-force ``_ball_query``: (acc, total_weight, n_within_bandwidth)."""
     pos = np.asarray(pos, dtype=np.float64)
     Xd = X.astype(np.float64)
     dist2 = ((Xd - pos) ** 2).sum(axis=1)
@@ -56,7 +56,8 @@ def mean_shift_seeds(seeds, X, bandwidth, max_iter, kernel=FLAT):
 
 def nearest_center(X, centers):
     """Brute-force nearest center: (labels, squared distances)."""
-    d2 = ((X.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None]) ** 2).sum(-1)
+    diff = X.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None]
+    d2 = (diff ** 2).sum(-1)
     labels = d2.argmin(axis=1)
     return labels, d2[np.arange(len(X)), labels]
 

@@ -1,4 +1,4 @@
-"""Plain-numpy references of the kernels in ``_kmeans_kernels.py`` (used by the tests).
+"""Plain-numpy references of the kernels in ``sknets/cluster/_kmeans_kernels.py``.
 
 They take dense arrays (the tests densify CSR input; :func:`inertia_sk_ref` takes CSR as
 is) and do the same arithmetic in the obvious, slow way.
