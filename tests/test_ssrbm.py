@@ -624,6 +624,28 @@ def test_11_epoch_kernel(persistent, K_, dense):
     np.testing.assert_array_equal(c_s, c_k)
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_11_tile_matmul_and_transpose(dtype, rtol):
+    """The register-tile product of the epoch kernel against numpy, over the shapes
+    that reach every tile width (5 whole vectors down to single elements) and row
+    block (4 rows, single rows); outside ``C[:m, :n]`` nothing is written."""
+    rng = np.random.default_rng(3)
+    for m, n, k in [(1, 1, 1), (3, 7, 5), (4, 8, 64), (5, 17, 3), (9, 40, 11),
+                    (21, 200, 64), (40, 203, 13), (6, 95, 2), (7, 129, 30)]:
+        A = rng.normal(size=(m + 2, k + 3)).astype(dtype)
+        B = rng.normal(size=(k + 1, n + 5)).astype(dtype)
+        C = np.full((m + 1, n + 5), 7.0, dtype=dtype)
+        K.tile_matmul(C, A, B, m, n, k)
+        expect = A[:m, :k].astype(np.float64) @ B[:k, :n].astype(np.float64)
+        np.testing.assert_allclose(C[:m, :n], expect, rtol=rtol,
+                                   atol=rtol * np.abs(expect).max())
+        assert np.all(C[m:] == 7.0) and np.all(C[:, n:] == 7.0)
+        S = rng.normal(size=(m + 8, n + 3)).astype(dtype)
+        T = np.empty((n + 3, m + 8), dtype=dtype)
+        K.transpose_into(S, T)
+        np.testing.assert_array_equal(T, S.T)
+
+
 def test_11_epoch_reference_slab_pool_matches_z_s():
     """The reference's slab pool equals per-slab noise with the pool numbers at the
     slabs of spikes that are on (off slabs do not reach the next visible state)."""

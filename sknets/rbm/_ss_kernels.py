@@ -33,9 +33,13 @@ Parameter storage: ``W2`` (N*K, D) with row ``i*K + k`` = ``w_ik``; ``alpha``, `
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import literally, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..utils._numba_math import momentum_step
+from ._intrinsics import transpose_block
 
 STATUS_OK = 0
 STATUS_POOL_EXHAUSTED = 1
@@ -159,6 +163,179 @@ def ss_free_energy(V, W2, b, alpha, mu, lam):
             f -= _softplus(c[t, i])
         F[t] = f + const
     return F
+
+
+# --------------------------------------------------------------------------------------
+# Small dense products: register tiles
+# --------------------------------------------------------------------------------------
+
+# Products V @ W2.T of the epoch kernel (minibatch rows x spikes' slabs x features) up
+# to this many multiply-adds go through ``tile_matmul`` on a transposed copy of W2;
+# larger ones through BLAS, which then gains from its threads (measured in
+# ``benchmarks/bench_ssrbm.py --tiles``).
+TILE_MAX_WORK = 1 << 20
+
+
+@intrinsic
+def _tile(typingctx, C, cr, cc, A, ar, B, bc, kdim, R, V, shift):
+    """``C[cr + r, cc + j] = sum_p A[ar + r, p] * B[p, bc + j]`` over ``p < kdim``, for
+    ``r < R`` and ``j < V * lanes``, lanes = (16 float32 or 8 float64: 512 bits) >>
+    ``shift``, at least 1. ``R``, ``V``, ``shift`` are literals. The R x V vectors of
+    C stay in registers for the whole sum; each B row piece is loaded once for the R
+    rows. Every element is one chain of fused multiply-adds from 0 in the order of p
+    (what BLAS gives for these shapes: the same numbers). C, A, B 2-D, C-contiguous,
+    one float dtype; no bounds checks."""
+    arrays = (C, A, B)
+    if not (all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+                for a in arrays)
+            and C.dtype in (types.float32, types.float64)
+            and C.dtype == A.dtype == B.dtype
+            and all(isinstance(x, types.IntegerLiteral) for x in (R, V, shift))):
+        return None
+    sig = types.void(C, cr, cc, A, ar, B, bc, kdim, R, V, shift)
+    n_rows, n_vec = R.literal_value, V.literal_value
+
+    def codegen(context, builder, signature, args):
+        cty, _, _, aty, _, bty = signature.args[:6]
+        dt = cty.dtype
+        f32 = dt == types.float32
+        lanes = max((16 if f32 else 8) >> shift.literal_value, 1)
+        ft = context.get_value_type(dt)
+        i32 = ir.IntType(32)
+        i64 = ir.IntType(64)
+        vec = ir.VectorType(ft, lanes) if lanes > 1 else ft
+        suffix = (f"v{lanes}" if lanes > 1 else "") + ("f32" if f32 else "f64")
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+            f"llvm.fmuladd.{suffix}")
+        carr = context.make_array(cty)(context, builder, args[0])
+        aarr = context.make_array(aty)(context, builder, args[3])
+        barr = context.make_array(bty)(context, builder, args[5])
+        c_r, c_c, a_r, b_c, k = (
+            context.cast(builder, args[i], signature.args[i], types.intp)
+            for i in (1, 2, 4, 6, 7))
+
+        def const(v):
+            return context.get_constant(types.intp, v)
+
+        def vector_ptr(ptr):
+            return builder.bitcast(ptr, vec.as_pointer())
+
+        a_rows = [cgutils.get_item_pointer(context, builder, aty, aarr,
+                                           [builder.add(a_r, const(r)), const(0)])
+                  for r in range(n_rows)]
+        zero = ir.Constant(vec, [0.0] * lanes) if lanes > 1 else ir.Constant(ft, 0.0)
+        entry = builder.block
+        loop = builder.append_basic_block("tile.loop")
+        body = builder.append_basic_block("tile.body")
+        done = builder.append_basic_block("tile.done")
+        builder.branch(loop)
+        builder.position_at_end(loop)
+        p = builder.phi(i64)
+        p.add_incoming(ir.Constant(i64, 0), entry)
+        acc = [[builder.phi(vec) for _ in range(n_vec)] for _ in range(n_rows)]
+        for row in acc:
+            for a in row:
+                a.add_incoming(zero, entry)
+        builder.cbranch(builder.icmp_signed("<", p, k), body, done)
+        builder.position_at_end(body)
+        b_ptr = vector_ptr(cgutils.get_item_pointer(context, builder, bty, barr,
+                                                    [p, b_c]))
+        b_vals = [builder.load(builder.gep(b_ptr, [ir.Constant(i64, v)]), align=1)
+                  for v in range(n_vec)]
+        new = []
+        for r in range(n_rows):
+            a = builder.load(builder.gep(a_rows[r], [p]))
+            if lanes > 1:
+                a = builder.insert_element(ir.Constant(vec, ir.Undefined), a,
+                                           ir.Constant(i32, 0))
+                a = builder.shuffle_vector(
+                    a, ir.Constant(vec, ir.Undefined),
+                    ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+            new.append([builder.call(fma, [a, b_vals[v], acc[r][v]])
+                        for v in range(n_vec)])
+        body_end = builder.block
+        p.add_incoming(builder.add(p, ir.Constant(i64, 1)), body_end)
+        for r in range(n_rows):
+            for v in range(n_vec):
+                acc[r][v].add_incoming(new[r][v], body_end)
+        builder.branch(loop)
+        builder.position_at_end(done)
+        for r in range(n_rows):
+            c_ptr = vector_ptr(cgutils.get_item_pointer(
+                context, builder, cty, carr, [builder.add(c_r, const(r)), c_c]))
+            for v in range(n_vec):
+                builder.store(acc[r][v], builder.gep(c_ptr, [ir.Constant(i64, v)]),
+                              align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _tile_row_block(C, A, B, r, n, k, R):
+    """Columns ``0..n-1`` of rows ``r..r+R-1`` of ``C = A @ B`` (``R`` literal): tiles
+    of 5 vectors, then one of the 1-4 whole vectors left, then a half, a quarter
+    (and for float32 an eighth) vector, then single elements."""
+    literally(R)
+    L = 64 // C.itemsize
+    c = 0
+    while c + 5 * L <= n:
+        _tile(C, r, c, A, r, B, c, k, R, 5, 0)
+        c += 5 * L
+    nv = (n - c) // L
+    if nv == 4:
+        _tile(C, r, c, A, r, B, c, k, R, 4, 0)
+    elif nv == 3:
+        _tile(C, r, c, A, r, B, c, k, R, 3, 0)
+    elif nv == 2:
+        _tile(C, r, c, A, r, B, c, k, R, 2, 0)
+    elif nv == 1:
+        _tile(C, r, c, A, r, B, c, k, R, 1, 0)
+    c += nv * L
+    if c + L // 2 <= n:
+        _tile(C, r, c, A, r, B, c, k, R, 1, 1)
+        c += L // 2
+    if c + L // 4 <= n:
+        _tile(C, r, c, A, r, B, c, k, R, 1, 2)
+        c += L // 4
+    if L == 16 and c + 2 <= n:
+        _tile(C, r, c, A, r, B, c, k, R, 1, 3)
+        c += 2
+    while c < n:
+        _tile(C, r, c, A, r, B, c, k, R, 1, 4)
+        c += 1
+
+
+@njit(cache=True)
+def tile_matmul(C, A, B, m, n, k):
+    """``C[:m, :n] = A[:m, :k] @ B[:k, :n]`` by ``_tile``: blocks of 4 rows, then
+    single rows. Every element is a chain of fused multiply-adds in the order of k
+    (for the epoch's shapes, what BLAS's ``V @ W2.T`` gives, bit for bit, at about
+    its speed on ``V @ WT`` and without its threads)."""
+    r = 0
+    while r + 4 <= m:
+        _tile_row_block(C, A, B, r, n, k, 4)
+        r += 4
+    while r < m:
+        _tile_row_block(C, A, B, r, n, k, 1)
+        r += 1
+
+
+@njit(cache=True)
+def transpose_into(S, T):
+    """``T = S.T`` (S (a, b), T (b, a), C-contiguous, one float dtype): whole square
+    blocks of one vector by ``transpose_block``, the edges element by element."""
+    a, b = S.shape
+    n = 32 // S.itemsize
+    a0 = a - a % n
+    b0 = b - b % n
+    for i in range(0, a0, n):
+        for j in range(0, b0, n):
+            transpose_block(S, i, j, T, j, i)
+    for i in range(a):
+        for j in range(b0 if i < a0 else 0, b):
+            T[j, i] = S[i, j]
 
 
 # --------------------------------------------------------------------------------------
@@ -635,6 +812,12 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
     log_lam = np.empty(D, dtype=dt)
     a1 = alpha.reshape(-1)
     m1 = mu.reshape(-1)
+    # the projections V @ W2.T through register tiles on WT = W2.T (kept up to date
+    # after each update) when small enough, else through BLAS
+    tiles = (bmax + mmax) * NK * D <= TILE_MAX_WORK
+    WT = np.empty((D if tiles else 0, NK), dtype=dt)
+    if tiles:
+        transpose_into(W2, WT)
     n_slab = slab_pool.shape[0]
     last = max(n_slab - 1, 0)
     dense_rows = n_slab // max(n_batches * n_steps * NK, 1)  # M of a dense z_s
@@ -665,7 +848,10 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
             sd[d] = 1.0 / math.sqrt(lam[d])
         # ---- negative phase: n_steps Gibbs sweeps of the chains Vc
         for step in range(n_steps):
-            np.dot(Vc[:Mr], W2.T, U[:Mr])
+            if tiles:
+                tile_matmul(U, Vc, WT, Mr, NK, D)
+            else:
+                np.dot(Vc[:Mr], W2.T, U[:Mr])
             _logits(U, Mr, b, half_inv_a, mu1, K, Q, C)
             _sigmoid_into(C.reshape(-1), Pb, Mr * N, ebuf, poly)
             uh = u_h[j, step]
@@ -713,7 +899,10 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
         # ---- statistics of both phases (data rows :B, particles B:) and the update
         n = B + Mr
         _copy_rows(Vc, 0, Vall, B, Mr)
-        np.dot(Vall[:n], W2.T, U[:n])
+        if tiles:
+            tile_matmul(U, Vall, WT, n, NK, D)
+        else:
+            np.dot(Vall[:n], W2.T, U[:n])
         for q in range(NK):
             gmu[q] = 0.0
             ga[q] = 0.0
@@ -738,6 +927,8 @@ def ss_epoch(X, perm, starts, stops, first, W2, b, alpha, mu, lam, vW2, vb, va, 
                 Rr[t, q] = p * mu1[q] + pu * inv_a[q]
         np.dot(Rr[:n].T, Vall[:n], G)
         momentum_step(W2.reshape(-1), G.reshape(-1), vW2.reshape(-1), lr, mom, wd)
+        if tiles:
+            transpose_into(W2, WT)
         sa = 0.0
         for q in range(NK):
             ga[q] = ga[q] * half_inv_a[q]
