@@ -562,7 +562,8 @@ def test_pipeline_and_gridsearch_n_jobs_2():
     ])
     search = GridSearchCV(pipe, {"rbm__n_components": [16, 32]}, cv=2, n_jobs=2)
     search.fit(X, y)
-    # measured: 0.69 (16 components) and 0.83 (32) cross-validated accuracy
+    # 32 components clearly beat 16 on this subset; 0.75 lies between the two
+    # cross-validated accuracies
     assert search.best_params_["rbm__n_components"] == 32
     assert search.best_score_ > 0.75
     assert search.score(X, y) > 0.9

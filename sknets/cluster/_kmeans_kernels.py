@@ -37,9 +37,8 @@ CHUNK = 256
 # Below this many centers the GEMM path computes the panel as ``X_block @ C.T``
 # (CHUNK, k) and takes the argmin along its rows; from it on as ``C @ X_block.T``
 # (k, CHUNK) with the argmin vectorised over the samples. OpenBLAS runs the first
-# product faster for few centers (100k x 50, k=32: 4.8 against 7.1 ms per pass of
-# products on 2 threads), while the vectorised argmin wins for many (500k x 16, k=100
-# float32: 17 against 25 ms per pass).
+# product faster for few centers, while the vectorised argmin wins for many
+# (``benchmarks/bench_cluster.py`` has a case on each side of the threshold).
 ROWS_MAX_K = 64
 
 
@@ -376,7 +375,7 @@ def _lloyd_part(X, data, indices, indptr, x_sq, sparse, sample_weight, centers,
     # Thread-local accumulators, copied to sums[p] / wsums[p] at the end: the parts'
     # rows of ``sums``/``wsums`` are adjacent (a few cache lines apart for small k*d),
     # and updating them per sample false-shares lines between threads whenever the
-    # arrays are not 64-byte aligned (2-D k=8 fits went from 25-33 ms to 54 ms).
+    # arrays are not 64-byte aligned, which slows small-k fits badly.
     # Allocated here, they come from each thread's own malloc arena.
     sums_p = np.zeros((k if update_centers else 0, d), dtype=np.float64)
     wsums_p = np.zeros(k if update_centers else 0, dtype=np.float64)
