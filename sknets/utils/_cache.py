@@ -33,7 +33,8 @@ def ensure_numba_cache():
     try:
         from numba.core import caching, config
 
-        caching.CacheImpl(_probe)
+        # the implementation njit(cache=True) uses; its constructor runs the lookup
+        caching.CompileResultCacheImpl(_probe)
         return None
     except RuntimeError:
         pass
