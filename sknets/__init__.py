@@ -9,13 +9,16 @@ __version__ = "0.1.0.dev0"
 
 from sknets.cluster import KMeans, MeanShift
 from sknets.convnet import ConvNetClassifier, ConvNetRegressor
+from sknets.dbn import Autoencoder, DBNClassifier
 from sknets.gan import GANSampler
 from sknets.rbm import BernoulliRBM, SpikeSlabRBM
 
 __all__ = [
+    "Autoencoder",
     "BernoulliRBM",
     "ConvNetClassifier",
     "ConvNetRegressor",
+    "DBNClassifier",
     "GANSampler",
     "KMeans",
     "MeanShift",

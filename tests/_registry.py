@@ -100,3 +100,23 @@ EXPECTED_FAILED["KMeans"] = {
         "sample_weight is not equivalent to removing/repeating samples (random init)."
     ),
 }
+# --- DBNClassifier, Autoencoder (issue 19) ---
+# Both visible-unit kinds of each, with pre-training (the checks' data are not in
+# [0, 1], so the Bernoulli DBN warns and pre-trains on them as given); a denoising,
+# pre-trained Autoencoder. Bernoulli-unit Autoencoders refuse X outside [0, 1] by
+# design (a ValueError naming MinMaxScaler), so they are checked in
+# tests/test_autoencoder.py. No check is expected to fail.
+from sknets import Autoencoder, DBNClassifier  # noqa: E402
+
+ESTIMATORS += [
+    DBNClassifier(hidden_layer_sizes=(8,), pretrain_n_iter=2, max_iter=20,
+                  batch_size=32, learning_rate_init=0.01, random_state=0),
+    DBNClassifier(hidden_layer_sizes=(8, 4), visible_unit="gaussian", max_iter=60,
+                  pretrain_n_iter=2, pretrain_learning_rate=0.005, batch_size=32,
+                  learning_rate_init=0.03, random_state=0),
+    Autoencoder(n_components=2, hidden_layer_sizes=(8,), max_iter=10, batch_size=32,
+                random_state=0),
+    Autoencoder(n_components=2, hidden_layer_sizes=(8,), noise="gaussian",
+                pretrain=True, pretrain_n_iter=2, activation="logistic", max_iter=10,
+                batch_size=32, random_state=0),
+]

@@ -1,0 +1,133 @@
+"""What DBNClassifier and Autoencoder share: the fitted-state plumbing of a network
+estimator whose hidden layers may start from a stack of pre-trained RBMs."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from sknets.nn import Dense, Dropout, make_activation
+from sknets.nn._estimator import NetworkTrainingMixin
+from sknets.utils._random import make_generator
+
+from ._pretrain import check_unit_interval, per_layer, pretrain_stack
+
+__all__ = ["PretrainedNetworkBase", "as_sizes"]
+
+
+def as_sizes(value, name, allow_empty=True):
+    """A tuple of positive ints from an int or a sequence of ints."""
+    if np.isscalar(value):
+        value = (value,)
+    try:
+        sizes = tuple(int(v) for v in np.ravel(np.asarray(value, dtype=object)))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an int or a sequence of ints, got {value!r}")
+    if any(s < 1 for s in sizes) or (not sizes and not allow_empty):
+        raise ValueError(f"{name} must contain positive ints, got {value!r}")
+    return sizes
+
+
+class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):
+    """Shared parts: RBM pre-training of the first hidden layers, the inference copy,
+    the input standardisation, unfitting after a first fit that diverged."""
+
+    # BLAS on one thread: the products of a minibatch step are small, and two BLAS
+    # threads on the two cores only contend with each other
+    _blas_threads = 1
+
+    # ---------------------------------------------------------------- layers
+
+    @staticmethod
+    def _hidden_block(units, activation, dropout=0.0):
+        """Dense -> activation (-> Dropout) for one hidden layer."""
+        init = "he" if activation == "relu" else "glorot"
+        layers = [Dense(units, init=init), make_activation(activation)]
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+        return layers
+
+    def _pretrain(self, X, sizes, visible_unit):
+        """Fit the RBM stack on X (already in the network's input space)."""
+        n = len(sizes)
+        return pretrain_stack(
+            X, sizes, visible_unit=visible_unit,
+            n_iter=per_layer(self.pretrain_n_iter, n, "pretrain_n_iter", int),
+            learning_rate=per_layer(self.pretrain_learning_rate, n,
+                                    "pretrain_learning_rate", float),
+            batch_size=self.pretrain_batch_size, n_gibbs_steps=self.n_gibbs_steps,
+            persistent=self.persistent, momentum=self.pretrain_momentum,
+            weight_decay=self.pretrain_weight_decay, rng=self._rng,
+            verbose=int(self.verbose), owner=type(self).__name__)
+
+    # ------------------------------------------------------- input scaling
+
+    def _fit_scaling(self, X, standardise):
+        """Per-feature mean and one overall scale (Gaussian units), or none."""
+        if standardise:
+            self.input_mean_ = X.mean(axis=0).astype(np.float64)
+            scale = float(np.sqrt(np.mean((X - self.input_mean_) ** 2)))
+            self.input_scale_ = scale if scale > 0 and np.isfinite(scale) else 1.0
+        else:
+            self.input_mean_ = np.zeros(X.shape[1])
+            self.input_scale_ = 1.0
+
+    def _scaled(self, X, dtype=None):
+        """X in the network's input space."""
+        dtype = self._float_dtype() if dtype is None else dtype
+        if self.input_scale_ == 1.0 and not self.input_mean_.any():
+            return np.ascontiguousarray(X, dtype=dtype)
+        out = (X - self.input_mean_) * (1.0 / self.input_scale_)
+        return np.ascontiguousarray(out, dtype=dtype)
+
+    def _warn_unit_interval(self, X):
+        if not check_unit_interval(X):
+            warnings.warn(
+                f"{type(self).__name__} with visible_unit='bernoulli' pre-trains on X "
+                f"as probabilities and expects it in [0, 1]; values outside are used "
+                f"as given. Scale X with MinMaxScaler, or use visible_unit='gaussian' "
+                f"for real-valued data.", UserWarning, stacklevel=4)
+
+    # ------------------------------------------------------ fitted state
+
+    def _new_state(self):
+        self._rng = make_generator(self.random_state)
+
+    def _forget(self):
+        """A first fit that learned nothing usable leaves the estimator unfitted."""
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__") or name in (
+                    "_optimizer", "_history", "_net64"):
+                delattr(self, name)
+
+    def _train(self, model, *, incremental, first):
+        """The shared loop on ``model``; a first fit that diverges leaves the
+        estimator unfitted. The inference copy is made here, so that prediction does
+        not change the estimator's state."""
+        self.__dict__.pop("_net64", None)
+        self._run_training(model, incremental=incremental,
+                           forget=self._forget if first else None)
+        if hasattr(self, "network_"):
+            self._inference_network()
+        return self
+
+    def _inference_network(self):
+        # inference runs in float64 from the trained weights: a row's output then
+        # does not depend on the other rows of the batch (float32 BLAS rounding
+        # does). The copy is made once per optimizer step count (a callback that
+        # predicts between epochs sees the current weights) and not pickled.
+        cached = self.__dict__.get("_net64")
+        step = self._optimizer.t
+        if cached is None or cached[0] != step:
+            cached = self._net64 = (step, self.network_.astype(np.float64))
+        return cached[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_net64", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,81 @@
+"""The sparsity penalty of the sparse autoencoder, as a layer.
+
+The penalty (Ng, "Sparse autoencoder", CS294A notes, 2011) keeps the mean
+activation of each code unit near a small target ``rho``. On a minibatch of ``n``
+rows with code activations ``a`` (in (0, 1): sigmoid units),
+
+    ``rho_hat_j = (1 / n) sum_i a_ij``,
+    ``KL(rho || rho_hat_j) = rho log(rho / rho_hat_j)
+    + (1 - rho) log((1 - rho) / (1 - rho_hat_j))``,
+    ``penalty = weight * scale * sum_j KL(rho || rho_hat_j)``,
+
+and its gradient with respect to each activation is
+
+    ``d penalty / d a_ij = weight * scale / n * (-rho / rho_hat_j
+    + (1 - rho) / (1 - rho_hat_j))``.
+
+``scale`` lets the owner put the penalty on the scale of its loss (the
+reconstruction losses of :mod:`sknets.nn.losses` are means over the elements, so the
+autoencoder passes ``1 / n_features``: Ng's objective divided by ``n_features``).
+``rho_hat`` is clipped to [1e-7, 1 - 1e-7] so the penalty stays finite.
+
+The layer is the identity in the forward pass; in training mode it records the
+penalty of the batch (``penalty``) and its backward pass adds the penalty's
+gradient to the incoming one. In inference mode ``penalty`` is None.
+"""
+
+import numpy as np
+
+from sknets.nn import Layer
+
+__all__ = ["KLSparsity"]
+
+_CLIP = 1e-7
+
+
+class KLSparsity(Layer):
+    """Identity layer that adds ``weight * scale * sum_j KL(target || mean_j)``.
+
+    Parameters
+    ----------
+    target : float in (0, 1)
+        The target mean activation ``rho``.
+    weight : float >= 0
+        Strength ``beta`` of the penalty.
+    scale : float, default=1.0
+        Factor applied to the penalty and its gradient.
+    """
+
+    def __init__(self, target, weight, scale=1.0):
+        super().__init__()
+        if not 0.0 < target < 1.0:
+            raise ValueError(f"sparsity target must be in (0, 1), got {target}")
+        self.target = float(target)
+        self.weight = float(weight)
+        self.scale = float(scale)
+        self.penalty = None
+
+    def forward(self, x, training=False):
+        if not training or self.weight == 0.0:
+            self.penalty = None
+            self._rho_hat = None
+            return x
+        rho = self.target
+        rho_hat = np.clip(x.mean(axis=0, dtype=np.float64), _CLIP, 1.0 - _CLIP)
+        kl = (rho * np.log(rho / rho_hat)
+              + (1.0 - rho) * np.log((1.0 - rho) / (1.0 - rho_hat)))
+        self.penalty = self.weight * self.scale * float(kl.sum())
+        self._rho_hat = rho_hat
+        self._n = x.shape[0]
+        return x
+
+    def backward(self, grad_out):
+        if self._rho_hat is None:
+            return grad_out
+        rho, rho_hat = self.target, self._rho_hat
+        dkl = (-rho / rho_hat + (1.0 - rho) / (1.0 - rho_hat)) \
+            * (self.weight * self.scale / self._n)
+        return grad_out + dkl.astype(grad_out.dtype)
+
+    def __repr__(self):
+        return f"KLSparsity(target={self.target}, weight={self.weight})"
