@@ -29,7 +29,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from sknets import GANSampler
-from sknets.gan._checks import DigitsJudge, gaussian_metrics, make_ring, ring_metrics
+from sknets.gan.metrics import DigitsJudge, gaussian_metrics, make_ring, ring_metrics
 
 MEAN, STD = 4.0, np.sqrt(0.5)
 N_GAUSS = 10_000

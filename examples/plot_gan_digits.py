@@ -23,7 +23,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from sknets import GANSampler  # noqa: E402
-from sknets.gan._checks import DigitsJudge  # noqa: E402
+from sknets.gan.metrics import DigitsJudge  # noqa: E402
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
@@ -45,7 +45,8 @@ for row, stop in zip(axes, checkpoints):
         epoch += 1
     t_train += time.perf_counter() - t0
     res = judge.score(gan.sample(500, random_state=2))
-    print(f"epoch {stop:3d}: training time {t_train:.1f} s, confidence {res['confidence']:.3f}, class entropy "
+    print(f"epoch {stop:3d}: training time {t_train:.1f} s, "
+          f"confidence {res['confidence']:.3f}, class entropy "
           f"{res['class_entropy']:.3f}, Fréchet {res['frechet']:.1f} "
           f"(floor {res['frechet_floor']:.1f})")
     images = gan.sample(n_show, random_state=1).reshape(-1, 8, 8)

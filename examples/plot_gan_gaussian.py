@@ -47,7 +47,8 @@ for ax, stop in zip(axes, checkpoints):
     ax.plot(grid, stats.norm.pdf(grid, mean, std), "k", lw=1.5, label="N(4, 0.5)")
     ax.set_title(f"epoch {stop}: mean {s.mean():.2f}, std {s.std():.2f}, KS {ks:.3f}",
                  fontsize=9)
-    print(f"epoch {stop:3d}: training time {t_train:.1f} s, mean {s.mean():.3f} std {s.std():.3f} KS {ks:.4f}")
+    print(f"epoch {stop:3d}: training time {t_train:.1f} s, "
+          f"mean {s.mean():.3f} std {s.std():.3f} KS {ks:.4f}")
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 out = Path(tempfile.gettempdir()) / "plot_gan_gaussian.png"

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from sknets import GANSampler  # noqa: E402
-from sknets.gan._checks import make_ring, ring_metrics  # noqa: E402
+from sknets.gan.metrics import make_ring, ring_metrics  # noqa: E402
 
 X, centers = make_ring(10_000, random_state=0)
 gan = GANSampler(random_state=0)
@@ -42,7 +42,8 @@ for ax, stop in zip(axes, checkpoints):
     ax.set_ylim(-2.6, 2.6)
     ax.set_aspect("equal")
     ax.set_title(f"epoch {stop}: {modes}/8 modes, {100 * hq:.0f}% HQ", fontsize=9)
-    print(f"epoch {stop:3d}: training time {t_train:.1f} s, modes {modes}/8, high quality {100 * hq:.1f}%")
+    print(f"epoch {stop:3d}: training time {t_train:.1f} s, "
+          f"modes {modes}/8, high quality {100 * hq:.1f}%")
 fig.tight_layout()
 out = Path(tempfile.gettempdir()) / "plot_gan_ring.png"
 fig.savefig(out, dpi=80)

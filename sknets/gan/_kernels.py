@@ -1,435 +1,244 @@
-"""Numba kernels of GANSampler's fused MLP training step.
+"""Numba kernel of GANSampler's fused training epoch: MLP generator and discriminator
+compiled by :mod:`sknets.nn._fused_mlp`, Adam, one call per epoch.
 
-A multilayer perceptron is stored as one flat parameter vector ``theta`` and an integer
-``layout`` of shape (n_layers, 6); row ``l`` holds
+The networks are :class:`sknets.nn.Sequential` stacks; the kernel runs on their flat
+parameter vectors (:class:`~sknets.nn._fused_mlp.FusedNet`), updates them with the
+:class:`sknets.nn.Adam` rule on the optimizers' own moment arrays
+(:class:`~sknets.nn._fused_mlp.AdamArrays`) and normalises the critic's weights with
+:mod:`sknets.nn.spectral_norm`'s kernels. Every step is the one
+:class:`sknets.gan._models.LayerGANModel` takes with the layer objects (tested to
+give the same numbers), in the same order:
 
-    n_in, n_out, weight offset, bias offset, input column, activation code
+1. discriminator step on the minibatch of real rows ``X[order[b]]`` against as many
+   generated rows (noise ``noise[0, b]``), with the R1 penalty on the real rows;
+2. after every ``discriminator_steps`` discriminator steps (once ``counters
+   [PRETRAIN_LEFT]`` pre-training steps are done), a generator step on noise
+   ``noise[1, b]`` through the discriminator (whose parameters stay), then the
+   exponential moving average of the generator's parameters.
 
-The weight of layer ``l`` is ``theta[w_off : w_off + n_in * n_out]`` read as an
-(n_in, n_out) row-major matrix, its bias ``theta[b_off : b_off + n_out]``. Activations
-of every layer of a minibatch live side by side in one work matrix ``H`` of shape
-(n_rows, sum of layer widths): layer ``l`` reads columns ``[c, c + n_in)`` and writes
-``[c + n_in, c + n_in + n_out)``. ``D`` has the same shape and holds the gradients of
-the loss with respect to those columns during the backward pass.
-
-Everything a training epoch needs (minibatch order, noise) is drawn with numpy outside
-the kernels, so :mod:`sknets.gan._reference` replays an epoch with plain numpy and the
-tests compare both. The kernels know nothing of estimators. They run on one thread: the
-networks are small and a step is a few hundred microseconds, too short to share.
+The R1 penalty ``gamma / 2 * mean ||grad_x D(x)||^2`` over real rows (Mescheder et al.,
+2018) needs the gradient of an input gradient. Its parameter gradient,
+``gamma * mean H_theta,x(x) g`` with ``g = grad_x D(x)``, is the directional derivative
+of ``grad_theta D`` along ``g``; it is taken as the difference quotient
+``(grad_theta D(x + h g/|g|) - grad_theta D(x)) |g| / h`` with a small step ``h``
+(exact for piecewise-linear networks such as leaky-relu ones wherever no kink lies
+within ``h``), so only first-order passes are needed, in this kernel and on the layer
+objects alike. The two terms join the discriminator's backward pass as extra rows.
 """
+
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
 
-IDENTITY, RELU, LEAKY_RELU, TANH = 0, 1, 2, 3
-LEAK = 0.2  # negative slope of the leaky relu (DCGAN's choice)
+from sknets.nn._fused_mlp import adam_step, backward, forward, sigmoid_cross_entropy
+from sknets.nn.spectral_norm import normalize_weights, normalized_gradient
 
 NON_SATURATING, MINIMAX, WASSERSTEIN = 0, 1, 2
+LOSS_CODES = {"non-saturating": NON_SATURATING, "minimax": MINIMAX,
+              "wasserstein": WASSERSTEIN}
 
-# Indices into the ``state`` array carried from one epoch to the next.
+# indices into the ``counters`` array carried from one epoch to the next
 T_G, T_D, D_SINCE_G, PRETRAIN_LEFT = 0, 1, 2, 3
-# Indices into ``hyper``.
-LR, BETA_1, BETA_2, EPS, SMOOTHING, EMA = 0, 1, 2, 3, 4, 5
+# columns of the per-minibatch ``losses`` output
+D_LOSS, G_LOSS, PENALTY, G_STEP = 0, 1, 2, 3
+
+#: Scalar settings of an epoch. ``target``: the real rows' label (1 - label
+#: smoothing); ``penalty``: R1's gamma (0: none); ``penalty_step``: its difference
+#: step h; ``spectral_norm``: normalise the critic; the two ``*_adam`` fields are
+#: :class:`~sknets.nn._fused_mlp.AdamSettings`.
+Settings = namedtuple("Settings", [
+    "loss", "target", "discriminator_steps", "penalty", "penalty_step",
+    "spectral_norm", "ema_decay", "generator_adam", "discriminator_adam"])
 
 
 @njit(cache=True)
-def softplus(a):
-    """``log(1 + exp(a))`` without overflow."""
-    if a > 0:
-        return a + np.log1p(np.exp(-a))
-    return np.log1p(np.exp(a))
-
-
-@njit(cache=True)
-def sigmoid(a):
-    """Logistic function without overflow."""
-    if a >= 0:
-        return 1.0 / (1.0 + np.exp(-a))
-    e = np.exp(a)
-    return e / (1.0 + e)
-
-
-# Reassociation lets LLVM vectorise the dot products; no 'nnan'/'ninf' flags, so NaN
-# and inf still propagate and are caught.
-_FAST = {"reassoc", "contract", "nsz", "arcp"}
-
-
-@njit(cache=True, fastmath=_FAST)
-def mlp_forward(theta, layout, H, n):
-    """Forward pass of the first ``n`` rows; the input must be in ``H[:n, :n_in0]``."""
-    # Rows and weight rows are taken as 1-D views indexed by range() counters: that
-    # spares Numba's negative-index wraparound and lets the inner loops vectorise.
-    for l in range(layout.shape[0]):
-        nin = layout[l, 0]
-        nout = layout[l, 1]
-        wo = layout[l, 2]
-        bo = layout[l, 3]
-        io = layout[l, 4]
-        act = layout[l, 5]
-        oo = io + nin
-        bias = theta[bo:bo + nout]
-        for i in range(n):
-            hin = H[i, io:io + nin]
-            hout = H[i, oo:oo + nout]
-            for j in range(nout):
-                hout[j] = bias[j]
-            for k in range(nin):
-                a = hin[k]
-                w = theta[wo + k * nout:wo + (k + 1) * nout]
-                for j in range(nout):
-                    hout[j] += a * w[j]
-            if act == RELU:
-                for j in range(nout):
-                    if hout[j] < 0:
-                        hout[j] = 0
-            elif act == LEAKY_RELU:
-                for j in range(nout):
-                    if hout[j] < 0:
-                        hout[j] *= LEAK
-            elif act == TANH:
-                for j in range(nout):
-                    hout[j] = np.tanh(hout[j])
-
-
-@njit(cache=True, fastmath=_FAST)
-def mlp_backward(theta, grad, layout, H, D, n, param_grads, input_grad):
-    """Backward pass of the first ``n`` rows.
-
-    ``D[:n]`` must hold, in the output columns of the last layer, the gradient of the
-    loss with respect to the network's output (after its activation). If
-    ``param_grads``, the parameter gradients are *added* to ``grad`` (zero it first);
-    if ``input_grad``, the gradient with respect to the input is left in
-    ``D[:n, :n_in0]``. ``D``'s other columns are overwritten with per-layer deltas.
-    """
-    for l in range(layout.shape[0] - 1, -1, -1):
-        nin = layout[l, 0]
-        nout = layout[l, 1]
-        wo = layout[l, 2]
-        bo = layout[l, 3]
-        io = layout[l, 4]
-        act = layout[l, 5]
-        oo = io + nin
-        gbias = grad[bo:bo + nout]
-        for i in range(n):
-            hin = H[i, io:io + nin]
-            hout = H[i, oo:oo + nout]
-            dout = D[i, oo:oo + nout]
-            # delta = dL/d(pre-activation), from the post-activation value
-            if act == RELU:
-                for j in range(nout):
-                    if hout[j] <= 0:
-                        dout[j] = 0
-            elif act == LEAKY_RELU:
-                for j in range(nout):
-                    if hout[j] <= 0:
-                        dout[j] *= LEAK
-            elif act == TANH:
-                for j in range(nout):
-                    dout[j] *= 1 - hout[j] * hout[j]
-            if param_grads:
-                for j in range(nout):
-                    gbias[j] += dout[j]
-                for k in range(nin):
-                    a = hin[k]
-                    gw = grad[wo + k * nout:wo + (k + 1) * nout]
-                    for j in range(nout):
-                        gw[j] += a * dout[j]
-            if l > 0 or input_grad:
-                din = D[i, io:io + nin]
-                for k in range(nin):
-                    w = theta[wo + k * nout:wo + (k + 1) * nout]
-                    s = w[0] * dout[0]
-                    for j in range(1, nout):
-                        s += w[j] * dout[j]
-                    din[k] = s
-
-
-@njit(cache=True)
-def adam_update(theta, grad, m, v, t, hyper):
-    """One Adam step (Kingma & Ba 2015, Algorithm 1) of the flat vector ``theta``.
-
-    ``p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)``, the form PyTorch and
-    ``sknets.nn.optimizers.Adam`` use.
-    """
-    lr = hyper[LR]
-    b1 = hyper[BETA_1]
-    b2 = hyper[BETA_2]
-    eps = hyper[EPS]
-    step = lr / (1.0 - b1 ** t)
-    inv_c2 = 1.0 / (1.0 - b2 ** t)
-    for p in range(theta.shape[0]):
-        g = grad[p]
-        m[p] = b1 * m[p] + (1.0 - b1) * g
-        v[p] = b2 * v[p] + (1.0 - b2) * g * g
-        theta[p] -= step * m[p] / (np.sqrt(v[p] * inv_c2) + eps)
-
-
-@njit(cache=True)
-def spectral_normalize(theta, layout, theta_sn, u, sigma, n_power):
-    """Write ``W / sigma(W)`` for every layer's weight into ``theta_sn`` (biases
-    copied).
-
-    ``sigma`` is the largest singular value, estimated by ``n_power`` power iterations
-    started from the persistent left vectors ``u`` (one slice of length ``n_in`` per
-    layer at column offset ``layout[l, 4]``), as in Miyato et al. (2018).
-    """
-    for p in range(theta.shape[0]):
-        theta_sn[p] = theta[p]
-    for l in range(layout.shape[0]):
-        nin = layout[l, 0]
-        nout = layout[l, 1]
-        wo = layout[l, 2]
-        io = layout[l, 4]
-        v = np.zeros(nout, dtype=theta.dtype)
-        for _ in range(n_power):
-            # v = W^T u / |W^T u|
-            for j in range(nout):
-                v[j] = 0
-            for k in range(nin):
-                for j in range(nout):
-                    v[j] += theta[wo + k * nout + j] * u[io + k]
-            nv = 0.0
-            for j in range(nout):
-                nv += v[j] * v[j]
-            nv = np.sqrt(nv) + 1e-12
-            for j in range(nout):
-                v[j] /= nv
-            # u = W v / |W v|
-            nu = 0.0
-            for k in range(nin):
-                s = 0.0
-                for j in range(nout):
-                    s += theta[wo + k * nout + j] * v[j]
-                u[io + k] = s
-                nu += s * s
-            nu = np.sqrt(nu) + 1e-12
-            for k in range(nin):
-                u[io + k] /= nu
-        # sigma = u^T W v, with v recomputed from the final u
-        for j in range(nout):
-            v[j] = 0
-        for k in range(nin):
-            for j in range(nout):
-                v[j] += theta[wo + k * nout + j] * u[io + k]
-        nv = 0.0
-        for j in range(nout):
-            nv += v[j] * v[j]
-        s = np.sqrt(nv)  # = u^T W v with v = W^T u / |W^T u|
-        if s < 1e-12:
-            s = 1e-12
-        sigma[l] = s
-        for p in range(nin * nout):
-            theta_sn[wo + p] = theta[wo + p] / s
-
-
-@njit(cache=True)
-def spectral_backward(theta_sn, layout, grad, u, sigma):
-    """Turn the gradient w.r.t. ``W / sigma`` into the gradient w.r.t. ``W`` in place.
-
-    With ``sigma = u^T W v`` (u, v held fixed, as Miyato et al. do) the chain rule gives
-    ``dL/dW = (G - <G, W_sn> u v^T) / sigma`` for ``G = dL/dW_sn``.
-    """
-    for l in range(layout.shape[0]):
-        nin = layout[l, 0]
-        nout = layout[l, 1]
-        wo = layout[l, 2]
-        io = layout[l, 4]
-        s = sigma[l]
-        # v = W_sn^T u * sigma / |.|: the unit right singular vector estimate
-        v = np.zeros(nout, dtype=theta_sn.dtype)
-        for k in range(nin):
-            for j in range(nout):
-                v[j] += theta_sn[wo + k * nout + j] * u[io + k]
-        nv = 0.0
-        for j in range(nout):
-            nv += v[j] * v[j]
-        nv = np.sqrt(nv) + 1e-12
-        for j in range(nout):
-            v[j] /= nv
-        inner = 0.0
-        for p in range(nin * nout):
-            inner += grad[wo + p] * theta_sn[wo + p]
-        for k in range(nin):
-            for j in range(nout):
-                p = wo + k * nout + j
-                grad[p] = (grad[p] - inner * u[io + k] * v[j]) / s
-
-
-@njit(cache=True)
-def discriminator_loss_grad(logits_r, logits_f, dlogit_r, dlogit_f, loss_kind, target):
-    """Discriminator loss with logits and its gradient (mean over each half).
-
-    ``target`` is the real label after one-sided smoothing (1 - s).
-    """
-    nr = logits_r.shape[0]
-    nf = logits_f.shape[0]
-    loss = 0.0
-    if loss_kind == WASSERSTEIN:
-        for i in range(nr):
-            loss -= logits_r[i] / nr
-            dlogit_r[i] = -1.0 / nr
-        for i in range(nf):
-            loss += logits_f[i] / nf
-            dlogit_f[i] = 1.0 / nf
-        return loss
-    for i in range(nr):
-        a = logits_r[i]
-        loss += (target * softplus(-a) + (1.0 - target) * softplus(a)) / nr
-        dlogit_r[i] = (sigmoid(a) - target) / nr
-    for i in range(nf):
-        a = logits_f[i]
-        loss += softplus(a) / nf
-        dlogit_f[i] = sigmoid(a) / nf
-    return loss
-
-
-@njit(cache=True)
-def generator_loss_grad(logits_f, dlogit_f, loss_kind):
-    """Generator loss with logits and its gradient (mean over the batch)."""
-    nf = logits_f.shape[0]
-    loss = 0.0
-    for i in range(nf):
-        a = logits_f[i]
-        if loss_kind == NON_SATURATING:
-            loss += softplus(-a) / nf
-            dlogit_f[i] = (sigmoid(a) - 1.0) / nf
-        elif loss_kind == MINIMAX:
-            loss -= softplus(a) / nf
-            dlogit_f[i] = -sigmoid(a) / nf
+def discriminator_output_grads(logits, grads, n_real, n_fake, loss, target):
+    """Loss of the discriminator on ``logits`` (``n_real`` real rows, then ``n_fake``
+    generated ones) and its gradients (means over each half), written to ``grads``."""
+    total = 0.0
+    for i in range(n_real):
+        if loss == WASSERSTEIN:
+            value, grad = -logits[i], -1.0
         else:
-            loss -= a / nf
-            dlogit_f[i] = -1.0 / nf
-    return loss
+            value, grad = sigmoid_cross_entropy(logits[i], target)
+        total += value / n_real
+        grads[i] = grad / n_real
+    for i in range(n_real, n_real + n_fake):
+        if loss == WASSERSTEIN:
+            value, grad = logits[i], 1.0
+        else:
+            value, grad = sigmoid_cross_entropy(logits[i], 0.0)
+        total += value / n_fake
+        grads[i] = grad / n_fake
+    return total
 
 
 @njit(cache=True)
-def train_epoch(X, perm, batch_size, noise_d, noise_g,
-                theta_g, layout_g, m_g, v_g, grad_g, Hg, Dg,
-                theta_d, layout_d, m_d, v_d, grad_d, Hd, Dd,
-                theta_dsn, sn_u, sn_sigma, use_sn, theta_g_avg,
-                loss_kind, k_steps, state, hyper, losses):
-    """One pass over ``X`` in minibatches: discriminator steps, generator steps, Adam.
+def generator_output_grads(logits, grads, n, loss):
+    """Generator loss on the discriminator's ``logits`` of generated rows and its
+    gradients (mean over the rows): ``-log D`` (non-saturating), ``log(1 - D)``
+    (minimax) or ``-logit`` (Wasserstein)."""
+    total = 0.0
+    for i in range(n):
+        if loss == NON_SATURATING:
+            value, grad = sigmoid_cross_entropy(logits[i], 1.0)
+        elif loss == MINIMAX:
+            value, grad = sigmoid_cross_entropy(logits[i], 0.0)
+            value, grad = -value, -grad
+        else:
+            value, grad = -logits[i], -1.0
+        total += value / n
+        grads[i] = grad / n
+    return total
 
-    Every minibatch of real rows (in ``perm`` order) gives one discriminator step
-    against as many generated rows (noise ``noise_d[b]``). After every ``k_steps``
-    discriminator steps (and once ``state[PRETRAIN_LEFT]`` pre-training steps are
-    done) one generator step follows on noise ``noise_g[b]``. ``losses`` receives
-    (sum of D losses, number of D steps, sum of G losses, number of G steps).
-    After every generator update, ``theta_g_avg`` (an exponential moving average of
-    G's parameters, Yazici et al. 2019) moves towards ``theta_g`` by ``1 - hyper[EMA]``.
 
-    Returns 0, or 1 as soon as a loss is not finite (the parameters are then left as
-    they were after the last finite step's update).
+@njit(cache=True)
+def gan_epoch(data, generator, critic, g_average, settings, counters, losses):
+    """One pass over the data in minibatches (see the module docstring).
+
+    Parameters
+    ----------
+    data : tuple (X, order, noise)
+        Rows (n, n_features), the row order (n,) and the noise
+        (2, n_batches, batch_size, noise_dim): ``noise[0]`` for the discriminator
+        steps, ``noise[1]`` for the generator steps.
+    generator : tuple (FusedNet, AdamArrays)
+        The generator (work matrices of at least batch_size rows) and its Adam arrays.
+    critic : tuple (FusedNet, AdamArrays, slices, u, sigma)
+        The discriminator (work matrices of 3 batch_size rows), its Adam arrays (the
+        raw parameters with spectral normalisation, else the network's own) and the
+        spectral-normalisation arrays of :func:`sknets.nn.spectral_norm.
+        normalize_weights`.
+    g_average : ndarray
+        Exponential moving average of the generator's parameters (started at zero).
+    settings : Settings
+    counters : ndarray of int64
+        Generator steps, discriminator steps, discriminator steps since the last
+        generator step, pre-training steps left; updated.
+    losses : ndarray of shape (n_batches, 4)
+        Receives each minibatch's discriminator loss, generator loss, R1 penalty and
+        whether a generator step was taken.
+
+    Returns
+    -------
+    n_done : int
+        Minibatches whose losses were written: all of them, or up to the first whose
+        loss was not finite (the parameters were not updated from that loss).
     """
-    n = X.shape[0]
+    X, order, noise = data
+    G, g_opt = generator
+    D, d_opt, slices, u, sigma = critic
+    n = order.shape[0]
     nx = X.shape[1]
-    nz = noise_d.shape[2]
-    Lg = layout_g.shape[0]
-    Ld = layout_d.shape[0]
-    g_out = layout_g[Lg - 1, 4] + layout_g[Lg - 1, 0]
-    d_out = layout_d[Ld - 1, 4] + layout_d[Ld - 1, 0]
-    target = 1.0 - hyper[SMOOTHING]
-    logits_r = np.empty(batch_size, dtype=theta_d.dtype)
-    logits_f = np.empty(batch_size, dtype=theta_d.dtype)
-    dl_r = np.empty(batch_size, dtype=theta_d.dtype)
-    dl_f = np.empty(batch_size, dtype=theta_d.dtype)
-    n_batches = (n + batch_size - 1) // batch_size
+    nz = noise.shape[3]
+    bs = noise.shape[2]
+    g_out = G.layout[-1, 4] + G.layout[-1, 0]
+    d_out = D.layout[-1, 4] + D.layout[-1, 0]
+    loss_kind = settings.loss
+    penalised = settings.penalty > 0 and loss_kind != WASSERSTEIN
+    h = settings.penalty_step
+    dtype = D.params.dtype
+    logits = np.empty(3 * bs, dtype=np.float64)
+    grads = np.empty(3 * bs, dtype=np.float64)
+    coef = np.zeros(bs, dtype=np.float64)
+    decay = g_average.dtype.type(settings.ema_decay)
+    keep = g_average.dtype.type(1 - settings.ema_decay)
+    n_batches = (n + bs - 1) // bs
     for b in range(n_batches):
-        start = b * batch_size
-        nb = min(batch_size, n - start)
+        start = b * bs
+        nb = min(bs, n - start)
         # ---- discriminator step ----
-        if use_sn:
-            spectral_normalize(theta_d, layout_d, theta_dsn, sn_u, sn_sigma, 1)
-            td = theta_dsn
-        else:
-            td = theta_d
+        if settings.spectral_norm:
+            normalize_weights(d_opt.params, D.params, slices, u, sigma, 1)
         for i in range(nb):
             for c in range(nz):
-                Hg[i, c] = noise_d[b, i, c]
-        mlp_forward(theta_g, layout_g, Hg, nb)
+                G.H[i, c] = noise[0, b, i, c]
+        forward(G, 0, nb)
         for i in range(nb):
-            r = perm[start + i]
+            r = order[start + i]
             for c in range(nx):
-                Hd[i, c] = X[r, c]
-                Hd[nb + i, c] = Hg[i, g_out + c]
-        mlp_forward(td, layout_d, Hd, 2 * nb)
-        for i in range(nb):
-            logits_r[i] = Hd[i, d_out]
-            logits_f[i] = Hd[nb + i, d_out]
-        loss = discriminator_loss_grad(logits_r[:nb], logits_f[:nb], dl_r[:nb],
-                                       dl_f[:nb], loss_kind, target)
-        if not np.isfinite(loss):
-            return 1
-        losses[0] += loss
-        losses[1] += 1
-        for i in range(nb):
-            Dd[i, d_out] = dl_r[i]
-            Dd[nb + i, d_out] = dl_f[i]
-        grad_d[:] = 0
-        mlp_backward(td, grad_d, layout_d, Hd, Dd, 2 * nb, True, False)
-        if use_sn:
-            spectral_backward(theta_dsn, layout_d, grad_d, sn_u, sn_sigma)
-        state[T_D] += 1
-        adam_update(theta_d, grad_d, m_d, v_d, state[T_D], hyper)
-        if state[PRETRAIN_LEFT] > 0:
-            state[PRETRAIN_LEFT] -= 1
+                D.H[i, c] = X[r, c]
+                D.H[nb + i, c] = G.H[i, g_out + c]
+        forward(D, 0, 2 * nb)
+        rows = 2 * nb
+        penalty = 0.0
+        if penalised:
+            for i in range(nb):
+                D.dH[i, d_out] = 1
+            backward(D, 0, nb, False, True)
+            for i in range(nb):
+                norm2 = 0.0
+                for c in range(nx):
+                    norm2 += D.dH[i, c] * D.dH[i, c]
+                penalty += norm2
+                norm = np.sqrt(norm2)
+                step = h / norm if norm > 0 else 0.0
+                coef[i] = settings.penalty * norm / (nb * h)
+                for c in range(nx):
+                    D.H[2 * nb + i, c] = D.H[i, c] + dtype.type(step) * D.dH[i, c]
+            forward(D, 2 * nb, 3 * nb)
+            penalty *= settings.penalty / (2 * nb)
+            rows = 3 * nb
+        for i in range(2 * nb):
+            logits[i] = D.H[i, d_out]
+        loss = discriminator_output_grads(logits, grads, nb, nb, loss_kind,
+                                          settings.target)
+        losses[b, D_LOSS] = loss
+        losses[b, PENALTY] = penalty
+        losses[b, G_STEP] = 0
+        losses[b, G_LOSS] = 0
+        if not (np.isfinite(loss) and np.isfinite(penalty)):
+            return b + 1
+        for i in range(2 * nb):
+            D.dH[i, d_out] = grads[i]
+        if penalised:
+            for i in range(nb):
+                D.dH[i, d_out] -= coef[i]
+                D.dH[2 * nb + i, d_out] = coef[i]
+        D.grads[:] = 0
+        backward(D, 0, rows, True, False)
+        if settings.spectral_norm:
+            d_opt.grads[:] = D.grads
+            normalized_gradient(D.params, d_opt.grads, slices, u, sigma)
+        counters[T_D] += 1
+        adam_step(d_opt, counters[T_D], settings.discriminator_adam)
+        if counters[PRETRAIN_LEFT] > 0:
+            counters[PRETRAIN_LEFT] -= 1
             continue
-        state[D_SINCE_G] += 1
-        if state[D_SINCE_G] < k_steps:
+        counters[D_SINCE_G] += 1
+        if counters[D_SINCE_G] < settings.discriminator_steps:
             continue
-        state[D_SINCE_G] = 0
-        # ---- generator step (D's parameters are not updated) ----
-        if use_sn:
-            spectral_normalize(theta_d, layout_d, theta_dsn, sn_u, sn_sigma, 1)
+        counters[D_SINCE_G] = 0
+        # ---- generator step (the discriminator's parameters stay) ----
+        if settings.spectral_norm:
+            normalize_weights(d_opt.params, D.params, slices, u, sigma, 1)
         for i in range(nb):
             for c in range(nz):
-                Hg[i, c] = noise_g[b, i, c]
-        mlp_forward(theta_g, layout_g, Hg, nb)
+                G.H[i, c] = noise[1, b, i, c]
+        forward(G, 0, nb)
         for i in range(nb):
             for c in range(nx):
-                Hd[i, c] = Hg[i, g_out + c]
-        mlp_forward(td, layout_d, Hd, nb)
+                D.H[i, c] = G.H[i, g_out + c]
+        forward(D, 0, nb)
         for i in range(nb):
-            logits_f[i] = Hd[i, d_out]
-        loss = generator_loss_grad(logits_f[:nb], dl_f[:nb], loss_kind)
+            logits[i] = D.H[i, d_out]
+        loss = generator_output_grads(logits, grads, nb, loss_kind)
+        losses[b, G_LOSS] = loss
+        losses[b, G_STEP] = 1
         if not np.isfinite(loss):
-            return 1
-        losses[2] += loss
-        losses[3] += 1
+            return b + 1
         for i in range(nb):
-            Dd[i, d_out] = dl_f[i]
-        mlp_backward(td, grad_d, layout_d, Hd, Dd, nb, False, True)
+            D.dH[i, d_out] = grads[i]
+        backward(D, 0, nb, False, True)
         for i in range(nb):
             for c in range(nx):
-                Dg[i, g_out + c] = Dd[i, c]
-        grad_g[:] = 0
-        mlp_backward(theta_g, grad_g, layout_g, Hg, Dg, nb, True, False)
-        state[T_G] += 1
-        adam_update(theta_g, grad_g, m_g, v_g, state[T_G], hyper)
-        decay = hyper[EMA]
-        for p in range(theta_g.shape[0]):
-            theta_g_avg[p] = decay * theta_g_avg[p] + (1.0 - decay) * theta_g[p]
-    return 0
-
-
-@njit(cache=True)
-def mlp_predict(theta, layout, X):
-    """Forward pass of all rows of ``X`` (in chunks); returns the output columns."""
-    L = layout.shape[0]
-    out_col = layout[L - 1, 4] + layout[L - 1, 0]
-    width = layout[L - 1, 4] + layout[L - 1, 0] + layout[L - 1, 1]
-    nout = layout[L - 1, 1]
-    n = X.shape[0]
-    chunk = 256
-    H = np.empty((chunk, width), dtype=theta.dtype)
-    out = np.empty((n, nout), dtype=theta.dtype)
-    for start in range(0, n, chunk):
-        nb = min(chunk, n - start)
-        for i in range(nb):
-            for c in range(X.shape[1]):
-                H[i, c] = X[start + i, c]
-        mlp_forward(theta, layout, H, nb)
-        for i in range(nb):
-            for j in range(nout):
-                out[start + i, j] = H[i, out_col + j]
-    return out
+                G.dH[i, g_out + c] = D.dH[i, c]
+        G.grads[:] = 0
+        backward(G, 0, nb, True, False)
+        counters[T_G] += 1
+        adam_step(g_opt, counters[T_G], settings.generator_adam)
+        theta = G.params
+        for p in range(theta.shape[0]):
+            g_average[p] = decay * g_average[p] + keep * theta[p]
+    return n_batches
