@@ -314,37 +314,14 @@ def test_make_optimizer_names():
 # --------------------------------------------------------------------------- image layers
 
 from sknets.nn import AvgPool2D, BatchNorm, Conv2D, MaxPool2D  # noqa: E402
+import numba  # noqa: E402
+
 from sknets.nn import _kernels  # noqa: E402
-
-
-def ref_im2col(x, k, stride, pad):
-    """Plain-numpy im2col: (C*K*K, N*OH*OW)."""
-    n, c, h, w = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh = (h + 2 * pad - k) // stride + 1
-    ow = (w + 2 * pad - k) // stride + 1
-    cols = np.zeros((n, c * k * k, oh * ow), dtype=x.dtype)
-    for ci in range(c):
-        for i in range(k):
-            for j in range(k):
-                patch = xp[:, ci, i:i + stride * oh:stride, j:j + stride * ow:stride]
-                cols[:, (ci * k + i) * k + j, :] = patch.reshape(n, -1)
-    return np.ascontiguousarray(cols.transpose(1, 0, 2).reshape(c * k * k, -1))
+from tests.references import nn_conv as ref_conv  # noqa: E402
 
 
 def ref_conv2d(x, W, b, stride, pad):
-    """Plain-numpy convolution by sliding windows."""
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    k = W.shape[2]
-    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride]
-    return np.einsum("ncpqij,fcij->nfpq", win, W) + b[None, :, None, None]
-
-
-def ref_pool(x, k, stride, op):
-    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride]
-    return op(win, axis=(4, 5))
+    return ref_conv.conv2d(x, W, b, stride, pad)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -356,23 +333,15 @@ def test_im2col_col2im_kernels_match_numpy_reference(dtype, k, stride, pad):
     ow = (6 + 2 * pad - k) // stride + 1
     cols = np.empty((2 * k * k, 3 * oh * ow), dtype=dtype)
     _kernels.im2col(x, k, k, stride, pad, oh, ow, cols)
-    ref = ref_im2col(x, k, stride, pad)
-    np.testing.assert_array_equal(cols, ref)
-    # col2im is the adjoint of im2col: <im2col(x), d> == <x, col2im(d)>, and it matches
-    # the numpy scatter-add
+    np.testing.assert_array_equal(cols, ref_conv.im2col(x, k, stride, pad))
+    # col2im is the adjoint of im2col and matches the numpy scatter-add
     d = rng.normal(size=cols.shape).astype(dtype)
     dx = np.empty_like(x)
     _kernels.col2im(d, k, k, stride, pad, oh, ow, dx)
     assert dx.dtype == dtype
-    ref_dx = np.zeros((3, 2, 7 + 2 * pad, 6 + 2 * pad))
-    for ci in range(2):
-        for i in range(k):
-            for j in range(k):
-                ref_dx[:, ci, i:i + stride * oh:stride, j:j + stride * ow:stride] += \
-                    d[(ci * k + i) * k + j, :].reshape(3, oh, ow)
-    ref_dx = ref_dx[:, :, pad:pad + 7, pad:pad + 6]
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(dx, ref_dx, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx, ref_conv.col2im(d, x.shape, k, stride, pad), rtol=tol,
+                               atol=tol)
     assert np.sum(cols * d) == pytest.approx(np.sum(x * dx), rel=1e-4)
 
 
@@ -384,34 +353,87 @@ def test_pool_kernels_match_numpy_reference(dtype):
         oh, ow = (7 - k) // s + 1, (8 - k) // s + 1
         out = np.empty((2, 3, oh, ow), dtype=dtype)
         am = np.empty((2, 3, oh, ow), dtype=np.int32)
-        _kernels.maxpool_forward(x, k, s, oh, ow, out, am)
-        np.testing.assert_array_equal(out, ref_pool(x, k, s, np.max))
-        # argmax points at the maximum
-        np.testing.assert_array_equal(np.take_along_axis(
-            x.reshape(2, 3, -1), am.reshape(2, 3, -1), axis=2).reshape(out.shape), out)
+        _kernels.maxpool_forward(x, k, s, out, am)
+        ref_out, ref_dx_of = ref_conv.maxpool(x, k, s)
+        np.testing.assert_array_equal(out, ref_out)
         g = rng.normal(size=out.shape).astype(dtype)
         dx = np.empty_like(x)
         dx[...] = np.nan  # every entry must be written
         _kernels.maxpool_backward(g, am, dx)
-        ref_dx = np.zeros_like(x)
-        for n in range(2):
-            for c in range(3):
-                for p in range(oh):
-                    for q in range(ow):
-                        win = x[n, c, p * s:p * s + k, q * s:q * s + k]
-                        i, j = np.unravel_index(np.argmax(win), win.shape)
-                        ref_dx[n, c, p * s + i, q * s + j] += g[n, c, p, q]
-        np.testing.assert_allclose(dx, ref_dx, rtol=1e-6)
-        _kernels.avgpool_forward(x, k, s, oh, ow, out)
-        np.testing.assert_allclose(out, ref_pool(x, k, s, np.mean), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(dx, ref_dx_of(g), rtol=1e-5, atol=1e-6)
+        _kernels.avgpool_forward(x, k, s, out)
+        np.testing.assert_allclose(out, ref_conv.avgpool(x, k, s), rtol=1e-5, atol=1e-6)
         assert out.dtype == dtype
+        dx[...] = np.nan
         _kernels.avgpool_backward(g, k, s, dx)
-        ref_dx = np.zeros_like(x)
-        for p in range(oh):
-            for q in range(ow):
-                ref_dx[:, :, p * s:p * s + k, q * s:q * s + k] += \
-                    g[:, :, p:p + 1, q:q + 1] / (k * k)
-        np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(dx, ref_conv.avgpool_backward(g, x.shape, k, s),
+                                   rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_rows,n_taps,n_pos", [(4, 4, 7), (6, 8, 1100), (3, 12, 2050),
+                                                 (9, 4, 513)])
+def test_shifted_gemm_kernels_match_numpy_reference(dtype, n_rows, n_taps, n_pos):
+    # rows not a multiple of 4 take the 1 x 4 tiles; positions past one chunk
+    rng = np.random.default_rng(7)
+    src = rng.normal(size=n_pos + 40).astype(dtype)
+    offs = rng.integers(0, 40, size=n_taps).astype(np.int64)
+    coef = rng.normal(size=(n_rows, n_taps)).astype(dtype)
+    out = np.full((n_rows, n_pos + 3), np.nan, dtype=dtype)
+    _kernels.shifted_gemm(coef, src, offs, n_pos, out)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out[:, :n_pos], ref_conv.shifted_gemm(coef, src, offs, n_pos),
+                               rtol=tol, atol=tol)
+    g = rng.normal(size=(n_rows, n_pos + 5)).astype(dtype)
+    acc = np.ones((n_rows, n_taps), dtype=dtype)  # the kernel adds to its output
+    _kernels.shifted_gemm_t(g, 5, src, offs, n_pos, acc)
+    expected = 1 + ref_conv.shifted_gemm_t(g, 5, src, offs, n_pos)
+    np.testing.assert_allclose(acc, expected, rtol=10 * tol, atol=10 * tol * np.sqrt(n_pos))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,c,hw,f,k,stride,padding", [
+    (3, 2, (7, 6), 5, 3, 1, "same"), (5, 3, (8, 8), 4, 3, 2, 1), (2, 1, (5, 6), 3, 2, 1, "valid"),
+    (37, 1, (12, 12), 6, 5, 1, 2), (9, 8, (6, 6), 6, 1, 2, 0), (1, 3, (4, 4), 7, 3, 1, 1)])
+@pytest.mark.parametrize("relu", [None, "relu"])
+def test_conv_kernels_match_numpy_reference(dtype, n, c, hw, f, k, stride, padding, relu):
+    # conv_forward / conv_backward through the layer that lays out their blocks: many
+    # samples give several blocks per batch (the block sums of dW and db), one sample
+    # a single block
+    layer = Conv2D(f, k, stride=stride, padding=padding, activation=relu)
+    Sequential([layer]).build((c,) + hw, rng=0, dtype=dtype)
+    rng = np.random.default_rng(8)
+    layer.params[1][...] = rng.normal(size=f)
+    x = rng.normal(size=(n, c) + hw).astype(dtype)
+    y = layer.forward(x, training=True)
+    x64, W64 = x.astype(np.float64), layer.W.astype(np.float64)
+    expected = ref_conv.conv2d(x64, W64, layer.b.astype(np.float64), stride, layer.pad)
+    if relu:
+        expected = np.maximum(expected, 0)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, expected, rtol=tol, atol=tol)
+    g = rng.normal(size=y.shape).astype(dtype)
+    dx = layer.backward(g)
+    gm = g * (expected > 0) if relu else g
+    dW, db, r_dx = ref_conv.conv2d_backward(x64, W64, gm, stride, layer.pad)
+    assert dx.dtype == dtype and layer.grads[0].dtype == dtype
+    np.testing.assert_allclose(layer.grads[0], dW, rtol=tol, atol=tol * np.abs(dW).max())
+    np.testing.assert_allclose(layer.grads[1], db, rtol=tol, atol=tol * np.abs(db).max())
+    np.testing.assert_allclose(dx, r_dx, rtol=tol, atol=tol * np.abs(r_dx).max())
+    # the results do not depend on the number of threads (blocks summed in order)
+    grads = [gr.copy() for gr in layer.grads]
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        y1 = layer.forward(x, training=True)
+        dx1 = layer.backward(g)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(y1, y)
+    np.testing.assert_array_equal(dx1, dx)
+    for a, b in zip(layer.grads, grads):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("k,stride,padding", [(3, 1, "same"), (3, 2, 1), (2, 1, "valid")])
@@ -489,28 +511,6 @@ def test_batchnorm_statistics():
     np.testing.assert_allclose(
         y_inf, (x - layer.running_mean[None, :, None, None])
         / np.sqrt(layer.running_var[None, :, None, None] + 1e-5))
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("relu", [False, True])
-def test_conv_epilogue_kernels_match_numpy_reference(dtype, relu):
-    rng = np.random.default_rng(4)
-    n, f, m = 3, 4, 5
-    out_fm = rng.normal(size=(f, n * m)).astype(dtype)
-    b = rng.normal(size=f).astype(dtype)
-    out = np.empty((n, f, m), dtype=dtype)
-    _kernels.conv_output(out_fm, b, relu, out)
-    ref = out_fm.reshape(f, n, m).transpose(1, 0, 2) + b[None, :, None]
-    if relu:
-        ref = np.maximum(ref, 0)
-    np.testing.assert_allclose(out, ref, rtol=1e-6)
-    g = rng.normal(size=(n, f, m)).astype(dtype)
-    g_fm = np.empty((f, n * m), dtype=dtype)
-    db = np.empty(f, dtype=dtype)
-    _kernels.conv_grad_input(g, out, relu, g_fm, db)
-    gm = g * (out > 0) if relu else g
-    np.testing.assert_allclose(g_fm, gm.transpose(1, 0, 2).reshape(f, -1), rtol=1e-6)
-    np.testing.assert_allclose(db, gm.sum(axis=(0, 2)), rtol=1e-5, atol=1e-6)
 
 
 def test_conv2d_fused_relu_matches_conv_then_relu():

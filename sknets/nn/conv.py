@@ -1,9 +1,11 @@
 """Image layers (channels-first, (N, C, H, W)): Conv2D, MaxPool2D, AvgPool2D.
 
 Forward and backward of convolution and pooling run Numba kernels from
-``sknets.nn._kernels``; the matrix products go to BLAS through ``np.matmul``.
+``sknets.nn._kernels`` (no BLAS call: the convolution products are the kernels' own,
+parallel over blocks of samples).
 """
 
+import numba
 import numpy as np
 
 from sknets.nn import _kernels
@@ -11,9 +13,17 @@ from sknets.nn.layers import Layer, init_weights
 
 __all__ = ["Conv2D", "MaxPool2D", "AvgPool2D"]
 
+# output positions per block of samples that one thread convolves at a time: long
+# enough for the vectorised inner loops, short enough for the L2 cache
+_BLOCK_POSITIONS = 1024
+
 
 def _out_size(size, k, stride, pad):
     return (size + 2 * pad - k) // stride + 1
+
+
+def _round4(n):
+    return -(-n // 4) * 4
 
 
 class Conv2D(Layer):
@@ -39,12 +49,13 @@ class Conv2D(Layer):
     activation : {None, "relu"}
         "relu" fuses max(., 0) into the layer (saves a pass over the output).
 
-    Computation: im2col lays the batch out as a (C*K*K, N*OH*OW) matrix ``cols``; one
-    GEMM ``W_mat @ cols`` (W_mat = W reshaped to (F, C*K*K)) gives all outputs, and the
-    epilogue adds b, applies the activation and reorders to (N, F, OH, OW).
-    Backward, with g the output gradient (times the relu mask) laid out as (F, N*OH*OW):
-    ``dW_mat = g @ cols^T``, ``db = sum g``, ``dcols = W_mat^T @ g`` scattered back to
-    the image by col2im.
+    Computation (``sknets.nn._kernels``): the batch is cut into blocks of samples, each
+    convolved by one thread as one product ``W_mat @ S`` (W_mat = W reshaped to
+    (F, C*K*K), S the receptive fields) written without an im2col copy for stride 1
+    (S is then the zero-padded input, shifted per tap); bias and relu are applied on
+    the way out. Backward: ``dW_mat = g @ S^T`` per block (summed in block order),
+    ``db = sum g`` and, unless ``input_grad`` is False, dx as the full correlation of
+    g with the flipped kernel (stride 1) or ``W_mat^T @ g`` through col2im.
     """
 
     param_names = ("W", "b")
@@ -91,48 +102,91 @@ class Conv2D(Layer):
     W = property(lambda self: self.params[0])
     b = property(lambda self: self.params[1])
 
-    def _buffer(self, name, shape, dtype):
-        """A work array reused across calls with the same shape."""
+    def _work(self, name, shape, dtype):
+        """A work array of ``shape``, a view of one reused flat array (grown when a
+        call needs more)."""
+        size = int(np.prod(shape))
         buf = self.__dict__.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = np.empty(size, dtype=dtype)
             setattr(self, name, buf)
-        return buf
+        return buf[:size].reshape(shape)
+
+    def _layout(self, x_shape):
+        """Block layout for a batch of ``x_shape``: (per_block, n_blocks, ld, ldg,
+        offs, offs_t, work sizes), cached per batch size."""
+        layouts = self.__dict__.setdefault("_layouts", {})
+        lay = layouts.get(x_shape)
+        if lay is not None:
+            return lay
+        n, c, h, w = x_shape
+        k, s, pad, f = self.kernel_size, self.stride, self.pad, self.filters
+        t4 = _round4(c * k * k)
+        if s == 1:
+            wp = w + 2 * pad
+            per_sample = (h + 2 * pad) * wp
+        else:
+            wp = self.ow
+            per_sample = self.oh * self.ow
+        # a multiple of 4 blocks (whatever the thread count: the blocks, and so the
+        # order of the weight-gradient sums, depend on the batch only)
+        n_blocks = -(-n * per_sample // _BLOCK_POSITIONS)
+        n_blocks = min(n, 4 * -(-n_blocks // 4))
+        per_block = -(-n // n_blocks)
+        n_blocks = -(-n // per_block)
+        pos = per_block * per_sample
+        if s == 1:
+            # taps: the padded planes; input-gradient product: C rows, F*K*K taps
+            ld = pos + k
+            ldg = pos + (k - 1) * wp + k - 1
+            x_size, coef_t, d_size = c * ld, (c, _round4(f * k * k)), c * pos
+        else:
+            # taps: the rows of the im2col block; input gradient: C*K*K rows, F taps
+            ld = ldg = pos
+            x_size, coef_t, d_size = c * k * k * ld, (c * k * k, _round4(f)), c * k * k * ld
+        offs = _kernels.conv_offsets(c, k, s, ld, wp, t4)
+        offs_t = _kernels.conv_offsets(f, k if s == 1 else 1, s, ldg, wp, coef_t[1])
+        lay = dict(per_block=per_block, n_blocks=n_blocks, ld=ld, ldg=ldg, offs=offs,
+                   offs_t=offs_t, x_size=x_size, o_size=f * pos, g_size=f * ldg,
+                   d_size=d_size, coef=(f, t4), coef_t=coef_t)
+        layouts[x_shape] = lay
+        return lay
 
     def forward(self, x, training=False):
         x = np.ascontiguousarray(x)
-        n = x.shape[0]
-        W = self.params[0]
-        f, c, k, _ = W.shape
-        m = self.oh * self.ow
-        cols = self._buffer("_cols", (c * k * k, n * m), x.dtype)
-        _kernels.im2col(x, k, k, self.stride, self.pad, self.oh, self.ow, cols)
-        out_fm = self._buffer("_out_fm", (f, n * m), x.dtype)
-        np.dot(W.reshape(f, -1), cols, out=out_fm)            # one GEMM: (F, N*M)
-        out = np.empty((n, f, m), dtype=x.dtype)
-        _kernels.conv_output(out_fm, self.params[1], self.activation == "relu", out)
-        self._x_shape = x.shape
+        lay = self._layout(x.shape)
+        dt = x.dtype
+        nt = numba.config.NUMBA_NUM_THREADS
+        out = np.empty((x.shape[0], self.filters, self.oh, self.ow), dtype=dt)
+        _kernels.conv_forward(
+            x, self.params[0], self.params[1], self.activation == "relu", self.stride,
+            self.pad, lay["per_block"], lay["ld"], lay["offs"],
+            self._work("_coef", lay["coef"], dt),
+            self._work("_xwork", (nt, lay["x_size"]), dt),
+            self._work("_owork", (nt, lay["o_size"]), dt), out)
+        self._x = x
         self._out = out
-        return out.reshape(n, f, self.oh, self.ow)
+        return out
 
     def backward(self, grad_out):
-        W = self.params[0]
-        f, c, k, _ = W.shape
-        n = grad_out.shape[0]
-        m = self.oh * self.ow
-        g = np.ascontiguousarray(grad_out).reshape(n, f, m)
-        g_fm = self._buffer("_g_fm", (f, n * m), g.dtype)
-        relu = self.activation == "relu"
-        _kernels.conv_grad_input(g, self._out if relu else g, relu, g_fm, self.grads[1])
-        cols = self._cols
-        np.dot(g_fm, cols.T, out=self.grads[0].reshape(f, -1))  # dW = g @ cols^T
-        if not self.input_grad:
-            return None
-        dcols = self._buffer("_dcols", cols.shape, g.dtype)
-        np.dot(W.reshape(f, -1).T, g_fm, out=dcols)             # (C*K*K, N*M)
-        dx = np.empty(self._x_shape, dtype=g.dtype)
-        _kernels.col2im(dcols, k, k, self.stride, self.pad, self.oh, self.ow, dx)
-        return dx
+        g = np.ascontiguousarray(grad_out)
+        x = self._x
+        lay = self._layout(x.shape)
+        dt = g.dtype
+        nt = numba.config.NUMBA_NUM_THREADS
+        dx = np.empty(x.shape if self.input_grad else (0, 0, 0, 0), dtype=dt)
+        f, t4 = lay["coef"]
+        _kernels.conv_backward(
+            x, g, self._out, self.activation == "relu", self.params[0], self.stride,
+            self.pad, lay["per_block"], lay["ld"], lay["ldg"], lay["offs"],
+            lay["offs_t"], self._work("_coef_t", lay["coef_t"], dt), self.input_grad,
+            self._work("_xwork", (nt, lay["x_size"]), dt),
+            self._work("_gwork", (nt, lay["g_size"]), dt),
+            self._work("_dwork", (nt, lay["d_size"]), dt),
+            self._work("_dw_blocks", (lay["n_blocks"], f, t4), dt),
+            self._work("_db_blocks", (lay["n_blocks"], f), dt),
+            self.grads[0], self.grads[1], dx)
+        return dx if self.input_grad else None
 
     def __repr__(self):
         act = f", activation={self.activation!r}" if self.activation else ""
@@ -171,8 +225,7 @@ class MaxPool2D(_Pool2D):
         n, c = x.shape[:2]
         out = np.empty((n, c, self.oh, self.ow), dtype=x.dtype)
         self._argmax = np.empty((n, c, self.oh, self.ow), dtype=np.int32)
-        _kernels.maxpool_forward(x, self.pool_size, self.stride, self.oh, self.ow, out,
-                                 self._argmax)
+        _kernels.maxpool_forward(x, self.pool_size, self.stride, out, self._argmax)
         self._x_shape = x.shape
         return out
 
@@ -189,7 +242,7 @@ class AvgPool2D(_Pool2D):
         x = np.ascontiguousarray(x)
         n, c = x.shape[:2]
         out = np.empty((n, c, self.oh, self.ow), dtype=x.dtype)
-        _kernels.avgpool_forward(x, self.pool_size, self.stride, self.oh, self.ow, out)
+        _kernels.avgpool_forward(x, self.pool_size, self.stride, out)
         self._x_shape = x.shape
         return out
 
