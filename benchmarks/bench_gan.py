@@ -1,24 +1,30 @@
-"""GANSampler: the spec's checks 1-3 with fixed seeds, and the speed ratio to PyTorch.
+"""GANSampler: checks 1-4 with fixed seeds, and the speed ratios to PyTorch.
 
 Run from the repository root::
 
     PYTHONPATH=. python benchmarks/bench_gan.py            # everything
-    PYTHONPATH=. python benchmarks/bench_gan.py --only gaussian torch
+    PYTHONPATH=. python benchmarks/bench_gan.py --only gaussian dcgan dcgan-torch
 
-Checks (docs: ../shared/specs/gan.md):
+Checks:
 
-1. 1-D Gaussian N(4, 0.5) (variance 0.5) from uniform noise, 16-16 MLPs: on 10,000
-   samples |mean - 4| < 0.1, |std - sqrt(0.5)| < 0.1, KS statistic < 0.05.
+1. 1-D Gaussian N(4, 0.5) (variance 0.5) from uniform noise, 16-16 MLPs, seeds 0, 1
+   and 2: on 10,000 samples |mean - 4| < 0.1, |std - sqrt(0.5)| < 0.1, KS statistic
+   < 0.05.
 2. Ring of 8 Gaussians (radius 2, std 0.02) with GANSampler's default settings:
    modes covered (>= 1 % of samples each) and high-quality fraction (within 3 std).
 3. Digits (8x8): classifier confidence, class-histogram entropy and Fréchet distance
    in PCA-20 space against the real-data floor, on 1,000 samples.
+4. DCGAN on digits (``DCGAN_PARAMS``, seeds 0, 1, 2): classifier confidence >= 0.85,
+   all 10 classes, Fréchet distance <= 3x the real-data floor, fit under 60 s.
 
 Speed: the same 1-D Gaussian GAN (same layer sizes, batch 64, Adam, same number of
 steps, a generator update after every ``discriminator_steps`` discriminator updates)
 trained in PyTorch
 (CPU, ``torch.set_num_threads(2)``) in the same process; prints ms per step and the
-ratio. Torch is imported only here.
+ratio. And the DCGAN of check 4 against the same DCGAN in PyTorch (same layers,
+batch norm, R1 penalty, Adam, generator average; 2 threads each): time per epoch,
+median and worst of 3 interleaved runs (``benchmarks/_harness.py``), target <= 1.0x.
+Torch is imported only here.
 """
 
 import argparse
@@ -28,6 +34,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from _harness import compare, load_average
 from sknets import GANSampler
 from sknets.gan.metrics import DigitsJudge, gaussian_metrics, make_ring, ring_metrics
 
@@ -45,21 +52,26 @@ def gaussian_data():
     return np.random.default_rng(0).normal(MEAN, STD, size=(N_GAUSS, 1))
 
 
-def check_gaussian():
+def check_gaussian(seeds=(0, 1, 2)):
     print("== 1. 1-D Gaussian N(4, 0.5) from uniform noise, 16-16 MLPs ==")
     X = gaussian_data()
-    t0 = time.perf_counter()
-    gan = GANSampler(**GAUSS_PARAMS).fit(X)
-    fit_time = time.perf_counter() - t0
-    mean, std, ks = gaussian_metrics(gan.sample(10_000, random_state=1), MEAN, STD)
-    print(f"settings: {GAUSS_PARAMS}")
-    print(f"fit {fit_time:.1f}s ({gan.n_iter_} epochs of {N_GAUSS} rows)")
-    print(f"mean {mean:.4f} (|err| {abs(mean - MEAN):.4f}, target < 0.1)  "
-          f"std {std:.4f} (|err| {abs(std - STD):.4f}, target < 0.1)  "
-          f"KS {ks:.4f} (target < 0.05)")
-    ok = abs(mean - MEAN) < 0.1 and abs(std - STD) < 0.1 and ks < 0.05
-    print("check 1:", "PASS" if ok else "FAIL")
-    return ok
+    print(f"settings: {GAUSS_PARAMS} (random_state: each seed)")
+    worst = 0.0
+    all_ok = True
+    for seed in seeds:
+        t0 = time.perf_counter()
+        gan = GANSampler(**dict(GAUSS_PARAMS, random_state=seed)).fit(X)
+        fit_time = time.perf_counter() - t0
+        mean, std, ks = gaussian_metrics(gan.sample(10_000, random_state=1), MEAN, STD)
+        ok = abs(mean - MEAN) < 0.1 and abs(std - STD) < 0.1 and ks < 0.05
+        all_ok &= ok
+        worst = max(worst, ks)
+        print(f"seed {seed}: fit {fit_time:.1f}s ({gan.n_iter_} epochs of {N_GAUSS} "
+              f"rows); mean {mean:.4f} (|err| {abs(mean - MEAN):.4f}, target < 0.1)  "
+              f"std {std:.4f} (|err| {abs(std - STD):.4f}, target < 0.1)  "
+              f"KS {ks:.4f} (target < 0.05) {'PASS' if ok else 'FAIL'}")
+    print(f"check 1: {'PASS' if all_ok else 'FAIL'} (worst KS {worst:.4f})")
+    return all_ok
 
 
 def _torch_gan_steps(X, n_steps, seed=0, threads=2):
@@ -165,41 +177,142 @@ DIGITS_PARAMS = dict(generator_layer_sizes=(128, 128),
                      discriminator_layer_sizes=(128, 128), output_activation="tanh",
                      noise_dim=16, learning_rate_init=1e-3, max_iter=200,
                      random_state=0)
+# the documented DCGAN settings on digits (check 4), shared with the PyTorch twin
 DCGAN_PARAMS = dict(generator_layer_sizes=(32, 16), discriminator_layer_sizes=(16, 32),
-                    architecture="dcgan", output_activation="tanh", noise_dim=16,
-                    learning_rate_init=1e-3, max_iter=10, random_state=0)
+                    architecture="dcgan", noise_dim=16, learning_rate_init=1e-3,
+                    gradient_penalty=0.1, ema_decay=0.99, batch_size=32,
+                    max_iter=200)
+DCGAN_SECONDS = 60
 
 
-def check_digits(dcgan=False):
-    print("\n== 3. digits 8x8: 1,000 samples judged by a classifier and PCA-20 ==")
+def _digits():
     X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
-                                                        random_state=0)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.25,
+                                                   random_state=0)
+    return X_train, y_train, X_test
+
+
+def check_digits():
+    print("\n== 3. digits 8x8: 1,000 samples judged by a classifier and PCA-20 ==")
+    X_train, y_train, X_test = _digits()
     judge = DigitsJudge(X_train, y_train, X_test)
     real = judge.score(X_test)
     print(f"real test rows : confidence {real['confidence']:.3f}, class entropy "
           f"{real['class_entropy']:.3f} (log 10 = {np.log(10):.3f}), Fréchet floor "
           f"(train vs test) {judge.floor:.2f}")
-    variants = [("mlp", DIGITS_PARAMS)] + ([("dcgan", DCGAN_PARAMS)] if dcgan else [])
-    for name, params in variants:
+    t0 = time.perf_counter()
+    gan = GANSampler(**DIGITS_PARAMS).fit(X_train)
+    fit_time = time.perf_counter() - t0
+    res = judge.score(gan.sample(1_000, random_state=1))
+    print(f"mlp  : fit {fit_time:.1f}s; confidence {res['confidence']:.3f}, "
+          f"class entropy {res['class_entropy']:.3f} "
+          f"({res['classes_present']}/10 classes), Fréchet {res['frechet']:.2f} "
+          f"(floor {res['frechet_floor']:.2f})")
+    print(f"       settings: {DIGITS_PARAMS}")
+
+
+def check_dcgan(seeds=(0, 1, 2)):
+    print("\n== 4. DCGAN on digits 8x8: confidence >= 0.85, 10/10 classes, Fréchet "
+          f"<= 3x floor, fit < {DCGAN_SECONDS} s ==")
+    X_train, y_train, X_test = _digits()
+    judge = DigitsJudge(X_train, y_train, X_test)
+    print(f"settings: {DCGAN_PARAMS} (random_state: each seed); {load_average()}")
+    GANSampler(**dict(DCGAN_PARAMS, max_iter=1)).fit(X_train)  # compile / load first
+    all_ok = True
+    for seed in seeds:
         t0 = time.perf_counter()
-        gan = GANSampler(**params).fit(X_train)
+        gan = GANSampler(**dict(DCGAN_PARAMS, random_state=seed)).fit(X_train)
         fit_time = time.perf_counter() - t0
-        res = judge.score(gan.sample(1_000, random_state=1))
-        print(f"{name:<5}: fit {fit_time:.1f}s; confidence {res['confidence']:.3f}, "
-              f"class entropy {res['class_entropy']:.3f} "
-              f"({res['classes_present']}/10 classes), Fréchet {res['frechet']:.2f} "
-              f"(floor {res['frechet_floor']:.2f})")
-        print(f"       settings: {params}")
+        r = judge.score(gan.sample(1_000, random_state=1))
+        ok = (r["confidence"] >= 0.85 and r["classes_present"] == 10
+              and r["frechet"] <= 3 * judge.floor and fit_time < DCGAN_SECONDS)
+        all_ok &= ok
+        print(f"seed {seed}: fit {fit_time:.1f}s; confidence {r['confidence']:.3f}, "
+              f"{r['classes_present']}/10 classes, Fréchet {r['frechet']:.2f} "
+              f"({r['frechet'] / judge.floor:.2f}x floor {judge.floor:.2f}) "
+              f"{'PASS' if ok else 'FAIL'}")
+    print("check 4:", "PASS" if all_ok else "FAIL")
+    return all_ok
+
+
+def _torch_dcgan(X, epochs, seed=0, threads=2):
+    """The PyTorch twin of DCGAN_PARAMS (same layers, batch norm, R1 penalty by double
+    backpropagation, Adam, moving average of G); returns the trained generator."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    p = DCGAN_PARAMS
+    c0, c1 = p["generator_layer_sizes"]
+    d0, d1 = p["discriminator_layer_sizes"]
+    nz, bs, gamma = p["noise_dim"], p["batch_size"], p["gradient_penalty"]
+    lo, hi = X.min(), X.max()
+    Xs = torch.tensor((X - (hi + lo) / 2) / ((hi - lo) / 2),
+                      dtype=torch.float32).reshape(-1, 1, 8, 8)
+    G = nn.Sequential(nn.Linear(nz, c0 * 2 * 2), nn.Unflatten(1, (c0, 2, 2)),
+                      nn.BatchNorm2d(c0), nn.ReLU(),
+                      nn.ConvTranspose2d(c0, c1, 4, 2, 1), nn.BatchNorm2d(c1),
+                      nn.ReLU(),
+                      nn.ConvTranspose2d(c1, 1, 4, 2, 1), nn.Tanh())
+    D = nn.Sequential(nn.Conv2d(1, d0, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(d0, d1, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(),
+                      nn.Linear(d1 * 2 * 2, 1))
+    betas = (0.5, 0.999)
+    opt_g = torch.optim.Adam(G.parameters(), lr=p["learning_rate_init"], betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=p["learning_rate_init"], betas=betas)
+    average = [q.detach().clone() for q in G.parameters()]
+    bce = nn.functional.binary_cross_entropy_with_logits
+    n = Xs.shape[0]
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        for start in range(0, n, bs):
+            real = Xs[perm[start:start + bs]].requires_grad_(True)
+            m = real.shape[0]
+            fake = G(torch.randn(m, nz)).detach()
+            l_real = D(real)
+            loss_d = (bce(l_real, torch.ones_like(l_real))
+                      + bce(D(fake), torch.zeros_like(l_real)))
+            grad_x, = torch.autograd.grad(l_real.sum(), real, create_graph=True)
+            loss_d = loss_d + gamma / 2 * grad_x.pow(2).flatten(1).sum(1).mean()
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            l_fake = D(G(torch.randn(m, nz)))
+            loss_g = bce(l_fake, torch.ones_like(l_fake))
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            with torch.no_grad():
+                for a, q in zip(average, G.parameters()):
+                    a.mul_(p["ema_decay"]).add_(q, alpha=1 - p["ema_decay"])
+    return G
+
+
+def check_dcgan_speed(epochs=5):
+    print("\n== speed: the DCGAN of check 4, sknets vs PyTorch (same process) ==")
+    X_train, _, _ = _digits()
+    params = dict(DCGAN_PARAMS, max_iter=epochs, random_state=0)
+    r = compare(lambda: GANSampler(**params).fit(X_train),
+                lambda: _torch_dcgan(X_train, epochs), repeat=3)
+    print(f"{epochs} epochs of {X_train.shape[0]} digits, batch "
+          f"{DCGAN_PARAMS['batch_size']}, {load_average()}")
+    print(f"ms per epoch, median of 3: torch {1e3 * r.peer_median / epochs:.1f}, "
+          f"sknets {1e3 * r.ours_median / epochs:.1f}")
+    ratio = 1 / r.median_ratio
+    print(f"sknets / torch epoch time: median {ratio:.2f}x, worst "
+          f"{1 / r.worst_ratio:.2f}x (target <= 1.0x): "
+          f"{'PASS' if ratio <= 1.0 else 'FAIL'}")
+    return ratio <= 1.0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*",
-                        choices=["gaussian", "torch", "ring", "digits"],
-                        default=["gaussian", "torch", "ring", "digits"])
-    parser.add_argument("--dcgan", action="store_true",
-                        help="also train the (slow) DCGAN variant on digits")
+                        choices=["gaussian", "torch", "ring", "digits", "dcgan",
+                                 "dcgan-torch"],
+                        default=["gaussian", "torch", "ring", "digits", "dcgan",
+                                 "dcgan-torch"])
     args = parser.parse_args(argv)
     print("machine note: shared 2-core machine; compare ratios from one run only\n")
     if "gaussian" in args.only:
@@ -209,7 +322,11 @@ def main(argv=None):
     if "ring" in args.only:
         check_ring()
     if "digits" in args.only:
-        check_digits(args.dcgan)
+        check_digits()
+    if "dcgan" in args.only:
+        check_dcgan()
+    if "dcgan-torch" in args.only:
+        check_dcgan_speed()
 
 
 if __name__ == "__main__":
