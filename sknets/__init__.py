@@ -12,6 +12,7 @@ from sknets.convnet import ConvNetClassifier, ConvNetRegressor
 from sknets.dbn import Autoencoder, DBNClassifier
 from sknets.gan import GANSampler
 from sknets.rbm import BernoulliRBM, SpikeSlabRBM
+from sknets.vae import VAEClassifier, VariationalAutoencoder
 
 __all__ = [
     "Autoencoder",
@@ -23,4 +24,6 @@ __all__ = [
     "KMeans",
     "MeanShift",
     "SpikeSlabRBM",
+    "VAEClassifier",
+    "VariationalAutoencoder",
 ]

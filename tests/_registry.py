@@ -120,3 +120,26 @@ ESTIMATORS += [
                 pretrain=True, pretrain_n_iter=2, activation="logistic", max_iter=10,
                 batch_size=32, random_state=0),
 ]
+# --- VariationalAutoencoder, VAEClassifier (issue 18) ---
+# likelihood="gaussian": the checks feed real-valued data, which the Bernoulli
+# likelihood (the default) refuses by design with a ValueError naming MinMaxScaler;
+# the Bernoulli paths (fit, transform, score_samples, pickling, dtypes, bad input) run
+# in tests/test_vae.py. Tiny networks, few epochs. One check of VAEClassifier is
+# expected to fail (below).
+from sknets import VAEClassifier, VariationalAutoencoder  # noqa: E402
+
+ESTIMATORS += [
+    VariationalAutoencoder(n_components=2, hidden_layer_sizes=(8,), likelihood="gaussian",
+                           max_iter=5, batch_size=32, random_state=0),
+    VAEClassifier(n_components=2, hidden_layer_sizes=(8,), likelihood="gaussian",
+                  max_iter=20, batch_size=32, learning_rate_init=0.01, random_state=0),
+]
+EXPECTED_FAILED["VAEClassifier"] = {
+    # The check fits labels [-1, 1]; -1 is the unlabelled marker of scikit-learn's
+    # semi-supervised convention (scikit-learn exempts LabelSpreading,
+    # LabelPropagation and SelfTrainingClassifier from these labels in the same
+    # check). Every other label set of the check passes; tests/test_vae.py checks
+    # string labels and that -1 rows are used as unlabelled.
+    "check_classifiers_classes": "-1 marks an unlabelled row (semi-supervised "
+    "convention), so the labels [-1, 1] are one class and unlabelled rows",
+}

@@ -1,0 +1,345 @@
+"""Numba kernel of a whole training epoch of an MLP VAE with Adam.
+
+The same computation as :class:`sknets.vae._vae.VAEModel`'s minibatch step on the
+layers of :mod:`sknets.nn` (which the tests compare it with), in one compiled call:
+per minibatch the encoder's forward pass, the reparameterisation, the decoder's
+forward pass, the likelihood and the KL term, the backward passes and one Adam step
+of every parameter. A step of the digits VAE is a few hundred microseconds of matrix
+products; the numpy layers spend as long again in calls and temporaries, which this
+kernel does not (``benchmarks/bench_vae.py`` prints both).
+
+A network is the flat parameter vector of its ``Sequential`` (``theta``, the same
+array: the kernel trains the estimator's networks in place) and an int64 ``layout``
+with one row per layer::
+
+    kind, n_in, n_out, offset a, offset b, activation, output offset, bn offset
+
+``kind`` is DENSE (``W`` at offset a, read as (n_in, n_out) row-major as
+``sknets.nn.Dense`` stores it; ``b`` at offset b), BATCHNORM (``gamma``, ``beta``) or
+ACTIVATION. A layer's output for the minibatch lives in ``act[output offset:
+output offset + n * n_out]`` read as (n, n_out); a batch-norm layer's running
+statistics live in ``running_mean/var[bn offset: bn offset + n_out]`` and the batch
+statistics of the last forward pass in ``cache_mean/istd`` at the same offsets. The
+float64 array ``layer_f`` holds per layer (momentum, epsilon, negative slope).
+
+The matrix products go to BLAS (``np.dot`` on contiguous views); the rest are loops.
+Element-wise updates (Adam, batch norm's output and input gradient) are written in
+the data's dtype with the same operations, in the same order, as the numpy layers.
+"""
+
+import numpy as np
+from numba import njit
+
+DENSE, BATCHNORM, ACTIVATION = 0, 1, 2
+IDENTITY, RELU, LEAKY_RELU, TANH, SIGMOID = 0, 1, 2, 3, 4
+BERNOULLI, GAUSSIAN = 0, 1
+LOG_2PI = float(np.log(2 * np.pi))
+
+# indices of ``hyper``
+LR, BETA_1, BETA_2, ADAM_EPS, KL_WEIGHT, LOG_VAR_LO, LOG_VAR_HI = range(7)
+
+
+@njit(cache=True)
+def _softplus(a):
+    if a > 0:
+        return a + np.log1p(np.exp(-a))
+    return np.log1p(np.exp(a))
+
+
+@njit(cache=True)
+def _sigmoid(a):
+    if a >= 0:
+        return 1.0 / (1.0 + np.exp(-a))
+    e = np.exp(a)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def network_forward(theta, layout, layer_f, x, act, running_mean, running_var,
+                    cache_mean, cache_istd):
+    """Training-mode forward pass of the rows of ``x`` (C-contiguous); returns the
+    output (a view into ``act``)."""
+    n = x.shape[0]
+    h = x
+    for l in range(layout.shape[0]):
+        kind, nin, nout = layout[l, 0], layout[l, 1], layout[l, 2]
+        oa, ob, code, ao, bo = (layout[l, 3], layout[l, 4], layout[l, 5],
+                                layout[l, 6], layout[l, 7])
+        out = act[ao:ao + n * nout].reshape(n, nout)
+        if kind == DENSE:
+            W = theta[oa:oa + nin * nout].reshape(nin, nout)
+            np.dot(h, W, out)
+            b = theta[ob:ob + nout]
+            for i in range(n):
+                row = out[i]
+                for j in range(nout):
+                    row[j] += b[j]
+        elif kind == BATCHNORM:
+            _batchnorm_forward(h, theta[oa:oa + nout], theta[ob:ob + nout],
+                               layer_f[l, 0], layer_f[l, 1],
+                               running_mean[bo:bo + nout], running_var[bo:bo + nout],
+                               cache_mean[bo:bo + nout], cache_istd[bo:bo + nout], out)
+        else:
+            _activation_forward(h, code, layer_f[l, 2], out)
+        h = out
+    return h
+
+
+@njit(cache=True)
+def _batchnorm_forward(x, gamma, beta, momentum, epsilon, running_mean, running_var,
+                       mean, istd, out):
+    n, c = x.shape
+    s = np.zeros(c)
+    for i in range(n):
+        row = x[i]
+        for j in range(c):
+            s[j] += row[j]
+    for j in range(c):
+        mean[j] = s[j] / n
+    q = np.zeros(c)
+    for i in range(n):
+        row = x[i]
+        for j in range(c):
+            d = row[j] - mean[j]
+            q[j] += d * d
+    unbiased = n / max(n - 1, 1)
+    center = np.empty(c, dtype=out.dtype)
+    scale = np.empty(c, dtype=out.dtype)
+    for j in range(c):
+        var = q[j] / n
+        running_mean[j] = (1 - momentum) * running_mean[j] + momentum * mean[j]
+        running_var[j] = (1 - momentum) * running_var[j] + momentum * var * unbiased
+        istd[j] = 1.0 / np.sqrt(var + epsilon)
+        center[j] = mean[j]
+        scale[j] = gamma[j] * istd[j]
+    for i in range(n):
+        row, o = x[i], out[i]
+        for j in range(c):
+            o[j] = (row[j] - center[j]) * scale[j] + beta[j]
+
+
+@njit(cache=True)
+def _activation_forward(x, code, slope, out):
+    n, c = x.shape
+    for i in range(n):
+        row, o = x[i], out[i]
+        for j in range(c):
+            v = row[j]
+            if code == RELU:
+                o[j] = v if v > 0 else 0
+            elif code == LEAKY_RELU:
+                o[j] = v if v > 0 else v * slope
+            elif code == TANH:
+                o[j] = np.tanh(v)
+            elif code == SIGMOID:
+                o[j] = _sigmoid(v)
+            else:
+                o[j] = v
+
+
+@njit(cache=True)
+def network_backward(theta, grad, layout, layer_f, x, act, cache_mean, cache_istd,
+                     g_out, buf_a, buf_b, input_grad):
+    """Back-propagate ``g_out`` (dLoss/dOutput of the last forward pass): writes the
+    parameter gradients into ``grad`` and returns dLoss/dInput (in ``buf_a`` or
+    ``buf_b``) if ``input_grad``, else ``g_out``."""
+    n = x.shape[0]
+    g = g_out
+    use_a = True
+    for l in range(layout.shape[0] - 1, -1, -1):
+        kind, nin, nout = layout[l, 0], layout[l, 1], layout[l, 2]
+        oa, ob, code, bo = layout[l, 3], layout[l, 4], layout[l, 5], layout[l, 7]
+        if l == 0:
+            h_in = x
+        else:
+            po = layout[l - 1, 6]
+            h_in = act[po:po + n * nin].reshape(n, nin)
+        if l == 0 and not input_grad and kind == DENSE:
+            np.dot(h_in.T, g, grad[oa:oa + nin * nout].reshape(nin, nout))
+            _column_sums(g, grad[ob:ob + nout])
+            break
+        buf = buf_a if use_a else buf_b
+        use_a = not use_a
+        g_in = buf[:n * nin].reshape(n, nin)
+        if kind == DENSE:
+            W = theta[oa:oa + nin * nout].reshape(nin, nout)
+            np.dot(h_in.T, g, grad[oa:oa + nin * nout].reshape(nin, nout))
+            _column_sums(g, grad[ob:ob + nout])
+            np.dot(g, W.T, g_in)
+        elif kind == BATCHNORM:
+            _batchnorm_backward(h_in, g, cache_mean[bo:bo + nout],
+                                cache_istd[bo:bo + nout], theta[oa:oa + nout], g_in,
+                                grad[oa:oa + nout], grad[ob:ob + nout])
+        else:
+            ao = layout[l, 6]
+            out = act[ao:ao + n * nout].reshape(n, nout)
+            _activation_backward(h_in, out, g, code, layer_f[l, 2], g_in)
+        g = g_in
+    return g
+
+
+@njit(cache=True)
+def _column_sums(g, out):
+    n, c = g.shape
+    s = np.zeros(c)
+    for i in range(n):
+        row = g[i]
+        for j in range(c):
+            s[j] += row[j]
+    for j in range(c):
+        out[j] = s[j]
+
+
+@njit(cache=True)
+def _batchnorm_backward(x, g, mean, istd, gamma, dx, dgamma, dbeta):
+    n, c = x.shape
+    sg = np.zeros(c)
+    sgx = np.zeros(c)
+    for i in range(n):
+        gi, xi = g[i], x[i]
+        for j in range(c):
+            sg[j] += gi[j]
+            sgx[j] += gi[j] * (xi[j] - mean[j])
+    at = np.empty(c, dtype=dx.dtype)
+    ct = np.empty(c, dtype=dx.dtype)
+    kt = np.empty(c, dtype=dx.dtype)
+    mt = np.empty(c, dtype=dx.dtype)
+    for j in range(c):
+        dbeta[j] = sg[j]
+        dgamma[j] = sgx[j] * istd[j]
+        a = gamma[j] * istd[j]
+        at[j] = a
+        ct[j] = -a * istd[j] * istd[j] * sgx[j] / n
+        kt[j] = -a * sg[j] / n
+        mt[j] = mean[j]
+    for i in range(n):
+        gi, xi, o = g[i], x[i], dx[i]
+        for j in range(c):
+            o[j] = at[j] * gi[j] + ct[j] * (xi[j] - mt[j]) + kt[j]
+
+
+@njit(cache=True)
+def _activation_backward(x, y, g, code, slope, out):
+    n, c = x.shape
+    for i in range(n):
+        xi, yi, gi, o = x[i], y[i], g[i], out[i]
+        for j in range(c):
+            if code == RELU:
+                o[j] = gi[j] if xi[j] > 0 else 0
+            elif code == LEAKY_RELU:
+                o[j] = gi[j] if xi[j] > 0 else gi[j] * slope
+            elif code == TANH:
+                o[j] = gi[j] * (1 - yi[j] * yi[j])
+            elif code == SIGMOID:
+                o[j] = gi[j] * yi[j] * (1 - yi[j])
+            else:
+                o[j] = gi[j]
+
+
+@njit(cache=True)
+def adam_step(p, g, m, v, t, lr, beta_1, beta_2, epsilon):
+    """sknets.nn.Adam's update of step ``t`` (1-based), in place, in p's dtype."""
+    c1 = 1 - beta_1 ** t
+    c2 = 1 - beta_2 ** t
+    k = np.empty(6, dtype=p.dtype)
+    k[0], k[1], k[2], k[3] = beta_1, 1 - beta_1, beta_2, 1 - beta_2
+    k[4], k[5] = 1 / c2, epsilon
+    step = np.empty(1, dtype=p.dtype)
+    step[0] = lr / c1
+    b1, ob1, b2, ob2, ic2, eps, lr_c = k[0], k[1], k[2], k[3], k[4], k[5], step[0]
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] * b1 + ob1 * gi
+        vi = v[i] * b2 + ob2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] -= lr_c * mi / (np.sqrt(vi * ic2) + eps)
+
+
+@njit(cache=True)
+def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, t,
+              enc_theta, enc_grad, enc_m, enc_v, enc_layout, enc_f,
+              dec_theta, dec_grad, dec_m, dec_v, dec_layout, dec_f,
+              log_var, lv_grad, lv_m, lv_v,
+              running_mean, running_var, cache_mean, cache_istd,
+              act, buf_a, buf_b, x_buf, z_buf, g_h_buf, g_out_buf, losses):
+    """One epoch over the rows ``order`` of X with the reparameterisation noise
+    ``eps`` (one row per row of ``order``, in order). Fills ``losses[b]`` with the
+    loss, ELBO, reconstruction and KL means of minibatch b; returns the Adam step
+    count."""
+    n_total, D = X.shape
+    lr, b1, b2, adam_eps = hyper[LR], hyper[BETA_1], hyper[BETA_2], hyper[ADAM_EPS]
+    beta = hyper[KL_WEIGHT]
+    n_batches = (order.shape[0] + batch_size - 1) // batch_size
+    for b in range(n_batches):
+        start = b * batch_size
+        n = min(batch_size, order.shape[0] - start)
+        x = x_buf[:n * D].reshape(n, D)
+        for i in range(n):
+            src = X[order[start + i]]
+            dst = x[i]
+            for j in range(D):
+                dst[j] = src[j]
+        h = network_forward(enc_theta, enc_layout, enc_f, x, act, running_mean,
+                            running_var, cache_mean, cache_istd)
+        z = z_buf[:n * d].reshape(n, d)
+        for i in range(n):
+            for k in range(d):
+                z[i, k] = h[i, k] + np.exp(0.5 * h[i, d + k]) * eps[start + i, k]
+        out = network_forward(dec_theta, dec_layout, dec_f, z, act, running_mean,
+                              running_var, cache_mean, cache_istd)
+        # likelihood and its gradient: g_out = dLoss/dOutput = -dll/dout / n
+        go = g_out_buf[:n * D].reshape(n, D)
+        ll_sum = 0.0
+        for i in range(n):
+            for j in range(D):
+                o = out[i, j]
+                xv = x[i, j]
+                if likelihood == BERNOULLI:
+                    ll_sum += xv * o - _softplus(o)
+                    go[i, j] = -(xv - _sigmoid(o)) / n
+                else:
+                    inv_var = np.exp(-log_var[j])
+                    diff = xv - o
+                    ll_sum -= 0.5 * (diff * diff * inv_var + log_var[j] + LOG_2PI)
+                    go[i, j] = -diff * inv_var / n
+        if learn_log_var:
+            for j in range(D):
+                s = 0.0
+                inv_var = np.exp(-log_var[j])
+                for i in range(n):
+                    diff = x[i, j] - out[i, j]
+                    s += 0.5 * (diff * diff * inv_var - 1)
+                lv_grad[j] = -s / n
+        dz = network_backward(dec_theta, dec_grad, dec_layout, dec_f, z, act,
+                              cache_mean, cache_istd, go, buf_a, buf_b, True)
+        # reparameterisation and the KL term
+        gh = g_h_buf[:n * 2 * d].reshape(n, 2 * d)
+        kl_sum = 0.0
+        for i in range(n):
+            for k in range(d):
+                mu = h[i, k]
+                lv = h[i, d + k]
+                var = np.exp(lv)
+                std = np.exp(0.5 * lv)
+                kl_sum += 0.5 * (mu * mu + var - 1 - lv)
+                gz = dz[i, k]
+                gh[i, k] = gz + beta / n * mu
+                gh[i, d + k] = gz * eps[start + i, k] * (0.5 * std) + \
+                    beta / n * (0.5 * (var - 1))
+        network_backward(enc_theta, enc_grad, enc_layout, enc_f, x, act,
+                         cache_mean, cache_istd, gh, buf_a, buf_b, False)
+        t += 1
+        adam_step(enc_theta, enc_grad, enc_m, enc_v, t, lr, b1, b2, adam_eps)
+        adam_step(dec_theta, dec_grad, dec_m, dec_v, t, lr, b1, b2, adam_eps)
+        if learn_log_var:
+            adam_step(log_var, lv_grad, lv_m, lv_v, t, lr, b1, b2, adam_eps)
+            for j in range(D):
+                log_var[j] = min(max(log_var[j], hyper[LOG_VAR_LO]), hyper[LOG_VAR_HI])
+        ll_mean = ll_sum / n
+        kl_mean = kl_sum / n
+        losses[b, 0] = -ll_mean + beta * kl_mean
+        losses[b, 1] = ll_mean - kl_mean
+        losses[b, 2] = -ll_mean
+        losses[b, 3] = kl_mean
+    return t
