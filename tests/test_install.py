@@ -51,8 +51,8 @@ def test_unwritable_numba_cache_degrades_to_compiling(tmp_path):
                NUMBA_CACHE_DIR=str(blocker / "numba-cache"),
                XDG_CACHE_HOME=str(blocker / "cache"), HOME=str(blocker / "home"),
                SKNETS_COMPILE_NOTICE="0")
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(site)], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(site)], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     n_warnings, fell_back, sizes = result.stdout.strip().splitlines()[-1].split(" ", 2)
     assert n_warnings == "1"            # one warning naming NUMBA_CACHE_DIR, no more
