@@ -13,6 +13,12 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics.pairwise import euclidean_distances
+
+try:  # the unvalidated form k-means++ calls on already checked data (as sklearn's)
+    from sklearn.metrics.pairwise import _euclidean_distances as _sq_distances
+except ImportError:  # pragma: no cover - a scikit-learn without it
+    _sq_distances = euclidean_distances
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.extmath import row_norms
@@ -24,8 +30,10 @@ from ..utils._threads import effective_n_threads, kernel_threads
 from ..utils._validation import rollback_on_error
 from . import _kmeans_kernels as _k
 
-# Below this many features the direct-loop kernel beats a BLAS product per block.
-_GEMM_MIN_FEATURES = 12
+# From this many features on, the blocks' distances come from a BLAS product, which
+# beats the direct per-sample loop; 1-D and 2-D data keep their exact-difference
+# kernels.
+_GEMM_MIN_FEATURES = 3
 
 
 ###############################################################################
@@ -130,8 +138,7 @@ def _use_gemm(data, n_clusters):
     if data.sparse or n_clusters < 2:
         return False
     d = data.X.shape[1]
-    # direct loops win in 2-D and for few centers; BLAS blocks otherwise
-    return d >= _GEMM_MIN_FEATURES or (d >= 3 and n_clusters >= 16)
+    return d >= _GEMM_MIN_FEATURES
 
 
 def _labels_inertia(data, sample_weight, centers, n_threads, return_inertia=True,
@@ -211,29 +218,34 @@ def _kmeans_plusplus(data, n_clusters, sample_weight, random_state, n_local_tria
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
 
-    w64 = sample_weight.astype(np.float64)
+    # Distances by BLAS (||c||^2 - 2 c.x + ||x||^2, as scikit-learn computes them):
+    # a k-means++ step is a few candidates against every sample, a thin GEMM.
+    source = data.source
+    x_sq = row_norms(source, squared=True)
+    weight = sample_weight.astype(data.dtype, copy=False)
     center_id = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
     indices = np.full(n_clusters, -1, dtype=int)
     centers[0] = data.row(center_id)
     indices[0] = center_id
 
-    closest = _sqdist_to(data, centers[:1], n_threads)[:, 0]
-    current_pot = closest @ sample_weight
+    closest = _sq_distances(source[[center_id]], source, Y_norm_squared=x_sq,
+                            squared=True)[0]
+    current_pot = closest @ weight
 
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = np.searchsorted(np.cumsum(sample_weight * closest), rand_vals)
+        candidate_ids = np.searchsorted(np.cumsum(weight * closest), rand_vals)
         np.clip(candidate_ids, None, closest.size - 1, out=candidate_ids)
 
-        cand = np.stack([data.row(i) for i in candidate_ids]).astype(data.dtype)
-        dist = _sqdist_to(data, cand, n_threads)
-        np.minimum(closest[:, None], dist, out=dist)
-        pots = w64 @ dist
+        dist = _sq_distances(source[candidate_ids], source, Y_norm_squared=x_sq,
+                             squared=True)
+        np.minimum(closest, dist, out=dist)
+        pots = dist @ weight
 
         best = int(np.argmin(pots))
         current_pot = pots[best]
-        closest = np.ascontiguousarray(dist[:, best])
-        centers[c] = cand[best]
+        closest = dist[best]
+        centers[c] = data.row(candidate_ids[best])
         indices[c] = candidate_ids[best]
 
     return centers, indices
