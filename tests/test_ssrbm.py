@@ -843,6 +843,52 @@ def test_12_partial_fit_then_transform(small):
     assert est.radius_ >= 1.3 * np.linalg.norm(X[:10] * 3, axis=1).max() - 1e-9
 
 
+def test_12_partial_fit_smaller_than_a_batch_learns(small):
+    X, _ = small
+    est = small_rbm(batch_size=20).partial_fit(X[:40])
+    before = {k: getattr(est, k).copy() for k in ("weights_", "spike_bias_",
+                                                  "visible_precision_")}
+    est.partial_fit(X[40:45])  # 5 rows, fewer than the 20 chains
+    for key, value in before.items():
+        assert np.abs(getattr(est, key) - value).max() > 0, key
+
+
+def test_12_failed_fit_or_partial_fit_leaves_estimator_as_before(small, monkeypatch):
+    """A fit that raises mid-way (a warning turned into an error, an error after the
+    kernel updated the parameters in place) leaves the estimator as before the call:
+    unfitted, or with its earlier parameters."""
+    X, _ = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = small_rbm(learning_rate=1e6)
+        with pytest.raises(ConvergenceWarning, match="diverged"):
+            est.fit(X * 1e3)
+        with pytest.raises(NotFittedError):
+            est.transform(X)
+    est = small_rbm().fit(X)
+    kept = {k: v.copy() for k, v in vars(est).items() if isinstance(v, np.ndarray)}
+    out = est.transform(X)
+    real_epoch = K.ss_epoch
+
+    def epoch_then_fail(*args):
+        real_epoch(*args)  # the parameters change in place
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(K, "ss_epoch", epoch_then_fail)
+    for method in ("fit", "partial_fit"):
+        with pytest.raises(RuntimeError, match="injected"):
+            getattr(est, method)(X)
+        for key, value in kept.items():
+            np.testing.assert_array_equal(getattr(est, key), value, err_msg=key)
+        np.testing.assert_array_equal(est.transform(X), out)
+
+
+def test_12_huge_request_fails_fast_naming_the_remedy(small):
+    X, _ = small
+    with pytest.raises(MemoryError, match="n_components"):
+        small_rbm(n_components=10**8).fit(X)
+
+
 def test_12_verbose(small, capsys):
     small_rbm(verbose=1).fit(small[0])
     out = capsys.readouterr().out

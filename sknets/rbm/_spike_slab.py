@@ -1,5 +1,6 @@
 """Spike-and-slab restricted Boltzmann machine (mu-ssRBM) for real-valued data."""
 
+import copy
 import math
 import threading
 import warnings
@@ -13,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._random import make_generator
 from ..utils._threads import effective_n_threads
+from ..utils._validation import check_memory, rollback_on_error
 from . import _ss_kernels as _k
 from ._base import BASE_PARAMETER_CONSTRAINTS, BaseRBM, chains_from_rows
 
@@ -226,8 +228,9 @@ class SpikeSlabRBM(BaseRBM):
     ``random_state`` gives bit-identical models. While an epoch of ``fit`` runs, a
     helper thread draws the numbers of the next epoch from that epoch's own generator
     (the same numbers as drawing them afterwards), when more than one thread is
-    allowed (not under ``threadpool_limits(1)`` or in a one-thread joblib worker). Visible draws are restricted to the
-    ball by rejection; a row whose proposals keep leaving it gets an exact
+    allowed (not under ``threadpool_limits(1)`` or in a one-thread joblib worker).
+    Visible draws are restricted to the ball by rejection; a row whose proposals keep
+    leaving it gets an exact
     coordinate-wise truncated-normal update instead, and the fraction of such rows is
     ``fallback_rate_``.
 
@@ -351,10 +354,26 @@ class SpikeSlabRBM(BaseRBM):
             )
         return float(bounds[0]), float(bounds[1])
 
+    def _check_memory(self, n_features, dtype):
+        """Fail fast (MemoryError) when a fit would need more memory than is free."""
+        N, K = self.n_components, self.n_slabs
+        M, steps = self.batch_size, self.n_gibbs_steps
+        item = np.dtype(dtype).itemsize
+        NK = N * K
+        # weights, their velocity, the epoch's snapshot, transposed copy and gradient;
+        # the float64 draw of the initial weights; the kernel's minibatch buffers; the
+        # noise of one minibatch (float64, twice when the next epoch is prefetched)
+        n_bytes = (item * NK * (5 * n_features + 6 * M) + 8 * NK * n_features
+                   + 16 * steps * M * (N + NK + n_features))
+        check_memory(n_bytes, what=f"{type(self).__name__}'s parameters and buffers "
+                     f"(n_components={N}, n_slabs={K}, n_features={n_features})",
+                     remedy="lower n_components or n_slabs")
+
     def _init_parameters(self, X, rng):
         n_samples, n_features = X.shape
         dtype = X.dtype
         N, K = self.n_components, self.n_slabs
+        self._check_memory(n_features, dtype)
         lo, hi = self._bounds()
         gen = make_generator(rng)
 
@@ -399,6 +418,57 @@ class SpikeSlabRBM(BaseRBM):
         self.fallback_rate_ = 0.0
         self._slab_rate = _SLAB_RATE_INIT
         self._reset_velocities()
+
+    @rollback_on_error
+    def fit(self, X, y=None):
+        """Fit the model to the data X.
+
+        If the fit raises (an error, a warning turned into an error, an interrupt),
+        the estimator is left as it was before the call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (real-valued; standardise it, e.g. with ``StandardScaler``).
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        return super().fit(X, y)
+
+    def partial_fit(self, X, y=None):
+        """Fit the model to the partial segment of the data X (one minibatch).
+
+        If the call raises (an error, a warning turned into an error, an interrupt),
+        the estimator is left as it was before the call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, used as one minibatch (of any size, also smaller than
+            ``batch_size``).
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        # the parameters are updated in place: keep copies, not references
+        before = copy.deepcopy(self.__dict__)
+        try:
+            return super().partial_fit(X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
 
     def _reset_velocities(self):
         self._velocity = {
@@ -547,7 +617,9 @@ class SpikeSlabRBM(BaseRBM):
         full = steps * NK * (n_batches * M if persistent else n_samples)
         self._slab_rate = min(1.0, n_slab_used / max(full, 1) + _SLAB_MARGIN)
         self.fallback_rate_ = n_fb / max(n_draws, 1)
-        if self.fallback_rate_ > 0.01:
+        # non-finite parameters: the epoch loop rolls them back and says so; a warning
+        # here (perhaps turned into an error) would leave them NaN
+        if self.fallback_rate_ > 0.01 and self._all_finite():
             warnings.warn(
                 f"{type(self).__name__}: {100 * self.fallback_rate_:.1f}% of the "
                 "visible draws of this epoch needed the fallback sampler; negative "
