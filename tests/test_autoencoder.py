@@ -9,6 +9,8 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from sknets import Autoencoder
@@ -252,3 +254,16 @@ def test_reproducible_pickle_clone_partial_fit_pipeline(digits):
     assert warm.n_iter_ == 10
     pipe = make_pipeline(_small(), PCA(2)).fit(X)
     assert pipe.transform(X).shape == (300, 2)
+
+
+def test_grid_search_two_jobs_over_a_pipeline(digits):
+    X = digits
+    y = load_digits().target[:300]
+    pipe = make_pipeline(_small(max_iter=20), LogisticRegression(max_iter=300))
+    grid = {"autoencoder__n_components": [2, 8]}
+    search = GridSearchCV(pipe, grid, cv=2, n_jobs=2).fit(X, y)
+    serial = GridSearchCV(pipe, grid, cv=2, n_jobs=1).fit(X, y)
+    assert_array_equal(search.cv_results_["mean_test_score"],
+                       serial.cv_results_["mean_test_score"])
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[1] > scores[0]                  # 8 components beat 2

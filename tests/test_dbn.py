@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
 
 from sknets import BernoulliRBM, DBNClassifier
 from sknets.dbn import _pretrain
@@ -247,3 +248,15 @@ def test_divergence_names_the_remedies(digits):
     messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
     assert any("pretrain_learning_rate" in m for m in messages)
     assert np.isfinite(clf.rbms_[0].components_).all()
+
+
+def test_grid_search_two_jobs_matches_one_job(digits):
+    X, y = digits
+    grid = {"alpha": [1e-4, 1e-1]}
+    clf = _small(hidden_layer_sizes=(16,), max_iter=30)
+    search = GridSearchCV(clf, grid, cv=2, n_jobs=2).fit(X, y)
+    serial = GridSearchCV(clf, grid, cv=2, n_jobs=1).fit(X, y)
+    assert_array_equal(search.cv_results_["mean_test_score"],
+                       serial.cv_results_["mean_test_score"])
+    assert search.best_score_ > 0.5
+    assert_array_equal(search.predict(X), serial.predict(X))

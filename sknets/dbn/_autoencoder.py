@@ -29,23 +29,12 @@ Training minimises the mean loss plus scikit-learn's MLP L2 term
 rho_hat_j)``, with ``rho = sparsity_target`` and ``rho_hat_j`` the mean activation of
 code unit j over the minibatch (sigmoid codes).
 
-Denoising (Vincent et al., 2008)
---------------------------------
-With ``noise``, each minibatch's input is corrupted afresh while the target stays the
-clean row: ``"masking"`` sets a fraction ``noise_level`` of the entries, drawn
-independently, to 0 (the value 0 of X); ``"gaussian"`` adds
-``N(0, noise_level ** 2)`` noise in the units of X. The corruption is the
-``input_transform`` of :class:`sknets.nn._estimator.SupervisedModel`.
+Denoising (``noise``): each minibatch's input is corrupted afresh while the target
+stays the clean row (:func:`sknets.dbn._layers.make_corruption`).
 
-RBM pre-training (Hinton and Salakhutdinov, 2006)
--------------------------------------------------
-With ``pretrain=True`` the encoder's layers ``h_1, ..., h_L, z`` are first trained as
-a stack of RBMs (:mod:`sknets.dbn._pretrain`; the first one's visible units follow
-``visible_unit``), then "unrolled": encoder layer l gets ``W = components_.T``,
-``b = intercept_hidden_`` of RBM l, and the mirrored decoder layer gets its
-down-pass ``W = components_``, ``b = intercept_visible_``. With logistic activations
-the unrolled network is exactly the RBMs' up-pass followed by their mean-field
-down-pass; fine-tuning then back-propagates the reconstruction loss.
+RBM pre-training (``pretrain=True``; Hinton and Salakhutdinov, 2006): the encoder's
+layers ``h_1, ..., h_L, z`` are trained as a stack of RBMs and "unrolled" into the
+encoder and the mirrored decoder (:mod:`sknets.dbn._pretrain`), then fine-tuned.
 """
 
 from numbers import Integral, Real
@@ -61,8 +50,8 @@ from sknets.nn._training import validation_split
 from sknets.nn.losses import squared_error
 from sknets.utils._threads import numba_threads
 
-from ._base import PretrainedNetworkBase, as_sizes
-from ._layers import KLSparsity
+from ._base import PretrainedNetworkBase, as_sizes, run_layers
+from ._layers import KLSparsity, make_corruption
 from ._pretrain import (
     PRETRAIN_PARAMETERS,
     check_unit_interval,
@@ -74,21 +63,6 @@ from ._pretrain import (
 __all__ = ["Autoencoder"]
 
 _ACTIVATIONS = {"relu", "leaky_relu", "tanh", "logistic", "identity"}
-
-
-def _run_layers(layers, X, chunk=512):
-    """Inference through ``layers``, ``chunk`` rows at a time."""
-    out = []
-    for start in range(0, X.shape[0], chunk):
-        x = X[start:start + chunk]
-        for layer in layers:
-            x = layer.forward(x, training=False)
-        out.append(x)
-    return np.concatenate(out)
-
-
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -436,21 +410,11 @@ default="adam"
         """The ``input_transform`` of the training problem (None without noise)."""
         if self.noise is None or self.noise_level == 0:
             return None
-        rng, level = self._rng, float(self.noise_level)
-        dtype = self._float_dtype()
-        if self.noise == "masking":
-            # a masked entry takes the network-space value of X = 0
-            zero = self._scaled(np.zeros((1, self.n_features_in_)))[0]
-
-            def corrupt(xb, idx):
-                keep = rng.random(xb.shape, dtype=dtype) >= level
-                return np.where(keep, xb, zero)
-        else:
-            std = dtype(level / self.input_scale_)
-
-            def corrupt(xb, idx):
-                return xb + std * rng.standard_normal(xb.shape, dtype=dtype)
-        return corrupt
+        # a masked entry takes the network-space value of X = 0
+        zero = self._scaled(np.zeros((1, self.n_features_in_)))[0]
+        return make_corruption(self.noise, float(self.noise_level), zero=zero,
+                               scale=self.input_scale_, rng=self._rng,
+                               dtype=self._float_dtype())
 
     def _fit(self, X, incremental, first):
         inputs = self._scaled(X)
@@ -531,19 +495,19 @@ default="adam"
     def _encode(self, X):
         net = self._inference_network()
         with numba_threads(self.n_jobs):
-            return _run_layers(net.layers[:self.n_encoder_layers_],
+            return run_layers(net.layers[:self.n_encoder_layers_],
                                self._scaled(X, np.float64))
 
     def _decode(self, Z):
         """Reconstruction in the network's space: logits or means."""
         net = self._inference_network()
         with numba_threads(self.n_jobs):
-            return _run_layers(net.layers[self.n_encoder_layers_:],
+            return run_layers(net.layers[self.n_encoder_layers_:],
                                np.ascontiguousarray(Z, dtype=np.float64))
 
     def _to_data_space(self, out):
         if self.visible_unit == "bernoulli":
-            return _sigmoid(out)
+            return 0.5 * (1.0 + np.tanh(0.5 * out))   # the sigmoid, overflow-free
         return out * self.input_scale_ + self.input_mean_
 
     def transform(self, X):

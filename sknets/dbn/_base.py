@@ -12,7 +12,7 @@ from sknets.utils._random import make_generator
 
 from ._pretrain import check_unit_interval, per_layer, pretrain_stack
 
-__all__ = ["PretrainedNetworkBase", "as_sizes"]
+__all__ = ["PretrainedNetworkBase", "as_sizes", "run_layers"]
 
 
 def as_sizes(value, name, allow_empty=True):
@@ -26,6 +26,17 @@ def as_sizes(value, name, allow_empty=True):
     if any(s < 1 for s in sizes) or (not sizes and not allow_empty):
         raise ValueError(f"{name} must contain positive ints, got {value!r}")
     return sizes
+
+
+def run_layers(layers, X, chunk=512):
+    """Inference through ``layers`` (a part of a network), ``chunk`` rows at a time."""
+    out = []
+    for start in range(0, X.shape[0], chunk):
+        x = X[start:start + chunk]
+        for layer in layers:
+            x = layer.forward(x, training=False)
+        out.append(x)
+    return np.concatenate(out)
 
 
 class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):

@@ -1,4 +1,8 @@
-"""The sparsity penalty of the sparse autoencoder, as a layer.
+"""Training-time pieces of the autoencoder: the sparsity penalty, as a layer, and the
+input corruption of the denoising autoencoder.
+
+Sparsity
+--------
 
 The penalty (Ng, "Sparse autoencoder", CS294A notes, 2011) keeps the mean
 activation of each code unit near a small target ``rho``. On a minibatch of ``n``
@@ -22,13 +26,22 @@ autoencoder passes ``1 / n_features``: Ng's objective divided by ``n_features``)
 The layer is the identity in the forward pass; in training mode it records the
 penalty of the batch (``penalty``) and its backward pass adds the penalty's
 gradient to the incoming one. In inference mode ``penalty`` is None.
+
+Corruption (Vincent et al., 2008)
+---------------------------------
+:func:`make_corruption` returns the ``input_transform(xb, idx)`` of
+:class:`sknets.nn._estimator.SupervisedModel`: each minibatch is corrupted afresh
+while its targets stay clean. ``"masking"`` sets each entry, independently with
+probability ``level``, to ``zero`` (the network-space value of X = 0);
+``"gaussian"`` adds ``N(0, level ** 2)`` noise in the units of X, that is
+``level / scale`` in the network's units.
 """
 
 import numpy as np
 
 from sknets.nn import Layer
 
-__all__ = ["KLSparsity"]
+__all__ = ["KLSparsity", "make_corruption"]
 
 _CLIP = 1e-7
 
@@ -79,3 +92,33 @@ class KLSparsity(Layer):
 
     def __repr__(self):
         return f"KLSparsity(target={self.target}, weight={self.weight})"
+
+
+def make_corruption(noise, level, *, zero, scale, rng, dtype):
+    """The corruption ``corrupt(xb, idx) -> corrupted copy of xb`` (see above).
+
+    Parameters
+    ----------
+    noise : {"masking", "gaussian"}
+    level : float
+        Masked fraction, or noise standard deviation in the units of X.
+    zero : ndarray of shape (n_features,)
+        Network-space value a masked entry takes.
+    scale : float
+        Overall scale X is divided by before the network sees it.
+    rng : numpy.random.Generator
+    dtype : numpy dtype
+        Precision of the network's inputs.
+    """
+    if noise == "masking":
+        def corrupt(xb, idx):
+            keep = rng.random(xb.shape, dtype=dtype) >= level
+            return np.where(keep, xb, zero)
+    elif noise == "gaussian":
+        std = dtype(level / scale)
+
+        def corrupt(xb, idx):
+            return xb + std * rng.standard_normal(xb.shape, dtype=dtype)
+    else:
+        raise ValueError(f"unknown noise {noise!r}")
+    return corrupt
