@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -112,6 +112,39 @@ CASES = [
          _X01[:, 18:21], method="score_samples", grid={"noise_dim": [2, 4]},
          scoring=_mean_score, diverge={"learning_rate_init": 1e6},
          huge={"generator_layer_sizes": (10**10,)}, long={"max_iter": 10**5}),
+    Case("VariationalAutoencoder",
+         lambda **k: sknets.VariationalAutoencoder(**{"n_components": 2,
+                                                      "hidden_layer_sizes": (8,),
+                                                      "max_iter": 2, "random_state": 0,
+                                                      **k}),
+         _X01, method="transform", grid={"n_components": [2, 3]},
+         scoring=_mean_score,
+         # X * 1e3 is outside the Bernoulli likelihood's [0, 1]
+         diverge={"likelihood": "gaussian", "solver": "sgd",
+                  "learning_rate_init": 1e6},
+         huge={"hidden_layer_sizes": (10**10,)}, long={"max_iter": 10**5}),
+    Case("VAEClassifier",
+         lambda **k: sknets.VAEClassifier(**{"n_components": 2,
+                                             "hidden_layer_sizes": (8,),
+                                             "max_iter": 2, "random_state": 0, **k}),
+         _X01, _Y01, method="predict_proba", grid={"alpha": [0.5, 1.0]},
+         diverge={"likelihood": "gaussian", "solver": "sgd",
+                  "learning_rate_init": 1e6},
+         huge={"hidden_layer_sizes": (10**10,)}, long={"max_iter": 10**5}),
+    Case("DBNClassifier",
+         lambda **k: sknets.DBNClassifier(**{"hidden_layer_sizes": (8,),
+                                             "pretrain_n_iter": 1, "max_iter": 2,
+                                             "random_state": 0, **k}),
+         _X01, _Y01, method="predict_proba", grid={"alpha": [1e-4, 1e-3]},
+         diverge={"solver": "sgd", "learning_rate_init": 1e6},
+         huge={"hidden_layer_sizes": (10**10,)}, long={"max_iter": 10**5}),
+    Case("Autoencoder",
+         lambda **k: sknets.Autoencoder(**{"n_components": 2,
+                                           "hidden_layer_sizes": (8,),
+                                           "max_iter": 2, "random_state": 0, **k}),
+         _X01, method="transform", grid={"n_components": [2, 3]},
+         scoring=_mean_score, diverge={"solver": "sgd", "learning_rate_init": 1e6},
+         huge={"hidden_layer_sizes": (10**10,)}, long={"max_iter": 10**5}),
 ]
 IDS = [c.name for c in CASES]
 
@@ -140,8 +173,9 @@ LAYOUTS = {
     "non-contiguous": lambda A: np.repeat(A, 2, axis=1)[:, ::2],
     "fortran": np.asfortranarray,
     "float16": lambda A: A.astype(np.float16),
-    "int64": lambda A: np.round(A * 4).astype(np.int64),
-    "int8": lambda A: np.round(A * 4).astype(np.int8),
+    # integers within the data's range (Bernoulli-likelihood models refuse X > 1)
+    "int64": lambda A: np.round(A).astype(np.int64),
+    "int8": lambda A: np.round(A).astype(np.int8),
     "bool": lambda A: A > 0.3,
     "big-endian": lambda A: A.astype(">f8"),
     "list": lambda A: A.tolist(),
@@ -312,8 +346,7 @@ def test_partial_fit_after_failed_fit(case):
     est.set_params(**{k: v for k, v in case.make().get_params().items()
                       if k in case.diverge})
     if hasattr(est, "partial_fit"):
-        kwargs = ({"classes": np.unique(case.y)}
-                  if case.name == "ConvNetClassifier" else {})
+        kwargs = {"classes": np.unique(case.y)} if is_classifier(est) else {}
         args = (case.X,) if case.y is None else (case.X, case.y)
         est.partial_fit(*args, **kwargs)
     else:
