@@ -394,12 +394,14 @@ def test_shifted_gemm_kernels_match_numpy_reference(dtype, n_rows, n_taps, n_pos
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n,c,hw,f,k,stride,padding", [
     (3, 2, (7, 6), 5, 3, 1, "same"), (5, 3, (8, 8), 4, 3, 2, 1), (2, 1, (5, 6), 3, 2, 1, "valid"),
-    (37, 1, (12, 12), 6, 5, 1, 2), (9, 8, (6, 6), 6, 1, 2, 0), (1, 3, (4, 4), 7, 3, 1, 1)])
+    (37, 1, (12, 12), 6, 5, 1, 2), (9, 8, (6, 6), 6, 1, 2, 0), (1, 3, (4, 4), 7, 3, 1, 1),
+    (4, 2, (9, 7), 3, 3, 3, 1), (3, 2, (9, 9), 3, 2, 3, 1), (2, 3, (9, 8), 4, 5, 2, 2)])
 @pytest.mark.parametrize("relu", [None, "relu"])
 def test_conv_kernels_match_numpy_reference(dtype, n, c, hw, f, k, stride, padding, relu):
     # conv_forward / conv_backward through the layer that lays out their blocks: many
     # samples give several blocks per batch (the block sums of dW and db), one sample
-    # a single block
+    # a single block; strides 2 and 3 (phase planes), a kernel smaller than the stride
+    # (phases no tap reads)
     layer = Conv2D(f, k, stride=stride, padding=padding, activation=relu)
     Sequential([layer]).build((c,) + hw, rng=0, dtype=dtype)
     rng = np.random.default_rng(8)

@@ -9,15 +9,19 @@ built: row t of S, the t-th tap (c, i, j) of every receptive field, is a window 
 flat array shifted by ``offs[t]`` (:func:`shifted_gemm`, and :func:`shifted_gemm_t`
 for the weight gradient ``g @ S^T``).
 
-- Stride 1: the samples of a block are laid out channel after channel as zero-padded
-  planes, ``xb[c*Lx + b*P + y*Wp + x]`` (P = Hp*Wp), so output (b, p, q) sits at
-  u = b*P + p*Wp + q and its tap (c, i, j) at ``u + c*Lx + i*Wp + j``: S is the padded
-  input itself. The positions with q >= OW (and the rows between two planes) are
-  computed and dropped. The input gradient is the full correlation of the output
-  gradient (laid out the same way, zero at the dropped positions, after E0 =
-  (K-1)*Wp + K-1 leading zeros) with the flipped kernel: the same product again.
-- Stride > 1: the block's receptive fields are copied out (im2col, ``t*Lc + b*M + k``)
-  and the same kernels run on them; the input gradient goes back through col2im.
+- The zero-padded input of a block of samples is split into s x s phase planes
+  (s the stride), ``P[c, a, b'][Y, X] = xpad[c, Y*s + a, X*s + b']`` of size
+  hph x wph = ceil((H + 2*pad) / s) x ceil((W + 2*pad) / s), laid out plane after
+  plane: channel row (c, a, b') at ``((c*na + a)*na + b')*ld``, sample b at b*P
+  (P = hph*wph), so output (b, p, q) sits at u = b*P + p*wph + q and its tap (c, i, j)
+  at ``u + offs[t]``, offs[t] the row of phase (i % s, j % s) plus (i // s)*wph +
+  j // s: S is the phase planes themselves (for stride 1, one phase: the padded input).
+  Only the na = min(s, K) phases a side that some tap reads are stored. The positions
+  with q >= OW (and the rows past OH) are computed and dropped.
+- The input gradient of each phase is the full correlation of the output gradient
+  (laid out the same way, zero at the dropped positions, after E0 = (Kq-1)*wph + Kq-1
+  leading zeros, Kq = ceil(K / s)) with the phase's flipped sub-kernel
+  ``W[f, c, s*i' + a, s*j' + b']``: the same product again, cropped back into dx.
 
 The kernels are parallel over blocks of samples (``prange``; a block is a few
 thousand output positions), each block in the work arrays of the thread that runs it
@@ -247,85 +251,98 @@ def col2im(dcols, kh, kw, stride, pad, oh, ow, dx):
 
 
 @njit(cache=True)
-def conv_offsets(n_channels, k, stride, ld, wp, n_taps4):
-    """Tap offsets of :func:`conv_forward`'s layout: c*ld + i*wp + j for stride 1, t*ld
-    (rows of the im2col block) otherwise; the padding taps (t >= C*K*K) read offset 0
-    with a zero weight.
+def conv_offsets(n_channels, k, stride, ld, wph, n_taps4):
+    """Tap offsets of :func:`conv_forward`'s phase layout: tap (c, i, j), t = (c*K +
+    i)*K + j, reads phase plane (c, i % s, j % s) shifted by i // s rows and j // s
+    columns, ``((c*na + i%s)*na + j%s)*ld + (i//s)*wph + j//s`` (na = min(s, K)
+    phases a side: a kernel smaller than the stride reads only na); the padding taps
+    (t >= C*K*K) read offset 0 with a zero weight.
 
-    The input-gradient product reads the output gradient with the same offsets
-    (channels F, row length ``ldg``; K = 1 for stride > 1: one tap per filter)."""
+    The input-gradient product reads the output gradient with stride 1 offsets
+    (channels F, row length ``ldg``, K = ceil(K/s) taps a side)."""
     offs = np.zeros(n_taps4, dtype=np.int64)
+    s = stride
+    na = min(s, k)
     for c in range(n_channels):
         for i in range(k):
             for j in range(k):
                 t = (c * k + i) * k + j
-                offs[t] = c * ld + i * wp + j if stride == 1 else t * ld
+                offs[t] = ((c * na + i % s) * na + j % s) * ld + (i // s) * wph + j // s
     return offs
 
 
 @njit(cache=True)
-def _pack_planes(x, n0, nb, pad, ld, xb):
-    """xb[c*ld + b*P + (y+pad)*Wp + x + pad] = x[n0+b, c, y, x], zero elsewhere."""
+def _phase_geometry(h, w, k, stride, pad):
+    """(hph, wph, kq): phase plane height and width (ceil of the padded size over the
+    stride) and taps a side of a phase, ceil(K / s)."""
+    s = stride
+    return (h + 2 * pad + s - 1) // s, (w + 2 * pad + s - 1) // s, (k + s - 1) // s
+
+
+@njit(cache=True)
+def _pack_phases(x, n0, nb, stride, na, pad, ld, xb):
+    """xb[((c*na + a)*na + b')*ld + b*P + Y*wph + X] = xpad[n0+b, c, Y*s + a, X*s + b']
+    for the phases a, b' < na, xpad the zero-padded input, P = hph*wph (zero
+    elsewhere)."""
     _, n_channels, h, w = x.shape
-    wp = w + 2 * pad
-    plane = (h + 2 * pad) * wp
-    xb[:n_channels * ld] = 0
+    s = stride
+    hph, wph, _ = _phase_geometry(h, w, 1, s, pad)
+    plane = hph * wph
+    xb[:n_channels * na * na * ld] = 0
     for c in range(n_channels):
         for b in range(nb):
             for y in range(h):
-                row = xb[c * ld + b * plane + (y + pad) * wp + pad:
-                         c * ld + b * plane + (y + pad) * wp + pad + w]
+                yy = y + pad
                 src = x[n0 + b, c, y]
-                for q in range(w):
-                    row[q] = src[q]
+                if s == 1:
+                    base = c * ld + b * plane + yy * wph + pad
+                    row = xb[base:base + w]
+                    for q in range(w):
+                        row[q] = src[q]
+                    continue
+                if yy % s >= na:
+                    continue
+                for bb in range(na):
+                    x0 = (bb - pad) % s
+                    base = (((c * na + yy % s) * na + bb) * ld + b * plane
+                            + (yy // s) * wph + (x0 + pad) // s)
+                    m = 0
+                    for q in range(x0, w, s):
+                        xb[base + m] = src[q]
+                        m += 1
 
 
 @njit(cache=True)
-def _im2col_block(x, n0, nb, k, stride, pad, oh, ow, ld, cols):
-    """cols[t*ld + b*M + p*OW + q] = x[n0+b, c, p*s + i - pad, q*s + j - pad] (zero
-    outside the image), t = (c*K + i)*K + j."""
-    _, n_channels, h, w = x.shape
-    m = oh * ow
-    for c in range(n_channels):
-        for i in range(k):
-            for j in range(k):
-                t = (c * k + i) * k + j
-                q0, q1 = _valid_range(j, stride, pad, w, ow)
-                for b in range(nb):
-                    for p in range(oh):
-                        y = p * stride + i - pad
-                        base = t * ld + b * m + p * ow
-                        if y < 0 or y >= h:
-                            cols[base:base + ow] = 0
-                            continue
-                        cols[base:base + q0] = 0
-                        src = x[n0 + b, c, y]
-                        for q in range(q0, q1):
-                            cols[base + q] = src[q * stride + j - pad]
-                        cols[base + q1:base + ow] = 0
-
-
-@njit(cache=True)
-def _col2im_block(dcols, n0, nb, k, stride, pad, oh, ow, ld, dx):
-    """Adjoint of :func:`_im2col_block`: dx[n0+b] = the sum of the entries that read it."""
+def _crop_phases(d, n0, nb, stride, na, pad, wph, plane, dx):
+    """dx[n0+b, c, y, x] = d[(c*na + (y+pad)%s)*na + (x+pad)%s, b*P + ((y+pad)//s)*wph
+    + (x+pad)//s]: the inverse of :func:`_pack_phases`' scatter (zero at the pixels of
+    the phases >= na, which no tap reads)."""
     _, n_channels, h, w = dx.shape
-    m = oh * ow
+    s = stride
     for b in range(nb):
-        dx[n0 + b] = 0
-    for c in range(n_channels):
-        for i in range(k):
-            for j in range(k):
-                t = (c * k + i) * k + j
-                q0, q1 = _valid_range(j, stride, pad, w, ow)
-                for b in range(nb):
-                    for p in range(oh):
-                        y = p * stride + i - pad
-                        if y < 0 or y >= h:
-                            continue
-                        base = t * ld + b * m + p * ow
-                        dst = dx[n0 + b, c, y]
-                        for q in range(q0, q1):
-                            dst[q * stride + j - pad] += dcols[base + q]
+        for c in range(n_channels):
+            for y in range(h):
+                yy = y + pad
+                dst = dx[n0 + b, c, y]
+                if s == 1:
+                    base = b * plane + yy * wph + pad
+                    src = d[c, base:base + w]
+                    for q in range(w):
+                        dst[q] = src[q]
+                    continue
+                if yy % s >= na:
+                    dst[:] = 0
+                    continue
+                if na < s:
+                    dst[:] = 0
+                for bb in range(na):
+                    x0 = (bb - pad) % s
+                    src = d[(c * na + yy % s) * na + bb]
+                    base = b * plane + (yy // s) * wph + (x0 + pad) // s
+                    m = 0
+                    for q in range(x0, w, s):
+                        dst[q] = src[base + m]
+                        m += 1
 
 
 @njit(cache=True, fastmath=_FM)
@@ -376,42 +393,24 @@ def _conv_grad_load(grad, out, relu, n0, nb, plane, wp, e0, g, db):
 
 
 @njit(cache=True)
-def _crop_planes(d, n0, nb, pad, wp, plane, dx):
-    """dx[n0+b, c, y, x] = d[c, b*plane + (y+pad)*wp + x + pad]."""
-    _, n_channels, h, w = dx.shape
-    for b in range(nb):
-        for c in range(n_channels):
-            for y in range(h):
-                src = d[c, b * plane + (y + pad) * wp + pad:b * plane + (y + pad) * wp + pad + w]
-                dst = dx[n0 + b, c, y]
-                for q in range(w):
-                    dst[q] = src[q]
-
-
-@njit(cache=True)
-def _conv_geometry(x, k, stride, pad, oh, ow, nb):
-    """(plane, wp, e0, n_pos) of a block of nb samples: the positions of sample b
-    start at b*plane, rows at multiples of wp; e0 leading zeros before the output
+def _conv_geometry(x, k, stride, pad, oh, nb):
+    """(plane, wph, e0, n_pos) of a block of nb samples: the positions of sample b
+    start at b*plane, rows at multiples of wph; e0 leading zeros before the output
     gradient; n_pos positions to compute."""
-    if stride == 1:
-        wp = x.shape[3] + 2 * pad
-        plane = (x.shape[2] + 2 * pad) * wp
-        return plane, wp, (k - 1) * wp + k - 1, (nb - 1) * plane + oh * wp
-    return oh * ow, ow, 0, nb * oh * ow
+    hph, wph, kq = _phase_geometry(x.shape[2], x.shape[3], k, stride, pad)
+    plane = hph * wph
+    return plane, wph, (kq - 1) * wph + kq - 1, (nb - 1) * plane + oh * wph
 
 
 @njit(cache=True)
 def _conv_forward_block(x, coef, offs, bias, relu, k, stride, pad, n0, nb, ld, xw, ow_,
                         out):
-    oh, ow = out.shape[2], out.shape[3]
-    plane, wp, _, n_pos = _conv_geometry(x, k, stride, pad, oh, ow, nb)
-    if stride == 1:
-        _pack_planes(x, n0, nb, pad, ld, xw)
-    else:
-        _im2col_block(x, n0, nb, k, stride, pad, oh, ow, ld, xw)
+    oh = out.shape[2]
+    plane, wph, _, n_pos = _conv_geometry(x, k, stride, pad, oh, nb)
+    _pack_phases(x, n0, nb, stride, min(stride, k), pad, ld, xw)
     o = ow_.reshape(coef.shape[0], ow_.shape[0] // coef.shape[0])
     shifted_gemm(coef, xw, offs, n_pos, o)
-    _conv_store(o, bias, relu, n0, nb, plane, wp, out)
+    _conv_store(o, bias, relu, n0, nb, plane, wph, out)
 
 
 @njit(cache=True)
@@ -428,19 +427,25 @@ def _conv_coef(W, coef):
 
 @njit(cache=True)
 def _conv_coef_t(W, stride, coef_t):
-    """Weights of the input-gradient product: stride 1, coef_t[c, (f*K + i)*K + j] =
-    W[f, c, K-1-i, K-1-j] (flipped kernel); otherwise coef_t[(c*K + i)*K + j, f] =
-    W[f, c, i, j] (transposed)."""
+    """Weights of the input-gradient product, a stride-1 correlation per phase (a, b)
+    with the flipped sub-kernel: coef_t[(c*na + a)*na + b, (f*Kq + ii)*Kq + jj] =
+    W[f, c, s*(Kq-1-ii) + a, s*(Kq-1-jj) + b] (zero past the kernel), Kq = ceil(K/s)."""
     n_filters, n_channels, k, _ = W.shape
+    s = stride
+    kq = (k + s - 1) // s
+    na = min(s, k)
     coef_t[:, :] = 0
     for f in range(n_filters):
         for c in range(n_channels):
-            for i in range(k):
-                for j in range(k):
-                    if stride == 1:
-                        coef_t[c, (f * k + i) * k + j] = W[f, c, k - 1 - i, k - 1 - j]
-                    else:
-                        coef_t[(c * k + i) * k + j, f] = W[f, c, i, j]
+            for a in range(na):
+                for bb in range(na):
+                    for ii in range(kq):
+                        for jj in range(kq):
+                            i = s * (kq - 1 - ii) + a
+                            j = s * (kq - 1 - jj) + bb
+                            if i < k and j < k:
+                                coef_t[(c * na + a) * na + bb, (f * kq + ii) * kq + jj] = \
+                                    W[f, c, i, j]
 
 
 @njit(cache=True, parallel=True)
@@ -451,8 +456,8 @@ def conv_forward(x, W, bias, relu, stride, pad, per_block, ld, offs, coef, xwork
 
     ``coef`` (F, T4) receives the weights as :func:`shifted_gemm` reads them; ``ld``
     and ``offs`` describe the block layout (:func:`conv_offsets`); ``xwork`` (threads,
-    C*K*K*ld for stride > 1 else C*ld) and ``owork`` (threads, F * per_block * positions
-    of a sample) are per-thread work arrays.
+    C*na*na*ld) and ``owork`` (threads, F * per_block * phase-plane positions) are
+    per-thread work arrays.
     """
     k = W.shape[2]
     _conv_coef(W, coef)
@@ -468,14 +473,11 @@ def conv_forward(x, W, bias, relu, stride, pad, per_block, ld, offs, coef, xwork
 @njit(cache=True)
 def _conv_backward_block(x, grad, out, relu, k, stride, pad, n0, nb, ld, ldg, offs,
                          coef_t, offs_t, input_grad, xw, gw, dw, dw_blk, db_blk, dx):
-    oh, ow = grad.shape[2], grad.shape[3]
-    plane, wp, e0, n_pos = _conv_geometry(x, k, stride, pad, oh, ow, nb)
-    if stride == 1:
-        _pack_planes(x, n0, nb, pad, ld, xw)
-    else:
-        _im2col_block(x, n0, nb, k, stride, pad, oh, ow, ld, xw)
+    oh = grad.shape[2]
+    plane, wph, e0, n_pos = _conv_geometry(x, k, stride, pad, oh, nb)
+    _pack_phases(x, n0, nb, stride, min(stride, k), pad, ld, xw)
     g = gw.reshape(dw_blk.shape[0], ldg)
-    _conv_grad_load(grad, out, relu, n0, nb, plane, wp, e0, g, db_blk)
+    _conv_grad_load(grad, out, relu, n0, nb, plane, wph, e0, g, db_blk)
     dw_blk[:, :] = 0
     shifted_gemm_t(g, e0, xw, offs, n_pos, dw_blk)
     if not input_grad:
@@ -483,10 +485,7 @@ def _conv_backward_block(x, grad, out, relu, k, stride, pad, n0, nb, ld, ldg, of
     rows = coef_t.shape[0]
     d = dw.reshape(rows, dw.shape[0] // rows)
     shifted_gemm(coef_t, gw, offs_t, nb * plane, d)
-    if stride == 1:
-        _crop_planes(d, n0, nb, pad, wp, plane, dx)
-    else:
-        _col2im_block(dw, n0, nb, k, stride, pad, oh, ow, ld, dx)
+    _crop_phases(d, n0, nb, stride, min(stride, k), pad, wph, plane, dx)
 
 
 @njit(cache=True, parallel=True)
@@ -498,9 +497,9 @@ def conv_backward(x, grad, out, relu, W, stride, pad, per_block, ld, ldg, offs, 
 
     Each block of samples writes its weight and bias gradients to ``dw_blocks[blk]``
     (F, T4) and ``db_blocks[blk]``; they are added in block order at the end. ``ldg``
-    is the row length of the gradient layout (``gwork`` holds F rows), ``offs_t`` and
-    ``coef_t`` (filled here: flipped kernel for stride 1) drive the input-gradient product; ``dwork`` receives its
-    result before the crop (stride 1) or col2im.
+    is the row length of the gradient layout (``gwork`` holds F rows); ``offs_t`` and
+    ``coef_t`` (filled here, :func:`_conv_coef_t`) drive the input-gradient product,
+    whose result ``dwork`` (C*na*na phase rows) is cropped back into dx.
     """
     n_filters, n_channels, k, _ = W.shape
     if input_grad:

@@ -51,11 +51,12 @@ class Conv2D(Layer):
 
     Computation (``sknets.nn._kernels``): the batch is cut into blocks of samples, each
     convolved by one thread as one product ``W_mat @ S`` (W_mat = W reshaped to
-    (F, C*K*K), S the receptive fields) written without an im2col copy for stride 1
-    (S is then the zero-padded input, shifted per tap); bias and relu are applied on
-    the way out. Backward: ``dW_mat = g @ S^T`` per block (summed in block order),
-    ``db = sum g`` and, unless ``input_grad`` is False, dx as the full correlation of
-    g with the flipped kernel (stride 1) or ``W_mat^T @ g`` through col2im.
+    (F, C*K*K), S the receptive fields) written without an im2col copy: the
+    zero-padded input is split into stride x stride phase planes and S is those planes
+    shifted per tap; bias and relu are applied on the way out. Backward:
+    ``dW_mat = g @ S^T`` per block (summed in block order), ``db = sum g`` and, unless
+    ``input_grad`` is False, dx per phase as the full correlation of g with the
+    flipped sub-kernel (the same product).
     """
 
     param_names = ("W", "b")
@@ -122,12 +123,10 @@ class Conv2D(Layer):
         n, c, h, w = x_shape
         k, s, pad, f = self.kernel_size, self.stride, self.pad, self.filters
         t4 = _round4(c * k * k)
-        if s == 1:
-            wp = w + 2 * pad
-            per_sample = (h + 2 * pad) * wp
-        else:
-            wp = self.ow
-            per_sample = self.oh * self.ow
+        # phase planes: s*s per channel, ceil((H + 2*pad) / s) x ceil((W + 2*pad) / s)
+        hph, wph = -(-(h + 2 * pad) // s), -(-(w + 2 * pad) // s)
+        kq = -(-k // s)
+        per_sample = hph * wph
         # a multiple of 4 blocks (whatever the thread count: the blocks, and so the
         # order of the weight-gradient sums, depend on the batch only)
         n_blocks = -(-n * per_sample // _BLOCK_POSITIONS)
@@ -135,17 +134,14 @@ class Conv2D(Layer):
         per_block = -(-n // n_blocks)
         n_blocks = -(-n // per_block)
         pos = per_block * per_sample
-        if s == 1:
-            # taps: the padded planes; input-gradient product: C rows, F*K*K taps
-            ld = pos + k
-            ldg = pos + (k - 1) * wp + k - 1
-            x_size, coef_t, d_size = c * ld, (c, _round4(f * k * k)), c * pos
-        else:
-            # taps: the rows of the im2col block; input gradient: C*K*K rows, F taps
-            ld = ldg = pos
-            x_size, coef_t, d_size = c * k * k * ld, (c * k * k, _round4(f)), c * k * k * ld
-        offs = _kernels.conv_offsets(c, k, s, ld, wp, t4)
-        offs_t = _kernels.conv_offsets(f, k if s == 1 else 1, s, ldg, wp, coef_t[1])
+        # forward taps read up to kq - 2 past the block's planes; the gradient layout
+        # has e0 = (kq-1)*wph + kq-1 leading zeros
+        ld = pos + kq
+        ldg = pos + (kq - 1) * wph + kq - 1
+        rows_t = c * min(s, k) ** 2   # the phases a tap reads
+        x_size, coef_t, d_size = rows_t * ld, (rows_t, _round4(f * kq * kq)), rows_t * pos
+        offs = _kernels.conv_offsets(c, k, s, ld, wph, t4)
+        offs_t = _kernels.conv_offsets(f, kq, 1, ldg, wph, coef_t[1])
         lay = dict(per_block=per_block, n_blocks=n_blocks, ld=ld, ldg=ldg, offs=offs,
                    offs_t=offs_t, x_size=x_size, o_size=f * pos, g_size=f * ldg,
                    d_size=d_size, coef=(f, t4), coef_t=coef_t)
