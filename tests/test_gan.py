@@ -545,7 +545,10 @@ def test_bad_input_errors(blob):
 def test_verbose_prints_losses(blob, capsys):
     _small(verbose=1, max_iter=2).fit(blob)
     out = capsys.readouterr().out
-    assert "2" in out and "generator_loss" in out.replace(" ", "_")
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and "epoch 2" in lines[1]
+    for term in ("loss = ", "generator loss = ", "gradient penalty = ", "time = "):
+        assert term in lines[1]
 
 
 def test_pickle_and_clone(blob):
