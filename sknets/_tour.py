@@ -123,6 +123,48 @@ def _tour_gan(quick):
     return "class entropy", float(-np.sum(hist * np.log(hist)))
 
 
+@register("DBNClassifier", "classification (deep belief net)")
+def _tour_dbn(quick):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sknets import DBNClassifier
+
+    X_train, X_test, y_train, y_test = digits_split()
+    clf = DBNClassifier(pretrain_n_iter=5 if quick else 50,
+                        max_iter=10 if quick else 200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(MinMaxScaler(), clf).fit(X_train, y_train)
+    return "accuracy", pipe.score(X_test, y_test)
+
+
+@register("Autoencoder", "10 codes + logistic regression")
+def _tour_autoencoder(quick):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sknets import Autoencoder
+
+    X_train, X_test, y_train, y_test = digits_split()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(MinMaxScaler(),
+                             Autoencoder(n_components=10,
+                                         max_iter=20 if quick else 200,
+                                         random_state=0),
+                             LogisticRegression(max_iter=1000))
+        pipe.fit(X_train, y_train)
+    return "accuracy", pipe.score(X_test, y_test)
+
+
 @register("KMeans", "cluster digits (k=10)")
 def _tour_kmeans(quick):
     """KMeans on standardized digits; score: adjusted Rand index of the test-set
@@ -238,6 +280,22 @@ def _warmup_gan(dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         GANSampler(max_iter=1, random_state=0).fit(X).sample(10, random_state=0)
+
+
+@register_warmup("DBNClassifier")
+def _warmup_dbn(dtype):
+    import warnings
+
+    from sknets import Autoencoder, DBNClassifier
+
+    X, y = _tiny_digits(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        DBNClassifier(hidden_layer_sizes=(16,), pretrain_n_iter=1, max_iter=1,
+                      dtype=str(X.dtype), random_state=0).fit(X, y).predict_proba(X)
+        ae = Autoencoder(n_components=4, hidden_layer_sizes=(8,), max_iter=1,
+                         dtype=str(X.dtype), random_state=0).fit(X)
+        ae.inverse_transform(ae.transform(X))
 
 
 @register_warmup("KMeans")
