@@ -731,8 +731,8 @@ def _count_thread_starts(monkeypatch):
 @pytest.mark.parametrize("kw", [{}, {"persistent": False, "n_gibbs_steps": 2}])
 @pytest.mark.parametrize("budget", [None, 2000])
 def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
-    """Drawing the next epoch's noise in a thread gives the same model, bit for bit,
-    also with epochs in several noise chunks (only the first is prefetched)."""
+    """Drawing the next epoch's noise, and the next chunk of an epoch's noise, in a
+    thread gives the same model, bit for bit, with few or many chunks per epoch."""
     from sknets.rbm import _spike_slab as S
 
     X, _ = small
@@ -744,8 +744,12 @@ def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
     fits = {}
     for prefetch in (True, False):
         monkeypatch.setattr(S, "_PREFETCH", prefetch)
+        before = len(started)
         fits[prefetch] = small_rbm(n_iter=3, **kw).fit(X)
-        assert len(started) == 2  # epochs 2 and 3 prefetched, none without
+        # epochs 2 and 3, and chunks 2.. of each of the 3 epochs; none without
+        n_chunks = max(S._MIN_CHUNKS, 1 if budget is None else 30)
+        expect = 2 + 3 * (n_chunks - 1) if prefetch else 0
+        assert len(started) - before == expect
     for name in fits[True]._parameter_names():
         np.testing.assert_array_equal(getattr(fits[True], name),
                                       getattr(fits[False], name), err_msg=name)
