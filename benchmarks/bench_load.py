@@ -58,7 +58,7 @@ def kmeans_case():
 
 
 def mean_shift_case():
-    X, _ = make_blobs(n_samples=5_000, n_features=2, centers=4, random_state=0)
+    X, _ = make_blobs(n_samples=2_000, n_features=2, centers=4, random_state=0)
     return (lambda: sknets.MeanShift(bandwidth=1.5).fit(X),
             lambda: sk_cluster.MeanShift(bandwidth=1.5).fit(X))
 
@@ -92,7 +92,7 @@ CASES = {
     "SpikeSlabRBM": ("2 epochs, standardised digits (peer: sklearn BernoulliRBM)",
                      ssrbm_case),
     "KMeans": ("100,000 x 10, k=8, n_init=1 (peer: sklearn)", kmeans_case),
-    "MeanShift": ("5,000 x 2, bandwidth 1.5 (peer: sklearn)", mean_shift_case),
+    "MeanShift": ("2,000 x 2, bandwidth 1.5 (peer: sklearn)", mean_shift_case),
     "ConvNetClassifier": ("digits CNN, 3 epochs (peer: torch)", convnet_case),
     "GANSampler": ("1-D Gaussian GAN, 5 epochs (peer: torch)", gan_case),
 }
