@@ -7,7 +7,8 @@ every line prints the three figures, their mean and the worst. Estimators keep t
 defaults unless a section says otherwise.
 
 (1) Test ELBO (nats per digit, ``score``: 32 fixed noise draws per row) of
-    ``VariationalAutoencoder()`` (MLP) and ``VariationalAutoencoder(architecture="conv")``,
+    ``VariationalAutoencoder()`` (MLP) and
+    ``VariationalAutoencoder(architecture="conv")``,
     and of the same MLP VAE in PyTorch (Linear-BatchNorm-ReLU-Linear encoder and
     decoder, Bernoulli likelihood with logits, one reparameterised draw per row, Adam
     1e-3, minibatches of 100, shuffled) trained for as many epochs as ours ran for the
@@ -84,8 +85,8 @@ def torch_vae(seed, n_features, n_components=10, hidden=512):
     from torch import nn
 
     torch.manual_seed(seed)
-    enc = nn.Sequential(nn.Linear(n_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-                        nn.Linear(hidden, 2 * n_components))
+    enc = nn.Sequential(nn.Linear(n_features, hidden), nn.BatchNorm1d(hidden),
+                        nn.ReLU(), nn.Linear(hidden, 2 * n_components))
     dec = nn.Sequential(nn.Linear(n_components, hidden), nn.BatchNorm1d(hidden),
                         nn.ReLU(), nn.Linear(hidden, n_features))
     return enc, dec
@@ -243,7 +244,8 @@ def main():
     if 4 in only:
         section_semi(Xtr, Xte, ytr, yte)
     if FIT_TIMES:
-        print(f"(5) fit times, seconds (median, worst over the seeds)   {load_average()}")
+        print(f"(5) fit times, seconds (median, worst over the seeds)   "
+              f"{load_average()}")
         for key, times in FIT_TIMES.items():
             print(f"  {key:<46} {statistics.median(times):.2f}  {max(times):.2f}")
 

@@ -331,3 +331,67 @@ def _warmup_mean_shift(dtype):
     X = np.random.RandomState(0).rand(200, 2).astype(dtype)
     MeanShift().fit(X).predict(X)  # the bandwidth estimate too
     MeanShift(bandwidth=0.3, kernel="gaussian").fit(X)
+
+
+@register("VariationalAutoencoder", "10 codes + logistic regression")
+def _tour_vae(quick):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sknets import VariationalAutoencoder
+
+    X_train, X_test, y_train, y_test = digits_split()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(MinMaxScaler(),
+                             VariationalAutoencoder(n_components=10,
+                                                    max_iter=10 if quick else 100,
+                                                    random_state=0),
+                             LogisticRegression(max_iter=1000))
+        pipe.fit(X_train, y_train)
+    return "accuracy", pipe.score(X_test, y_test)
+
+
+@register("VAEClassifier", "classification with 10 % of the labels")
+def _tour_vae_classifier(quick):
+    import warnings
+
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sknets import VAEClassifier
+
+    X_train, X_test, y_train, y_test = digits_split()
+    y_partial = y_train.copy()
+    y_partial[np.random.default_rng(0).random(len(y_partial)) >= 0.1] = -1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe = make_pipeline(MinMaxScaler(),
+                             VAEClassifier(max_iter=5 if quick else 100,
+                                           random_state=0))
+        pipe.fit(X_train, y_partial)
+    return "accuracy", pipe.score(X_test, y_test)
+
+
+@register_warmup("VariationalAutoencoder")
+def _warmup_vae(dtype):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sknets import VariationalAutoencoder
+
+    X, _ = _tiny_digits(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for likelihood in ("bernoulli", "gaussian"):   # the fused kernel's two paths
+            vae = VariationalAutoencoder(n_components=2, hidden_layer_sizes=(16,),
+                                         likelihood=likelihood, max_iter=1,
+                                         dtype=str(X.dtype), random_state=0).fit(X)
+            vae.score_samples(X), vae.sample(2)

@@ -129,8 +129,9 @@ ESTIMATORS += [
 from sknets import VAEClassifier, VariationalAutoencoder  # noqa: E402
 
 ESTIMATORS += [
-    VariationalAutoencoder(n_components=2, hidden_layer_sizes=(8,), likelihood="gaussian",
-                           max_iter=5, batch_size=32, random_state=0),
+    VariationalAutoencoder(n_components=2, hidden_layer_sizes=(8,),
+                           likelihood="gaussian", max_iter=5, batch_size=32,
+                           random_state=0),
     VAEClassifier(n_components=2, hidden_layer_sizes=(8,), likelihood="gaussian",
                   max_iter=20, batch_size=32, learning_rate_init=0.01, random_state=0),
 ]

@@ -17,6 +17,7 @@ from sknets.vae import _elbo
 from sknets.vae._networks import FeatureParameter
 
 _CHANNEL_COUNTS = (1, 3, 4)
+_NDIM_HINT = " or 4-D (n_samples, channels, height, width)"
 
 #: standard-normal draws per row in score_samples and the validation ELBO
 N_SCORE_DRAWS = 32
@@ -169,14 +170,16 @@ class BaseVAE(NetworkTrainingMixin, BaseEstimator):
     """Parameters, input handling and training orchestration of the VAE estimators."""
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like",
+                               Interval(Integral, 1, None, closed="left")],
         "architecture": [StrOptions({"mlp", "conv"})],
         "filters": ["array-like", Interval(Integral, 1, None, closed="left")],
         "image_shape": ["array-like", None],
         "activation": [StrOptions({"relu", "leaky_relu", "tanh", "logistic"})],
         "batch_norm": ["boolean"],
         "likelihood": [StrOptions({"bernoulli", "gaussian"})],
-        "variance": [StrOptions({"learned"}), Interval(Real, 0, None, closed="neither")],
+        "variance": [StrOptions({"learned"}),
+                     Interval(Real, 0, None, closed="neither")],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "dtype": [StrOptions({"float32", "float64"})],
@@ -205,7 +208,7 @@ class BaseVAE(NetworkTrainingMixin, BaseEstimator):
         if X.ndim != 2 and not (conv and X.ndim == 4):
             raise ValueError(f"Found array with dim {X.ndim}: X must be 2-D "
                              f"(n_samples, n_features)"
-                             f"{' or 4-D (n_samples, channels, height, width)' if conv else ''}")
+                             f"{_NDIM_HINT if conv else ''}")
         fitted_ndim = getattr(self, "_input_ndim", X.ndim)
         if X.ndim == 4:
             shape = self._image_shape_of_4d(X) if reset else tuple(X.shape[1:])
@@ -236,7 +239,8 @@ class BaseVAE(NetworkTrainingMixin, BaseEstimator):
         if lo < 0 or hi > 1:
             raise ValueError(
                 f"likelihood='bernoulli' needs X in [0, 1]; got values in "
-                f"[{lo:.4g}, {hi:.4g}]. Scale X with sklearn.preprocessing.MinMaxScaler "
+                f"[{lo:.4g}, {hi:.4g}]. Scale X with "
+                f"sklearn.preprocessing.MinMaxScaler "
                 f"(e.g. in a Pipeline), or use likelihood='gaussian' for real-valued "
                 f"data.")
 

@@ -213,7 +213,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         ``alpha`` times the number of rows).
     m1 : VariationalAutoencoder or None, default=None
         Unsupervised feature model fitted first (a clone of it, ``m1_``); needs
-        ``likelihood="gaussian"`` and ``architecture="mlp"`` here.""" + _PARAMS_DOC + """
+        ``likelihood="gaussian"`` and ``architecture="mlp"`` here.\
+""" + _PARAMS_DOC + """
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -268,8 +269,9 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         "m1": [VariationalAutoencoder, None],
     }
 
-    def __init__(self, n_components=10, *, alpha=1.0, m1=None, hidden_layer_sizes=(512,),
-                 architecture="mlp", filters=(32, 64), image_shape=None,
+    def __init__(self, n_components=10, *, alpha=1.0, m1=None,
+                 hidden_layer_sizes=(512,), architecture="mlp", filters=(32, 64),
+                 image_shape=None,
                  activation="relu", batch_norm=True, likelihood="bernoulli",
                  variance="learned", kl_weight=1.0, kl_warmup=0, solver="adam",
                  batch_size=100, learning_rate="constant", learning_rate_init=1e-3,

@@ -33,7 +33,8 @@ def _layout(net, batch_size, act_start, bn_start):
             rows.append((K.DENSE, n_in, n_out, offset, offset + sizes[0], 0, act, 0))
             floats.append((0.0, 0.0, 0.0))
         elif cls is BatchNorm:
-            rows.append((K.BATCHNORM, n_in, n_out, offset, offset + sizes[0], 0, act, bn))
+            rows.append((K.BATCHNORM, n_in, n_out, offset, offset + sizes[0], 0, act,
+                         bn))
             floats.append((layer.momentum, layer.epsilon, 0.0))
             bns.append((layer, bn))
             bn += n_out
@@ -57,7 +58,8 @@ def fused_epoch_plan(encoder, decoder, log_var_net, optimizer, batch_size):
     if type(optimizer) is not Adam or optimizer.weight_decay != 0:
         return None
     if len(optimizer.params) != len(nets) or any(
-            pair[0] is not net.flat_params for pair, net in zip(optimizer.params, nets)):
+            pair[0] is not net.flat_params
+            for pair, net in zip(optimizer.params, nets)):
         return None
     enc = _layout(encoder, batch_size, 0, 0)
     if enc is None:

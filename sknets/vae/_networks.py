@@ -103,7 +103,8 @@ def conv_decoder_tail(image_shape, filters, activation, batch_norm):
         last = k == len(channels) - 1
         layers.append(ConvTranspose2D(out_channels, 3, stride=2, padding=1,
                                       output_padding=pad_h,
-                                      init="glorot" if last else _init(activation, batch_norm)))
+                                      init="glorot" if last
+                                      else _init(activation, batch_norm)))
         if not last:
             if batch_norm:
                 layers.append(BatchNorm())

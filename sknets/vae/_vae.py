@@ -177,7 +177,8 @@ class VAEModel(MinibatchModel):
                                    self.likelihood, X_val, draws)[0].mean())
 
 
-class VariationalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
+class VariationalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                             BaseVAE):
     __doc__ = """Variational autoencoder (numpy and Numba, no deep-learning library).
 
     An encoder maps each row to a Gaussian posterior over a code of ``n_components``
@@ -252,8 +253,9 @@ class VariationalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         "n_components": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, n_components=10, *, hidden_layer_sizes=(512,), architecture="mlp",
-                 filters=(32, 64), image_shape=None, activation="relu", batch_norm=True,
+    def __init__(self, n_components=10, *, hidden_layer_sizes=(512,),
+                 architecture="mlp", filters=(32, 64), image_shape=None,
+                 activation="relu", batch_norm=True,
                  likelihood="bernoulli", variance="learned", kl_weight=1.0,
                  kl_warmup=0, solver="adam", batch_size=100, learning_rate="constant",
                  learning_rate_init=1e-3, power_t=0.5, max_iter=100, shuffle=True,
@@ -328,8 +330,8 @@ class VariationalAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                    else self.log_variance_)
         model = VAEModel(self.encoder_, self.decoder_, self._log_var_net, log_var,
                          self._optimizer, Xs, self.likelihood, int(self.n_components),
-                         self._rng, self.kl_weight, self.kl_warmup, self._history.n_iter,
-                         validation)
+                         self._rng, self.kl_weight, self.kl_warmup,
+                         self._history.n_iter, validation)
         self._run_training(model, incremental=incremental,
                            forget=self._forget if first else None)
         # whether the last fit ran the fused epoch kernel (tests compare both paths)
