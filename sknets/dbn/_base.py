@@ -108,35 +108,46 @@ class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):
         """A first fit that learned nothing usable leaves the estimator unfitted."""
         for name in list(vars(self)):
             if name.endswith("_") and not name.startswith("__") or name in (
-                    "_optimizer", "_history", "_net64"):
+                    "_optimizer", "_history", "_inference_cache"):
                 delattr(self, name)
 
     def _train(self, model, *, incremental, first):
         """The shared loop on ``model``; a first fit that diverges leaves the
-        estimator unfitted. The inference copy is made here, so that prediction does
-        not change the estimator's state."""
-        self.__dict__.pop("_net64", None)
+        estimator unfitted."""
+        self._inference_cache = {}
         self._run_training(model, incremental=incremental,
                            forget=self._forget if first else None)
         if hasattr(self, "network_"):
-            self._inference_network()
+            self._inference_cache = {}   # a roll-back may have restored older weights
         return self
 
     def _inference_network(self):
         # inference runs in float64 from the trained weights: a row's output then
         # does not depend on the other rows of the batch (float32 BLAS rounding
-        # does). The copy is made once per optimizer step count (a callback that
-        # predicts between epochs sees the current weights) and not pickled.
-        cached = self.__dict__.get("_net64")
+        # does). The copy is made on the first prediction after training, once per
+        # optimizer step count (a callback that predicts between epochs sees the
+        # current weights), into a holder that training replaces: a cache, not
+        # fitted state (prediction leaves the attributes as they are; making the
+        # copy after every partial_fit would cost a sixth of an epoch on digits).
+        # It is not pickled.
+        cache = self.__dict__.get("_inference_cache")
+        if cache is None:
+            cache = self._inference_cache = {}
         step = self._optimizer.t
-        if cached is None or cached[0] != step:
-            cached = self._net64 = (step, self.network_.astype(np.float64))
-        return cached[1]
+        if cache.get("step") != step:
+            cache["net"] = self.network_.astype(np.float64)
+            cache["step"] = step
+        return cache["net"]
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_net64", None)
+        state.pop("_inference_cache", None)
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "network_" in state:
+            self._inference_cache = {}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
