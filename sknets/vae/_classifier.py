@@ -208,9 +208,10 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     ----------
     n_components : int, default=10
         Dimension of the code z.
-    alpha : float, default=1.0
+    alpha : float, default=3.0
         Weight of the labelled rows' cross-entropy (per row; the paper's alpha is
-        ``alpha`` times the number of rows).
+        ``alpha`` times the number of rows). On digits with 5-10 % of the labels,
+        3.0 classified better than 1.0 and 0.3.
     m1 : VariationalAutoencoder or None, default=None
         Unsupervised feature model fitted first (a clone of it, ``m1_``); needs
         ``likelihood="gaussian"`` and ``architecture="mlp"`` here.\
@@ -269,7 +270,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         "m1": [VariationalAutoencoder, None],
     }
 
-    def __init__(self, n_components=10, *, alpha=1.0, m1=None,
+    def __init__(self, n_components=10, *, alpha=3.0, m1=None,
                  hidden_layer_sizes=(512,), architecture="mlp", filters=(32, 64),
                  image_shape=None,
                  activation="relu", batch_norm=True, likelihood="bernoulli",
