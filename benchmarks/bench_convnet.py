@@ -96,10 +96,11 @@ def sknets_model(arch, epochs, threads, seed=0):
                   dropout=0.0, max_iter=epochs, tol=0.0, n_iter_no_change=10**6,
                   shuffle=True, random_state=seed, n_jobs=threads)
     if arch == "a":
-        return ConvNetClassifier(filters=(16, 32), kernel_size=3, hidden_layer_sizes=(64,),
-                                 **common)
+        return ConvNetClassifier(filters=(16, 32), kernel_size=3,
+                                 hidden_layer_sizes=(64,), **common)
     if arch == "c":
-        return ConvNetClassifier(architecture="resnet", image_shape=(3, 32, 32), **common)
+        return ConvNetClassifier(architecture="resnet", image_shape=(3, 32, 32),
+                                 **common)
     return ConvNetClassifier(architecture="lenet5", **common)
 
 
@@ -131,8 +132,8 @@ def torch_model(arch):
     return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10))
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84),
+        nn.ReLU(), nn.Linear(84, 10))
 
 
 def torch_resnet(widths=(16, 32, 64), n_classes=8):
@@ -168,11 +169,11 @@ def time_torch(arch, data, epochs, threads, side):
     Xtr, Xte, ytr, yte = data
     mean, scale = float(Xtr.mean()), float(Xtr.std())   # what sknets does internally
     ch = 3 if arch == "c" else 1
-    xt = torch.from_numpy(((Xtr - mean) / scale).astype(np.float32).reshape(-1, ch, side,
-                                                                           side))
+    xt = torch.from_numpy(((Xtr - mean) / scale).astype(np.float32)
+                          .reshape(-1, ch, side, side))
     yt = torch.from_numpy(ytr.astype(np.int64))
-    xv = torch.from_numpy(((Xte - mean) / scale).astype(np.float32).reshape(-1, ch, side,
-                                                                           side))
+    xv = torch.from_numpy(((Xte - mean) / scale).astype(np.float32)
+                          .reshape(-1, ch, side, side))
     model = torch_model(arch)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -282,7 +283,8 @@ def profile_torch(data, threads, n_steps=40):
 def print_profile(data, threads):
     ms = profile_sknets(data, threads)
     print("profile of one LeNet-5 step (batch 64), ms")
-    print(f"  sknets: step {ms[('step', 'total')]:.2f} ms (median of 40, timed per call)")
+    print(f"  sknets: step {ms[('step', 'total')]:.2f} ms "
+          "(median of 40, timed per call)")
     for key, v in ms.items():
         if key != ("step", "total"):
             print(f"    {key[0]:9s} {key[1]:14s} {v:7.3f}")

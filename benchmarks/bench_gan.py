@@ -22,10 +22,10 @@ steps, a generator update after every ``discriminator_steps`` discriminator upda
 trained in PyTorch
 (CPU, ``torch.set_num_threads(2)``) in the same process, 3 interleaved runs; prints ms
 per step and the ratio (sknets also computes its R1 penalty and generator average,
-which that twin leaves out). And the DCGAN of check 4 against the same DCGAN in PyTorch (same layers,
-batch norm, R1 penalty, Adam, generator average; 2 threads each): time per epoch,
-median and worst of 3 interleaved runs (``benchmarks/_harness.py``), target <= 1.0x.
-Torch is imported only here.
+which that twin leaves out). And the DCGAN of check 4 against the same DCGAN in
+PyTorch (same layers, batch norm, R1 penalty, Adam, generator average; 2 threads
+each): time per epoch, median and worst of 3 interleaved runs
+(``benchmarks/_harness.py``), target <= 1.0x. Torch is imported only here.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""ConvNetClassifier and ConvNetRegressor: convolutional networks with scikit-learn's API.
+"""ConvNetClassifier, ConvNetRegressor: convolutional networks with scikit-learn's API.
 
 What is specific to these estimators lives here: turning rows into images, the
 layer stack the parameters describe, the classification / regression targets and
@@ -219,7 +219,8 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         "kernel_size": ["array-like", Interval(Integral, 1, None, closed="left")],
         "pooling": [StrOptions({"max", "avg"}), None],
         "pool_size": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like",
+                               Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"relu", "leaky_relu", "tanh", "logistic",
                                    "identity"})],
         "batch_norm": ["boolean"],
@@ -230,8 +231,8 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         **TRAINING_PARAMETERS,
     }
 
-    _divergence_remedy = ("lower learning_rate_init (e.g. divide it by 10), standardise "
-                          "the inputs, or set batch_norm=True")
+    _divergence_remedy = ("lower learning_rate_init (e.g. divide it by 10), "
+                          "standardise the inputs, or set batch_norm=True")
     # BLAS on one thread: the matrix products of a step are small, and BLAS threads
     # next to Numba's only contend for the cores
     _blas_threads = 1
@@ -381,8 +382,8 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         c, h, w = image_shape
         if self.architecture == "lenet5":
             if min(h, w) < 12:
-                raise ValueError(f"architecture='lenet5' needs images of at least 12x12, "
-                                 f"got {h}x{w}; use architecture='custom'")
+                raise ValueError(f"architecture='lenet5' needs images of at least "
+                                 f"12x12, got {h}x{w}; use architecture='custom'")
             convs = _LENET5_CONVS
         else:
             filters = _as_tuple(self.filters, "filters")
@@ -400,7 +401,8 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         for f, k, pad in convs:
             p = (k - 1) // 2 if pad == "same" else pad
             if h + 2 * p - k + 1 < 1 or w + 2 * p - k + 1 < 1:
-                raise ValueError(f"kernel_size {k} does not fit the {h}x{w} feature map")
+                raise ValueError(f"kernel_size {k} does not fit the {h}x{w} "
+                                 f"feature map")
             h, w = h + 2 * p - k + 1, w + 2 * p - k + 1
             layers.append(Conv2D(f, k, padding=pad, init="he" if he else "glorot",
                                  activation="relu" if fuse else None))
@@ -514,8 +516,8 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
 
 
 class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
-    __doc__ = """Convolutional neural network classifier (numpy and Numba, no deep-learning
-    library).
+    __doc__ = """Convolutional neural network classifier (numpy and Numba, no
+    deep-learning library).
 
     The network is a stack of convolution blocks (conv -> [batch norm] -> activation
     -> [pooling]), then dense hidden layers (dense -> [batch norm] -> activation ->
@@ -525,7 +527,8 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
     takes ``sample_weight`` and the estimator ``class_weight``.
 """ + _COMMON_DOC + """
     Parameters
-    ----------""" + _PARAMS_DOC + """    class_weight : dict, "balanced" or None, default=None
+    ----------""" + _PARAMS_DOC + \
+        """    class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss (as in LogisticRegression);
         ``"balanced"`` uses ``n_samples / (n_classes * np.bincount(y))``.
 
@@ -616,8 +619,9 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
     def _set_target_kind(self, y):
         kind = type_of_target(y)
         if kind == "multiclass-multioutput" or (kind == "continuous-multioutput"):
-            raise ValueError("ConvNetClassifier takes one label per row or a multilabel "
-                             "indicator matrix of 0/1; got several multiclass outputs")
+            raise ValueError("ConvNetClassifier takes one label per row or a "
+                             "multilabel indicator matrix of 0/1; got several "
+                             "multiclass outputs")
         self._multilabel = kind == "multilabel-indicator"
         if not self._multilabel:
             y = column_or_1d(y, warn=True)
@@ -780,8 +784,8 @@ class ConvNetClassifier(ClassifierMixin, _BaseConvNet):
 
 
 class ConvNetRegressor(RegressorMixin, _BaseConvNet):
-    __doc__ = """Convolutional neural network regressor (numpy and Numba, no deep-learning
-    library).
+    __doc__ = """Convolutional neural network regressor (numpy and Numba, no
+    deep-learning library).
 
     The network of :class:`ConvNetClassifier` with a linear output of one unit per
     target, trained on half the mean squared error (as
@@ -791,7 +795,8 @@ class ConvNetRegressor(RegressorMixin, _BaseConvNet):
     Parameters
     ----------""" + _PARAMS_DOC + """
     Attributes
-    ----------""" + _ATTRS_DOC + """    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+    ----------""" + _ATTRS_DOC + \
+        """    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
         The standardisation of the targets.
     out_activation_ : str
         ``"identity"``.

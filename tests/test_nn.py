@@ -50,8 +50,8 @@ def numeric_grad(f, x, eps=1e-6):
 
 def check_layer_gradients(layer, input_shape, batch=3, seed=0, training=False,
                           x=None, rtol=1e-5, atol=1e-7):
-    """Backward of ``layer`` (float64) against finite differences of sum(r * forward(x)),
-    for the input and for every parameter."""
+    """Backward of ``layer`` (float64) against finite differences of
+    sum(r * forward(x)), for the input and for every parameter."""
     rng = np.random.default_rng(seed)
     net = Sequential([layer]).build(input_shape, rng=rng, dtype=np.float64)
     if x is None:
@@ -311,7 +311,7 @@ def test_make_optimizer_names():
         make_activation("swish")
 
 
-# --------------------------------------------------------------------------- image layers
+# ------------------------------------------------------------------------ image layers
 
 from sknets.nn import AvgPool2D, BatchNorm, Conv2D, MaxPool2D  # noqa: E402
 import numba  # noqa: E402
@@ -340,8 +340,8 @@ def test_im2col_col2im_kernels_match_numpy_reference(dtype, k, stride, pad):
     _kernels.col2im(d, k, k, stride, pad, oh, ow, dx)
     assert dx.dtype == dtype
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(dx, ref_conv.col2im(d, x.shape, k, stride, pad), rtol=tol,
-                               atol=tol)
+    np.testing.assert_allclose(dx, ref_conv.col2im(d, x.shape, k, stride, pad),
+                               rtol=tol, atol=tol)
     assert np.sum(cols * d) == pytest.approx(np.sum(x * dx), rel=1e-4)
 
 
@@ -382,22 +382,27 @@ def test_shifted_gemm_kernels_match_numpy_reference(dtype, n_rows, n_taps, n_pos
     out = np.full((n_rows, n_pos + 3), np.nan, dtype=dtype)
     _kernels.shifted_gemm(coef, src, offs, n_pos, out)
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(out[:, :n_pos], ref_conv.shifted_gemm(coef, src, offs, n_pos),
+    np.testing.assert_allclose(out[:, :n_pos],
+                               ref_conv.shifted_gemm(coef, src, offs, n_pos),
                                rtol=tol, atol=tol)
     g = rng.normal(size=(n_rows, n_pos + 5)).astype(dtype)
     acc = np.ones((n_rows, n_taps), dtype=dtype)  # the kernel adds to its output
     _kernels.shifted_gemm_t(g, 5, src, offs, n_pos, acc)
     expected = 1 + ref_conv.shifted_gemm_t(g, 5, src, offs, n_pos)
-    np.testing.assert_allclose(acc, expected, rtol=10 * tol, atol=10 * tol * np.sqrt(n_pos))
+    np.testing.assert_allclose(acc, expected, rtol=10 * tol,
+                               atol=10 * tol * np.sqrt(n_pos))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n,c,hw,f,k,stride,padding", [
-    (3, 2, (7, 6), 5, 3, 1, "same"), (5, 3, (8, 8), 4, 3, 2, 1), (2, 1, (5, 6), 3, 2, 1, "valid"),
-    (37, 1, (12, 12), 6, 5, 1, 2), (9, 8, (6, 6), 6, 1, 2, 0), (1, 3, (4, 4), 7, 3, 1, 1),
-    (4, 2, (9, 7), 3, 3, 3, 1), (3, 2, (9, 9), 3, 2, 3, 1), (2, 3, (9, 8), 4, 5, 2, 2)])
+    (3, 2, (7, 6), 5, 3, 1, "same"), (5, 3, (8, 8), 4, 3, 2, 1),
+    (2, 1, (5, 6), 3, 2, 1, "valid"), (37, 1, (12, 12), 6, 5, 1, 2),
+    (9, 8, (6, 6), 6, 1, 2, 0), (1, 3, (4, 4), 7, 3, 1, 1),
+    (4, 2, (9, 7), 3, 3, 3, 1), (3, 2, (9, 9), 3, 2, 3, 1),
+    (2, 3, (9, 8), 4, 5, 2, 2)])
 @pytest.mark.parametrize("relu", [None, "relu"])
-def test_conv_kernels_match_numpy_reference(dtype, n, c, hw, f, k, stride, padding, relu):
+def test_conv_kernels_match_numpy_reference(dtype, n, c, hw, f, k, stride, padding,
+                                             relu):
     # conv_forward / conv_backward through the layer that lays out their blocks: many
     # samples give several blocks per batch (the block sums of dW and db), one sample
     # a single block; strides 2 and 3 (phase planes), a kernel smaller than the stride
@@ -420,8 +425,10 @@ def test_conv_kernels_match_numpy_reference(dtype, n, c, hw, f, k, stride, paddi
     gm = g * (expected > 0) if relu else g
     dW, db, r_dx = ref_conv.conv2d_backward(x64, W64, gm, stride, layer.pad)
     assert dx.dtype == dtype and layer.grads[0].dtype == dtype
-    np.testing.assert_allclose(layer.grads[0], dW, rtol=tol, atol=tol * np.abs(dW).max())
-    np.testing.assert_allclose(layer.grads[1], db, rtol=tol, atol=tol * np.abs(db).max())
+    np.testing.assert_allclose(layer.grads[0], dW, rtol=tol,
+                               atol=tol * np.abs(dW).max())
+    np.testing.assert_allclose(layer.grads[1], db, rtol=tol,
+                               atol=tol * np.abs(db).max())
     np.testing.assert_allclose(dx, r_dx, rtol=tol, atol=tol * np.abs(r_dx).max())
     # the results do not depend on the number of threads (blocks summed in order)
     grads = [gr.copy() for gr in layer.grads]
@@ -438,7 +445,8 @@ def test_conv_kernels_match_numpy_reference(dtype, n, c, hw, f, k, stride, paddi
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("k,stride,padding", [(3, 1, "same"), (3, 2, 1), (2, 1, "valid")])
+@pytest.mark.parametrize("k,stride,padding",
+                         [(3, 1, "same"), (3, 2, 1), (2, 1, "valid")])
 def test_conv2d_forward_matches_reference_and_backward_finite_differences(k, stride,
                                                                           padding):
     net = check_layer_gradients(Conv2D(3, k, stride=stride, padding=padding), (2, 5, 6),
@@ -541,5 +549,5 @@ def test_upsample2d_forward_and_finite_differences():
     r = np.random.default_rng(1).normal(size=(4, 1, 4, 4))
     net.forward(z)
     gz = net.backward(r)
-    np.testing.assert_allclose(gz, numeric_grad(lambda: float(np.sum(r * net.forward(z))),
-                                                z), rtol=1e-5, atol=1e-8)
+    expected = numeric_grad(lambda: float(np.sum(r * net.forward(z))), z)
+    np.testing.assert_allclose(gz, expected, rtol=1e-5, atol=1e-8)

@@ -214,7 +214,8 @@ def test_batchnorm_conv_maps_per_channel_against_reference(dtype, rtol):
         assert layer.running_mean.dtype == dtype
     y_inf = net.forward(x, training=False)
     np.testing.assert_allclose(
-        y_inf, ref.batchnorm_infer(x.astype(np.float64), gamma, beta, run_mean, run_var),
+        y_inf,
+        ref.batchnorm_infer(x.astype(np.float64), gamma, beta, run_mean, run_var),
         rtol=rtol, atol=rtol)
     # inference leaves the statistics alone
     np.testing.assert_allclose(layer.running_mean, run_mean, rtol=rtol)
@@ -242,7 +243,8 @@ def test_batchnorm_kernels_match_reference(dtype, shape, training):
         mean, var = mean + 0.001, var * 1.3
     inv_std = 1 / np.sqrt(var + 1e-5)
     out = np.empty_like(x3)
-    _norm_kernels.batchnorm_apply(x3, mean.astype(dtype), (gamma * inv_std).astype(dtype),
+    _norm_kernels.batchnorm_apply(x3, mean.astype(dtype),
+                                  (gamma * inv_std).astype(dtype),
                                   beta.astype(dtype), out)
     x_ref = x.astype(np.float64)
     expected = (ref.batchnorm_train(x_ref, gamma, beta)[0] if training else
@@ -335,7 +337,8 @@ def test_upsample_nearest_forward_finite_differences_float32_pickle():
         Upsample2D(1.5)
 
 
-# sizes/scales where torch's two ratio conventions (1 / scale_factor and in / out) differ
+# sizes/scales where torch's two ratio conventions (1 / scale_factor and in / out)
+# differ
 RESIZES = [dict(scale_factor=2), dict(scale_factor=1.5), dict(scale_factor=(0.5, 3)),
            dict(size=(7, 4)), dict(size=3), dict(scale_factor=0.6)]
 
@@ -413,7 +416,8 @@ def test_resize_kernels_match_reference(dtype):
             + _upsample_kernels.linear_taps(4, 2, 2.0, dtype))
     out = np.empty((5, 7, 2), dtype=dtype)
     _upsample_kernels.resize_bilinear(x, *taps, out)
-    expected = ref.resize_bilinear(x[:, None].astype(np.float64), 7, 2, 3 / 7, 2.0)[:, 0]
+    expected = ref.resize_bilinear(x[:, None].astype(np.float64), 7, 2, 3 / 7,
+                                   2.0)[:, 0]
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
     g = rng.normal(size=(5, 7, 2)).astype(dtype)

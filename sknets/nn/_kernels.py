@@ -76,13 +76,14 @@ def shifted_gemm(coef, src, offs, n_pos, out):
                 s1 = src[offs[t + 1] + u0:offs[t + 1] + u0 + m]
                 s2 = src[offs[t + 2] + u0:offs[t + 2] + u0 + m]
                 s3 = src[offs[t + 3] + u0:offs[t + 3] + u0 + m]
-                w00, w01, w02, w03 = coef[r, t], coef[r, t + 1], coef[r, t + 2], coef[r, t + 3]
-                w10, w11, w12, w13 = (coef[r + 1, t], coef[r + 1, t + 1], coef[r + 1, t + 2],
-                                      coef[r + 1, t + 3])
-                w20, w21, w22, w23 = (coef[r + 2, t], coef[r + 2, t + 1], coef[r + 2, t + 2],
-                                      coef[r + 2, t + 3])
-                w30, w31, w32, w33 = (coef[r + 3, t], coef[r + 3, t + 1], coef[r + 3, t + 2],
-                                      coef[r + 3, t + 3])
+                w00, w01, w02, w03 = (coef[r, t], coef[r, t + 1], coef[r, t + 2],
+                                      coef[r, t + 3])
+                w10, w11, w12, w13 = (coef[r + 1, t], coef[r + 1, t + 1],
+                                      coef[r + 1, t + 2], coef[r + 1, t + 3])
+                w20, w21, w22, w23 = (coef[r + 2, t], coef[r + 2, t + 1],
+                                      coef[r + 2, t + 2], coef[r + 2, t + 3])
+                w30, w31, w32, w33 = (coef[r + 3, t], coef[r + 3, t + 1],
+                                      coef[r + 3, t + 2], coef[r + 3, t + 3])
                 for u in range(m):
                     a, b, c, d = s0[u], s1[u], s2[u], s3[u]
                     o0[u] += w00 * a + w01 * b + w02 * c + w03 * d
@@ -98,7 +99,8 @@ def shifted_gemm(coef, src, offs, n_pos, out):
                 s1 = src[offs[t + 1] + u0:offs[t + 1] + u0 + m]
                 s2 = src[offs[t + 2] + u0:offs[t + 2] + u0 + m]
                 s3 = src[offs[t + 3] + u0:offs[t + 3] + u0 + m]
-                w00, w01, w02, w03 = coef[r, t], coef[r, t + 1], coef[r, t + 2], coef[r, t + 3]
+                w00, w01, w02, w03 = (coef[r, t], coef[r, t + 1], coef[r, t + 2],
+                                      coef[r, t + 3])
                 for u in range(m):
                     o0[u] += w00 * s0[u] + w01 * s1[u] + w02 * s2[u] + w03 * s3[u]
 
@@ -347,7 +349,8 @@ def _crop_phases(d, n0, nb, stride, na, pad, wph, plane, dx):
 
 @njit(cache=True, fastmath=_FM)
 def _conv_store(o, bias, relu, n0, nb, plane, wp, out):
-    """out[n0+b, f, p, q] = act(o[f, b*plane + p*wp + q] + bias[f]), act relu or none."""
+    """out[n0+b, f, p, q] = act(o[f, b*plane + p*wp + q] + bias[f]), act relu or
+    none."""
     _, n_filters, oh, ow = out.shape
     zero = out.dtype.type(0)
     for b in range(nb):
@@ -444,8 +447,8 @@ def _conv_coef_t(W, stride, coef_t):
                             i = s * (kq - 1 - ii) + a
                             j = s * (kq - 1 - jj) + bb
                             if i < k and j < k:
-                                coef_t[(c * na + a) * na + bb, (f * kq + ii) * kq + jj] = \
-                                    W[f, c, i, j]
+                                coef_t[(c * na + a) * na + bb,
+                                       (f * kq + ii) * kq + jj] = W[f, c, i, j]
 
 
 @njit(cache=True, parallel=True)

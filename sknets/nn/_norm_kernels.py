@@ -3,10 +3,10 @@
 The input is viewed as (N, C, M): M = H*W for feature maps, 1 for (N, C) features. The
 statistics and the parameter gradients are sums per channel, accumulated in float64
 (also for float32 data) and in parallel over channels (each thread owns whole channels:
-no race); ``fastmath`` is limited to re-association so that those sums vectorise. Forward
-reads the input three times (sum, centred sum of squares, output) and backward twice
-(the two sums, input gradient), against about seven array passes for the numpy
-expression. Plain-numpy references live in ``tests/references/nn_layers.py``.
+no race); ``fastmath`` is limited to re-association so that those sums vectorise.
+Forward reads the input three times (sum, centred sum of squares, output) and
+backward twice (the two sums, input gradient), against about seven array passes for
+the numpy expression. Plain-numpy references live in ``tests/references/nn_layers.py``.
 
 Dense features (M = 1) take row-major loops on one thread instead: a channel's values
 are then C apart in memory, and the per-channel loops of a parallel sweep would read
@@ -18,7 +18,8 @@ from numba import njit, prange
 
 
 def batchnorm_stats(x, mean, var):
-    """mean[c], var[c] = the mean and biased variance of x[:, c, :] (float64 outputs)."""
+    """mean[c], var[c] = the mean and biased variance of x[:, c, :] (float64
+    outputs)."""
     n, n_channels, m = x.shape
     if m == 1:
         _stats_rows(np.ascontiguousarray(x).reshape(n, n_channels), mean, var)

@@ -29,7 +29,7 @@ def _round4(n):
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, as in every deep-learning library).
 
-    ``y[n, f, p, q] = b[f] + sum_{c,i,j} W[f, c, i, j] * x[n, c, p*s + i - pad, q*s + j - pad]``
+    ``y[n, f, p, q] = b[f] + sum_{c,i,j} W[f, c, i, j] * x[n, c, p*s+i-pad, q*s+j-pad]``
     with zeros outside the image.
 
     Parameters
@@ -139,7 +139,8 @@ class Conv2D(Layer):
         ld = pos + kq
         ldg = pos + (kq - 1) * wph + kq - 1
         rows_t = c * min(s, k) ** 2   # the phases a tap reads
-        x_size, coef_t, d_size = rows_t * ld, (rows_t, _round4(f * kq * kq)), rows_t * pos
+        x_size, coef_t, d_size = (rows_t * ld, (rows_t, _round4(f * kq * kq)),
+                                  rows_t * pos)
         offs = _kernels.conv_offsets(c, k, s, ld, wph, t4)
         offs_t = _kernels.conv_offsets(f, kq, 1, ldg, wph, coef_t[1])
         lay = dict(per_block=per_block, n_blocks=n_blocks, ld=ld, ldg=ldg, offs=offs,
@@ -205,7 +206,8 @@ class _Pool2D(Layer):
         self.oh = _out_size(h, self.pool_size, self.stride, 0)
         self.ow = _out_size(w, self.pool_size, self.stride, 0)
         if self.oh < 1 or self.ow < 1:
-            raise ValueError(f"pool size {self.pool_size} does not fit the {h}x{w} input")
+            raise ValueError(f"pool size {self.pool_size} does not fit the "
+                             f"{h}x{w} input")
         return (c, self.oh, self.ow)
 
     def __repr__(self):

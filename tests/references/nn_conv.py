@@ -17,8 +17,9 @@ def _pad(x, pad):
 
 def conv2d_backward(x, W, g, stride=1, pad=0):
     """Gradients (dW, db, dx) of ``conv2d(x, W, b, stride, pad)`` for the output
-    gradient g: dW[f, c, i, j] = sum g[n, f, p, q] x[n, c, p*s + i - pad, q*s + j - pad],
-    db[f] = sum g[:, f], dx the scatter-add of g[n, f, p, q] W[f] over each window."""
+    gradient g: dW[f, c, i, j] = sum g[n, f, p, q] x[n, c, p*s + i - pad,
+    q*s + j - pad], db[f] = sum g[:, f], dx the scatter-add of g[n, f, p, q] W[f]
+    over each window."""
     n, c, h, w = x.shape
     f, _, k, _ = W.shape
     oh, ow = g.shape[2], g.shape[3]

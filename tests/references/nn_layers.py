@@ -9,7 +9,8 @@ import numpy as np
 
 
 def conv2d(x, W, b, stride=1, pad=0):
-    """y[n, f, p, q] = b[f] + sum_{c,i,j} W[f, c, i, j] x[n, c, p*s + i - pad, q*s + j - pad]."""
+    """y[n, f, p, q] = b[f] + sum_{c,i,j} W[f, c, i, j] x[n, c, p*s + i - pad,
+    q*s + j - pad]."""
     n, c, h, w = x.shape
     f, _, k, _ = W.shape
     xp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
@@ -44,7 +45,8 @@ def conv_transpose2d(x, W, b, stride=1, pad=0, output_padding=0):
 
 
 def batchnorm_train(x, gamma, beta, eps=1e-5):
-    """Training-mode batch norm per channel (axis 1): (y, batch mean, biased variance)."""
+    """Training-mode batch norm per channel (axis 1): (y, batch mean, biased
+    variance)."""
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, -1) + (1,) * (x.ndim - 2)
     mean = x.mean(axis=axes)
