@@ -522,3 +522,30 @@ def test_small_resnet_trains_on_tiny_digits():
     assert losses[-1] < 0.5 * losses[0], losses
     acc = np.mean(np.argmax(net.forward(X), axis=1) == y)
     assert acc > 0.6, acc
+
+
+@pytest.mark.parametrize("layers", [
+    [Conv2D(8, 3, activation="relu"), MaxPool2D(2), Conv2D(8, 3, stride=2)],
+    [ConvTranspose2D(4, 3, stride=2, padding=1, output_padding=1)],
+], ids=["conv", "conv-transpose"])
+def test_layers_predict_from_several_threads_at_once(layers):
+    # the layers' scratch arrays belong to the calling thread: four threads running
+    # one fitted network at the same time get the serial result, every time
+    import threading
+
+    net = _built(layers, (3, 12, 12), dtype=np.float32)
+    x = np.random.default_rng(0).normal(size=(64, 3, 12, 12)).astype(np.float32)
+    ref_out = net.forward(x)
+    outs = []
+
+    def work():
+        outs.extend(net.forward(x) for _ in range(10))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outs) == 40
+    for out in outs:
+        np.testing.assert_array_equal(out, ref_out)

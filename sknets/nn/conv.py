@@ -103,16 +103,6 @@ class Conv2D(Layer):
     W = property(lambda self: self.params[0])
     b = property(lambda self: self.params[1])
 
-    def _work(self, name, shape, dtype):
-        """A work array of ``shape``, a view of one reused flat array (grown when a
-        call needs more)."""
-        size = int(np.prod(shape))
-        buf = self.__dict__.get(name)
-        if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = np.empty(size, dtype=dtype)
-            setattr(self, name, buf)
-        return buf[:size].reshape(shape)
-
     def _layout(self, x_shape):
         """Block layout for a batch of ``x_shape``: (per_block, n_blocks, ld, ldg,
         offs, offs_t, work sizes), cached per batch size."""
@@ -158,9 +148,9 @@ class Conv2D(Layer):
         _kernels.conv_forward(
             x, self.params[0], self.params[1], self.activation == "relu", self.stride,
             self.pad, lay["per_block"], lay["ld"], lay["offs"],
-            self._work("_coef", lay["coef"], dt),
-            self._work("_xwork", (nt, lay["x_size"]), dt),
-            self._work("_owork", (nt, lay["o_size"]), dt), out)
+            self._scratch("_coef", lay["coef"], dt),
+            self._scratch("_xwork", (nt, lay["x_size"]), dt),
+            self._scratch("_owork", (nt, lay["o_size"]), dt), out)
         self._x = x
         self._out = out
         return out
@@ -176,12 +166,12 @@ class Conv2D(Layer):
         _kernels.conv_backward(
             x, g, self._out, self.activation == "relu", self.params[0], self.stride,
             self.pad, lay["per_block"], lay["ld"], lay["ldg"], lay["offs"],
-            lay["offs_t"], self._work("_coef_t", lay["coef_t"], dt), self.input_grad,
-            self._work("_xwork", (nt, lay["x_size"]), dt),
-            self._work("_gwork", (nt, lay["g_size"]), dt),
-            self._work("_dwork", (nt, lay["d_size"]), dt),
-            self._work("_dw_blocks", (lay["n_blocks"], f, t4), dt),
-            self._work("_db_blocks", (lay["n_blocks"], f), dt),
+            lay["offs_t"], self._scratch("_coef_t", lay["coef_t"], dt), self.input_grad,
+            self._scratch("_xwork", (nt, lay["x_size"]), dt),
+            self._scratch("_gwork", (nt, lay["g_size"]), dt),
+            self._scratch("_dwork", (nt, lay["d_size"]), dt),
+            self._scratch("_dw_blocks", (lay["n_blocks"], f, t4), dt),
+            self._scratch("_db_blocks", (lay["n_blocks"], f), dt),
             self.grads[0], self.grads[1], dx)
         return dx if self.input_grad else None
 

@@ -19,6 +19,8 @@ Conventions (see the package docstring for the whole interface):
   ``Sequential`` assigns are the arrays the sub-layers compute with.
 """
 
+import threading
+
 import numpy as np
 
 from sknets.utils._validation import check_memory
@@ -81,6 +83,24 @@ class Layer:
         value = np.ascontiguousarray(value, dtype=self.dtype)
         self.params.append(value)
         self.grads.append(np.zeros_like(value))
+
+    def _scratch(self, name, shape, dtype):
+        """A work array of ``shape``: a view of a flat array reused between calls
+        (grown when a call needs more).
+
+        The arrays belong to the calling Python thread, so that threads predicting
+        with one fitted network at the same time never share scratch space. Like
+        every attribute starting with ``_``, they are not pickled.
+        """
+        local = self.__dict__.get("_scratch_arrays")
+        if local is None:
+            local = self.__dict__.setdefault("_scratch_arrays", threading.local())
+        size = int(np.prod(shape))
+        buf = getattr(local, name, None)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = np.empty(size, dtype=dtype)
+            setattr(local, name, buf)
+        return buf[:size].reshape(shape)
 
     def __getstate__(self):
         # attributes starting with "_" are caches of the last forward pass (inputs,

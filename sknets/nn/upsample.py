@@ -258,21 +258,15 @@ class ConvTranspose2D(Layer):
     W = property(lambda self: self.params[0])
     b = property(lambda self: self.params[1])
 
-    def _buffer(self, name, shape, dtype):
-        buf = self.__dict__.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype)
-            setattr(self, name, buf)
-        return buf
-
     def forward(self, x, training=False):
         n, c, h, w = x.shape
         W = self.params[0]
         f, k = self.filters, self.kernel_size
-        x_mat = self._buffer("_x_mat", (c, n, h * w), x.dtype)
+        x_mat = self._scratch("_x_mat", (c, n, h * w), x.dtype)
         x_mat[...] = x.reshape(n, c, h * w).transpose(1, 0, 2)
+        self._x_mat = x_mat           # for backward (training runs on one thread)
         x_mat = x_mat.reshape(c, n * h * w)
-        cols = self._buffer("_cols", (f * k * k, n * h * w), x.dtype)
+        cols = self._scratch("_cols", (f * k * k, n * h * w), x.dtype)
         np.dot(W.reshape(c, -1).T, x_mat, out=cols)
         out = np.empty((n, f, self.oh, self.ow), dtype=x.dtype)
         _kernels.col2im(cols, k, k, self.stride, self.padding, h, w, out)
@@ -285,12 +279,12 @@ class ConvTranspose2D(Layer):
         W = self.params[0]
         c, f, k = W.shape[0], self.filters, self.kernel_size
         h, w = self.h, self.w
-        g_cols = self._buffer("_cols", (f * k * k, n * h * w), g.dtype)
+        g_cols = self._scratch("_cols", (f * k * k, n * h * w), g.dtype)
         _kernels.im2col(g, k, k, self.stride, self.padding, h, w, g_cols)
         np.sum(g, axis=(0, 2, 3), out=self.grads[1])
         x_mat = self._x_mat.reshape(c, n * h * w)
         np.dot(x_mat, g_cols.T, out=self.grads[0].reshape(c, -1))
-        dx_mat = self._buffer("_dx_mat", (c, n, h * w), g.dtype)
+        dx_mat = self._scratch("_dx_mat", (c, n, h * w), g.dtype)
         np.dot(W.reshape(c, -1), g_cols, out=dx_mat.reshape(c, n * h * w))
         return np.ascontiguousarray(dx_mat.transpose(1, 0, 2)).reshape(n, c, h, w)
 
