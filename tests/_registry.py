@@ -46,7 +46,7 @@ for _name in ("ConvNetClassifier", "ConvNetRegressor"):
         ),
     }
 
-# --- GANSampler (issue 6) ---
+# --- GANSampler ---
 from sknets import GANSampler  # noqa: E402
 
 ESTIMATORS.append(
@@ -79,7 +79,7 @@ EXPECTED_FAILED["BernoulliRBM"] = {
 }
 EXPECTED_FAILED_WHEN["BernoulliRBM"] = lambda est: est.visible_unit == "bernoulli"
 
-# SpikeSlabRBM (issue 4)
+# SpikeSlabRBM
 from sknets import SpikeSlabRBM  # noqa: E402
 
 ESTIMATORS.append(SpikeSlabRBM(n_components=4, n_slabs=2, n_iter=2, batch_size=10,
@@ -100,7 +100,7 @@ EXPECTED_FAILED["KMeans"] = {
         "sample_weight is not equivalent to removing/repeating samples (random init)."
     ),
 }
-# --- DBNClassifier, Autoencoder (issue 19) ---
+# --- DBNClassifier, Autoencoder ---
 # Both visible-unit kinds of each, with pre-training (the checks' data are not in
 # [0, 1], so the Bernoulli DBN warns and pre-trains on them as given); a denoising,
 # pre-trained Autoencoder. Bernoulli-unit Autoencoders refuse X outside [0, 1] by
@@ -120,7 +120,7 @@ ESTIMATORS += [
                 pretrain=True, pretrain_n_iter=2, activation="logistic", max_iter=10,
                 batch_size=32, random_state=0),
 ]
-# --- VariationalAutoencoder, VAEClassifier (issue 18) ---
+# --- VariationalAutoencoder, VAEClassifier ---
 # likelihood="gaussian": the checks feed real-valued data, which the Bernoulli
 # likelihood (the default) refuses by design with a ValueError naming MinMaxScaler;
 # the Bernoulli paths (fit, transform, score_samples, pickling, dtypes, bad input) run
