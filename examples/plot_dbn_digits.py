@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Deep belief network on digits: pre-training and labels
-=====================================================
+======================================================
 
 A :class:`sknets.DBNClassifier` pre-trains a stack of two RBMs (256, 256) on the
 digits (scaled to [0, 1]) without labels, then fine-tunes the network on the labels.

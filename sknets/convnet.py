@@ -917,6 +917,22 @@ class ConvNetRegressor(RegressorMixin, _BaseConvNet):
         out = self._outputs(X) * self.target_scale_ + self.target_mean_
         return out[:, 0] if self._y_ndim == 1 else out
 
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of the prediction (as
+        :func:`sklearn.metrics.r2_score`, uniform average over the targets).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
