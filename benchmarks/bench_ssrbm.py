@@ -12,11 +12,11 @@ Prints
    digits (75/25 split, ``random_state=0``): test accuracy and fit time, for the
    settings listed, next to scikit-learn's ``BernoulliRBM`` pipeline (``MinMaxScaler ->
    BernoulliRBM(100, learning_rate=0.06, n_iter=20) -> LogisticRegression``, the
-   spec's baseline) and logistic regression on the standardised pixels;
+   usual baseline) and logistic regression on the standardised pixels;
 2. the time of one training epoch (standardised digits train split, defaults: 100
    spikes, 2 slabs, batch 20, PCD-1) of ``SpikeSlabRBM`` (Numba kernels, noise drawn
    per epoch; while an epoch runs, a helper thread draws the next epoch's noise when
-   two threads are allowed) against ``sknets.rbm._ss_reference.train_epoch``, a
+   two threads are allowed) against ``tests/references/ssrbm.py``'s ``train_epoch``, a
    plain-numpy implementation of the same update replaying the same kind of noise
    (its products use numpy's BLAS threads), in the same process; also ours without
    the helper thread. The ratio is what counts (absolute times drift on a shared
@@ -27,8 +27,10 @@ Everything uses fixed seeds.
 
 import argparse
 import os
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -41,8 +43,11 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from sknets import SpikeSlabRBM
 from sknets.rbm import _spike_slab as _ss
-from sknets.rbm import _ss_reference as ref
 from sknets.rbm._base import batch_bounds
+
+# the numpy reference lives in the test tree (run from the repository root)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.references import ssrbm as ref  # noqa: E402
 
 
 def pipeline_accuracy(rbm, scaler, Xtr, Xte, ytr, yte):

@@ -19,9 +19,9 @@ from threadpoolctl import threadpool_limits
 
 from sknets import SpikeSlabRBM
 from sknets.rbm import _ss_kernels as K
-from sknets.rbm import _ss_reference as R
 from sknets.rbm._base import batch_bounds
 from sknets.rbm._spike_slab import auto_w_init_scale
+from tests.references import ssrbm as R
 
 LOG_BOUNDS = (np.log(1e-2), np.log(1e3))
 
