@@ -30,6 +30,9 @@ the data's dtype with the same operations, in the same order, as the numpy layer
 import numpy as np
 from numba import njit
 
+# the batch-norm statistics and backward pass of sknets.nn.BatchNorm on (N, C) rows
+from sknets.nn._norm_kernels import _backward_rows, _stats_rows
+
 DENSE, BATCHNORM, ACTIVATION = 0, 1, 2
 IDENTITY, RELU, LEAKY_RELU, TANH, SIGMOID = 0, 1, 2, 3, 4
 BERNOULLI, GAUSSIAN = 0, 1
@@ -89,27 +92,15 @@ def network_forward(theta, layout, layer_f, x, act, running_mean, running_var,
 def _batchnorm_forward(x, gamma, beta, momentum, epsilon, running_mean, running_var,
                        mean, istd, out):
     n, c = x.shape
-    s = np.zeros(c)
-    for i in range(n):
-        row = x[i]
-        for j in range(c):
-            s[j] += row[j]
-    for j in range(c):
-        mean[j] = s[j] / n
-    q = np.zeros(c)
-    for i in range(n):
-        row = x[i]
-        for j in range(c):
-            d = row[j] - mean[j]
-            q[j] += d * d
+    var = np.empty(c)
+    _stats_rows(x, mean, var)
     unbiased = n / max(n - 1, 1)
     center = np.empty(c, dtype=out.dtype)
     scale = np.empty(c, dtype=out.dtype)
     for j in range(c):
-        var = q[j] / n
         running_mean[j] = (1 - momentum) * running_mean[j] + momentum * mean[j]
-        running_var[j] = (1 - momentum) * running_var[j] + momentum * var * unbiased
-        istd[j] = 1.0 / np.sqrt(var + epsilon)
+        running_var[j] = (1 - momentum) * running_var[j] + momentum * var[j] * unbiased
+        istd[j] = 1.0 / np.sqrt(var[j] + epsilon)
         center[j] = mean[j]
         scale[j] = gamma[j] * istd[j]
     for i in range(n):
@@ -167,9 +158,9 @@ def network_backward(theta, grad, layout, layer_f, x, act, cache_mean, cache_ist
             _column_sums(g, grad[ob:ob + nout])
             np.dot(g, W.T, g_in)
         elif kind == BATCHNORM:
-            _batchnorm_backward(h_in, g, cache_mean[bo:bo + nout],
-                                cache_istd[bo:bo + nout], theta[oa:oa + nout], g_in,
-                                grad[oa:oa + nout], grad[ob:ob + nout])
+            _backward_rows(h_in, g, cache_mean[bo:bo + nout], cache_istd[bo:bo + nout],
+                           theta[oa:oa + nout], True, g_in, grad[oa:oa + nout],
+                           grad[ob:ob + nout])
         else:
             ao = layout[l, 6]
             out = act[ao:ao + n * nout].reshape(n, nout)
@@ -188,34 +179,6 @@ def _column_sums(g, out):
             s[j] += row[j]
     for j in range(c):
         out[j] = s[j]
-
-
-@njit(cache=True)
-def _batchnorm_backward(x, g, mean, istd, gamma, dx, dgamma, dbeta):
-    n, c = x.shape
-    sg = np.zeros(c)
-    sgx = np.zeros(c)
-    for i in range(n):
-        gi, xi = g[i], x[i]
-        for j in range(c):
-            sg[j] += gi[j]
-            sgx[j] += gi[j] * (xi[j] - mean[j])
-    at = np.empty(c, dtype=dx.dtype)
-    ct = np.empty(c, dtype=dx.dtype)
-    kt = np.empty(c, dtype=dx.dtype)
-    mt = np.empty(c, dtype=dx.dtype)
-    for j in range(c):
-        dbeta[j] = sg[j]
-        dgamma[j] = sgx[j] * istd[j]
-        a = gamma[j] * istd[j]
-        at[j] = a
-        ct[j] = -a * istd[j] * istd[j] * sgx[j] / n
-        kt[j] = -a * sg[j] / n
-        mt[j] = mean[j]
-    for i in range(n):
-        gi, xi, o = g[i], x[i], dx[i]
-        for j in range(c):
-            o[j] = at[j] * gi[j] + ct[j] * (xi[j] - mt[j]) + kt[j]
 
 
 @njit(cache=True)
