@@ -44,12 +44,15 @@ from sknets.nn._estimator import (
     NetworkTrainingMixin,
     SupervisedModel,
     forward_in_chunks,
+    image_shape_of_4d,
+    image_shape_of_rows,
 )
 from sknets.nn._training import validation_split
 from sknets.nn.architectures import small_resnet
 from sknets.nn.losses import squared_error
 from sknets.utils._random import make_generator
 from sknets.utils._threads import kernel_threads
+from sknets.utils._validation import as_sizes
 
 __all__ = ["ConvNetClassifier", "ConvNetRegressor"]
 
@@ -57,23 +60,6 @@ __all__ = ["ConvNetClassifier", "ConvNetRegressor"]
 # (filters, kernel size, padding) of the two conv stages, then dense 120 and 84.
 _LENET5_CONVS = ((6, 5, 2), (16, 5, 0))
 _LENET5_HIDDEN = (120, 84)
-
-_CHANNEL_COUNTS = (1, 3, 4)
-
-
-def _as_tuple(value, name, allow_empty=False):
-    if isinstance(value, Integral):
-        return (int(value),)
-    try:
-        out = tuple(int(v) for v in np.ravel(value))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an int or a sequence of ints, got {value!r}")
-    if not out and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
-    if any(v < 1 for v in out):
-        raise ValueError(f"{name} must contain positive ints, got {value!r}")
-    return out
-
 
 _COMMON_DOC = """
     Input rows are reshaped to images: ``image_shape`` if given; otherwise square
@@ -311,7 +297,7 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
 
     def _dense_only(self):
         return (self.architecture == "custom"
-                and len(_as_tuple(self.filters, "filters", allow_empty=True)) == 0)
+                and len(as_sizes(self.filters, "filters")) == 0)
 
     def _validate_input(self, X, y="no_validation", reset=True, **kwargs):
         dtype = self._float_dtype()
@@ -329,37 +315,11 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
 
     def _infer_image_shape(self, X):
         if X.ndim == 4:
-            shape = tuple(int(s) for s in X.shape[1:])
-            if self.image_shape is not None:
-                given = _as_tuple(self.image_shape, "image_shape")
-                if given not in (shape, shape[1:]):
-                    raise ValueError(f"image_shape={self.image_shape} does not match "
-                                     f"the 4-D input of shape {X.shape}")
-            elif shape[2] in _CHANNEL_COUNTS and shape[0] not in _CHANNEL_COUNTS:
-                raise ValueError(
-                    f"X of shape {X.shape} looks channels-last (n, height, width, "
-                    f"channels); this estimator wants channels-first images: pass "
-                    f"X.transpose(0, 3, 1, 2), or set image_shape={shape} to use the "
-                    f"array as it is")
-            return shape
-        n_features = X.shape[1]
+            return image_shape_of_4d(X, self.image_shape)
         if self._dense_only():
-            return (n_features,)
-        if self.image_shape is not None:
-            shape = _as_tuple(self.image_shape, "image_shape")
-            if len(shape) == 2:
-                shape = (1,) + shape
-            if len(shape) != 3 or int(np.prod(shape)) != n_features:
-                raise ValueError(f"image_shape={self.image_shape} does not match "
-                                 f"n_features={n_features}")
-            return shape
-        side = int(round(np.sqrt(n_features)))
-        if side * side == n_features:
-            return (1, side, side)
-        raise ValueError(
-            f"X has {n_features} features, which are not a square single-channel "
-            f"image: set image_shape=(channels, height, width) (e.g. (3, h, w) for "
-            f"flattened RGB rows), or filters=() for a dense network on tabular data")
+            return (X.shape[1],)
+        return image_shape_of_rows(X.shape[1], self.image_shape,
+                                   "filters=() for a dense network on tabular data")
 
     def _to_images(self, X):
         dtype = self.network_.dtype
@@ -386,8 +346,8 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
                                  f"12x12, got {h}x{w}; use architecture='custom'")
             convs = _LENET5_CONVS
         else:
-            filters = _as_tuple(self.filters, "filters")
-            kernels = _as_tuple(self.kernel_size, "kernel_size")
+            filters = as_sizes(self.filters, "filters", allow_empty=False)
+            kernels = as_sizes(self.kernel_size, "kernel_size", allow_empty=False)
             if len(kernels) == 1:
                 kernels = kernels * len(filters)
             if len(kernels) != len(filters):
@@ -428,8 +388,7 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
                                             dtype=self._float_dtype())
         layers, _ = self._conv_stack(image_shape)
         hidden = (_LENET5_HIDDEN if self.architecture == "lenet5" else
-                  _as_tuple(self.hidden_layer_sizes, "hidden_layer_sizes",
-                            allow_empty=True))
+                  as_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
         init = "he" if self.activation in ("relu", "leaky_relu") else "glorot"
         for units in hidden:
             layers.append(Dense(units, init=init))

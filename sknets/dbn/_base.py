@@ -9,23 +9,11 @@ from sklearn.base import BaseEstimator
 from sknets.nn import Dense, Dropout, make_activation
 from sknets.nn._estimator import NetworkTrainingMixin
 from sknets.utils._random import make_generator
+from sknets.utils._validation import as_sizes
 
 from ._pretrain import check_unit_interval, per_layer, pretrain_stack
 
 __all__ = ["PretrainedNetworkBase", "as_sizes", "run_layers"]
-
-
-def as_sizes(value, name, allow_empty=True):
-    """A tuple of positive ints from an int or a sequence of ints."""
-    if np.isscalar(value):
-        value = (value,)
-    try:
-        sizes = tuple(int(v) for v in np.ravel(np.asarray(value, dtype=object)))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an int or a sequence of ints, got {value!r}")
-    if any(s < 1 for s in sizes) or (not sizes and not allow_empty):
-        raise ValueError(f"{name} must contain positive ints, got {value!r}")
-    return sizes
 
 
 def run_layers(layers, X, chunk=512):

@@ -9,7 +9,10 @@
   (``loss_curve_``, ``validation_scores_``, ``best_loss_``, ``n_iter_``, ``t_``,
   ``history_``);
 - :class:`SupervisedModel`: the training problem "a network, a loss on its output, a
-  target per row" used by the classifiers, the regressor and the autoencoders.
+  target per row" used by the classifiers, the regressor and the autoencoders;
+- :func:`image_shape_of_4d`, :func:`image_shape_of_rows`: the ``(channels, height,
+  width)`` of the images a convolutional estimator is fitted on, from 4-D input or
+  from flat rows and its ``image_shape`` parameter.
 """
 
 from numbers import Integral, Real
@@ -19,9 +22,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknets.nn._training import MinibatchModel, TrainingHistory, train
 from sknets.nn.optimizers import SOLVERS, make_solver
+from sknets.utils._validation import as_sizes
 
 __all__ = ["TRAINING_PARAMETERS", "NetworkTrainingMixin", "SupervisedModel",
-           "forward_in_chunks"]
+           "forward_in_chunks", "image_shape_of_4d", "image_shape_of_rows"]
 
 TRAINING_PARAMETERS = {
     "solver": [StrOptions(set(SOLVERS))],
@@ -211,3 +215,47 @@ def forward_in_chunks(net, X, chunk=512):
     if out:
         return np.concatenate(out)
     return np.empty((0,) + tuple(net.output_shape), dtype=net.dtype)
+
+
+# channel counts of grey, RGB and RGBA images, to recognise channels-last input
+_CHANNEL_COUNTS = (1, 3, 4)
+
+
+def image_shape_of_4d(X, image_shape):
+    """The ``(channels, height, width)`` of 4-D images ``X``, checked against the
+    ``image_shape`` parameter (None, ``(h, w)`` or ``(c, h, w)``); channels-last
+    input is refused unless ``image_shape`` says to use it as it is."""
+    shape = tuple(int(s) for s in X.shape[1:])
+    if image_shape is not None:
+        given = as_sizes(image_shape, "image_shape")
+        if given not in (shape, shape[1:]):
+            raise ValueError(f"image_shape={image_shape} does not match the 4-D input "
+                             f"of shape {X.shape}")
+    elif shape[2] in _CHANNEL_COUNTS and shape[0] not in _CHANNEL_COUNTS:
+        raise ValueError(
+            f"X of shape {X.shape} looks channels-last (n, height, width, channels); "
+            f"this estimator wants channels-first images: pass "
+            f"X.transpose(0, 3, 1, 2), or set image_shape={shape} to use the array "
+            f"as it is")
+    return shape
+
+
+def image_shape_of_rows(n_features, image_shape, dense_remedy):
+    """The ``(channels, height, width)`` of flat rows of ``n_features``: the
+    ``image_shape`` parameter, else a square single-channel image; ``dense_remedy``
+    names the setting of a network for tabular data (in the error)."""
+    if image_shape is not None:
+        shape = as_sizes(image_shape, "image_shape")
+        if len(shape) == 2:
+            shape = (1,) + shape
+        if len(shape) != 3 or int(np.prod(shape)) != n_features:
+            raise ValueError(f"image_shape={image_shape} does not match "
+                             f"n_features={n_features}")
+        return shape
+    side = int(round(np.sqrt(n_features)))
+    if side * side == n_features:
+        return (1, side, side)
+    raise ValueError(
+        f"X has {n_features} features, which are not a square single-channel image: "
+        f"set image_shape=(channels, height, width) (e.g. (3, h, w) for flattened "
+        f"RGB rows), or {dense_remedy}")

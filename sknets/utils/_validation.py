@@ -1,10 +1,30 @@
-"""Validation helpers shared by the estimators: finite parameters, memory requests, and
-fits that leave the estimator as it was when they fail."""
+"""Validation helpers shared by the estimators: layer-size parameters, finite
+parameters, memory requests, and fits that leave the estimator as it was when they
+fail."""
 
 import functools
 import os
+from numbers import Integral
 
 import numpy as np
+
+
+def as_sizes(value, name, allow_empty=True):
+    """An int or a sequence of ints (``hidden_layer_sizes``, ``filters``, ...) as a
+    tuple of positive ints; a ValueError naming ``name`` otherwise."""
+    if isinstance(value, Integral):
+        out = (int(value),)
+    else:
+        try:
+            out = tuple(int(v) for v in np.ravel(value))
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be an int or a sequence of ints, got "
+                             f"{value!r}") from None
+    if not out and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
+    if any(v < 1 for v in out):
+        raise ValueError(f"{name} must contain positive ints, got {value!r}")
+    return out
 
 
 def check_finite_params(params, *, estimator_name, remedy):

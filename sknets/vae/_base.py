@@ -11,35 +11,23 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from sknets.nn import Sequential
-from sknets.nn._estimator import TRAINING_PARAMETERS, NetworkTrainingMixin
+from sknets.nn._estimator import (
+    TRAINING_PARAMETERS,
+    NetworkTrainingMixin,
+    image_shape_of_4d,
+    image_shape_of_rows,
+)
 from sknets.utils._random import make_generator
+from sknets.utils._validation import as_sizes
 from sknets.vae import _elbo
 from sknets.vae._networks import FeatureParameter
 
-_CHANNEL_COUNTS = (1, 3, 4)
 _NDIM_HINT = " or 4-D (n_samples, channels, height, width)"
 
 #: standard-normal draws per row in score_samples and the validation ELBO
 N_SCORE_DRAWS = 32
 #: rows x draws per decoder call when evaluating the ELBO
 _EVAL_CHUNK = 8192
-
-
-def as_sizes(value, name, allow_empty=True):
-    """An int or a sequence of ints as a tuple of positive ints."""
-    if isinstance(value, Integral):
-        out = (int(value),)
-    else:
-        try:
-            out = tuple(int(v) for v in np.ravel(value))
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be an int or a sequence of ints, got "
-                             f"{value!r}") from None
-    if not out and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
-    if any(v < 1 for v in out):
-        raise ValueError(f"{name} must contain positive ints, got {value!r}")
-    return out
 
 
 def score_draws(n_components, dtype):
@@ -245,37 +233,13 @@ class BaseVAE(NetworkTrainingMixin, BaseEstimator):
                 f"data.")
 
     def _image_shape_of_4d(self, X):
-        shape = tuple(int(s) for s in X.shape[1:])
-        if self.image_shape is not None:
-            given = as_sizes(self.image_shape, "image_shape")
-            if given not in (shape, shape[1:]):
-                raise ValueError(f"image_shape={self.image_shape} does not match the "
-                                 f"4-D input of shape {X.shape}")
-        elif shape[2] in _CHANNEL_COUNTS and shape[0] not in _CHANNEL_COUNTS:
-            raise ValueError(
-                f"X of shape {X.shape} looks channels-last (n, height, width, "
-                f"channels); pass X.transpose(0, 3, 1, 2), or set image_shape={shape} "
-                f"to use the array as it is")
-        return shape
+        return image_shape_of_4d(X, self.image_shape)
 
     def _image_shape_of_rows(self, n_features):
         if self.architecture != "conv":
             return None
-        if self.image_shape is not None:
-            shape = as_sizes(self.image_shape, "image_shape")
-            if len(shape) == 2:
-                shape = (1,) + shape
-            if len(shape) != 3 or int(np.prod(shape)) != n_features:
-                raise ValueError(f"image_shape={self.image_shape} does not match "
-                                 f"n_features={n_features}")
-            return shape
-        side = int(round(np.sqrt(n_features)))
-        if side * side == n_features:
-            return (1, side, side)
-        raise ValueError(
-            f"architecture='conv' needs images: X has {n_features} features, which are "
-            f"not a square single-channel image. Set image_shape=(channels, height, "
-            f"width), or use architecture='mlp' for tabular data")
+        return image_shape_of_rows(n_features, self.image_shape,
+                                   "architecture='mlp' for tabular data")
 
     def _set_scaling(self, X):
         n_features = X.shape[1]
