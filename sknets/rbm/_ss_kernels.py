@@ -1,7 +1,9 @@
 """Numba kernels of the spike-and-slab RBM (``SpikeSlabRBM``).
 
-The maths is section 2-4 of ``../shared/specs/ssrbm.md``; ``_ss_reference.py`` states
-the same in plain numpy and the tests compare the two. Kernels know nothing of
+The maths is written in the user guide, ``doc/user_guide/spike_slab_rbm.rst``, section
+*The model* (the section names in the docstrings below are its subsections);
+``tests/references/ssrbm.py`` states the same in plain numpy and the tests compare the
+two. Kernels know nothing of
 estimators: they take arrays and scalars.
 
 Random numbers. All of them are drawn outside with numpy (the estimator's
@@ -142,7 +144,7 @@ def ss_conditionals(V, W2, b, alpha, mu):
 
 @njit(cache=True, error_model="numpy")
 def ss_free_energy(V, W2, b, alpha, mu, lam):
-    """Free energy ``F(v)`` (section 3) of every row of ``V``: (B,)."""
+    """Free energy ``F(v)`` (section *Free energy*) of every row of ``V``: (B,)."""
     B, D = V.shape
     N, K = alpha.shape
     U = np.empty((B, N * K), dtype=V.dtype)
@@ -499,7 +501,8 @@ def _sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
 @njit(cache=True, error_model="numpy")
 def _ball_rows(n_rows, Mv, lam, sd, z, V_prev, V_out, pool, pool_pos, fb_u, fb_pos,
                radius, max_rejections):
-    """Visible rows 0..n_rows-1 restricted to the ball (section 2): ``Mv`` holds
+    """Visible rows 0..n_rows-1 restricted to the ball (section *Visible draws in the
+    ball*): ``Mv`` holds
     ``h s W`` and becomes the mean ``Mv / lam``; the proposal is mean + z * sd, then
     pool rows until it lies in the ball (at most ``max_rejections``), then the
     coordinate-wise fallback from ``V_prev``. Writes ``V_out``.
@@ -542,7 +545,7 @@ def _ball_rows(n_rows, Mv, lam, sd, z, V_prev, V_out, pool, pool_pos, fb_u, fb_p
 @njit(cache=True, error_model="numpy")
 def ss_gibbs(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
              max_rejections, fb_u, fb_pos):
-    """One Gibbs sweep from every row of ``V`` (section 2).
+    """One Gibbs sweep from every row of ``V`` (section *Conditionals*).
 
     Returns ``(V_new, H, S, status, pool_pos, fb_pos, n_fallback)``; ``S`` is (B, N*K).
     """
@@ -581,7 +584,8 @@ def _copy_rows(src, src_start, dst, dst_start, n_rows):
 def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, mom, wd,
             learn_alpha, learn_mu, learn_lambda, scalar_alpha, scalar_lambda, log_lo,
             log_hi):
-    """Momentum step of section 4.2 from the statistics of both phases, in place.
+    """Momentum step (section *Gradients and updates*) from the statistics of both
+    phases, in place.
 
     ``V`` stacks the data batch (rows ``:B``) over the negative particles (rows
     ``B:``); ``U, P, Rr`` are their statistics (``_spike_stats``); ``Rr`` is
@@ -657,7 +661,8 @@ def _update(W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, V, B, U, P, Rr, G, lr, 
 def ss_gradient_step(V_pos, V_neg, W2, b, alpha, mu, lam, vW2, vb, va, vmu, vl, lr, mom,
                      wd, learn_alpha, learn_mu, learn_lambda, scalar_alpha,
                      scalar_lambda, log_lo, log_hi):
-    """One update of section 4.2 from a data batch ``V_pos`` and particles ``V_neg``."""
+    """One update (section *Gradients and updates*) from a data batch ``V_pos`` and
+    particles ``V_neg``."""
     B = V_pos.shape[0]
     M, D = V_neg.shape
     N, K = alpha.shape
@@ -726,8 +731,8 @@ def _expand(x, out, N, K):
 
 @njit(cache=True, error_model="numpy", fastmath=_CONTRACT)
 def _logits(U, n, b, half_inv_a, mu1, K, Q, C):
-    """``C[t, i] = c_i(v_t)`` (section 2) for rows ``t < n`` of the projections ``U``;
-    ``Q`` is work space of length N*K."""
+    """``C[t, i] = c_i(v_t)`` (section *Conditionals*) for rows ``t < n`` of the
+    projections ``U``; ``Q`` is work space of length N*K."""
     N = C.shape[1]
     NK = N * K
     for t in range(n):

@@ -1,8 +1,11 @@
-"""Plain-numpy reference of the spike-and-slab RBM (``../shared/specs/ssrbm.md``).
+"""Plain-numpy reference of the spike-and-slab RBM.
+
+The maths is written in ``doc/user_guide/spike_slab_rbm.rst``, section *The model*;
+the section names in the docstrings below are its subsections.
 
 Nothing here is used by the estimator at fit or transform time: these functions are the
-readable statement of the model that the Numba kernels of ``_ss_kernels`` are tested
-against, and the "plain numpy implementation of the same update" that
+readable statement of the model that the Numba kernels of ``sknets.rbm._ss_kernels``
+are tested against, and the "plain numpy implementation of the same update" that
 ``benchmarks/bench_ssrbm.py`` times. They replay the same pre-drawn random numbers as
 the kernels, so for equal inputs the outputs agree to rounding.
 
@@ -21,7 +24,7 @@ from scipy.special import expit, ndtr, ndtri
 
 
 def energy(v, s, h, W, b, alpha, mu, lam, phi=None):
-    """Energy ``E(v, s, h)`` of section 1.2 for one configuration.
+    """Energy ``E(v, s, h)`` of section *Energy* for one configuration.
 
     ``v`` (D,), ``s`` (N, K), ``h`` (N,), ``W`` (N, K, D).
     """
@@ -43,7 +46,7 @@ def projections(V, W2, n_components):
 
 
 def spike_logits(V, W2, b, alpha, mu, phi=None):
-    """``c_i(v)`` of section 2 and the projections ``U``; returns ``(c, U)``."""
+    """``c_i(v)`` (section *Conditionals*) and the projections ``U``: ``(c, U)``."""
     U = projections(V, W2, b.shape[0])
     c = b + np.sum(U**2 / (2.0 * alpha) + mu * U, axis=2)
     if phi is not None:
@@ -63,7 +66,7 @@ def conditionals(V, W2, b, alpha, mu, phi=None):
 
 
 def free_energy(V, W2, b, alpha, mu, lam, phi=None):
-    """``F(v)`` of section 3 for every row of ``V``: (B,)."""
+    """``F(v)`` of section *Free energy* for every row of ``V``: (B,)."""
     c, _ = spike_logits(V, W2, b, alpha, mu, phi)
     return (
         0.5 * (V**2) @ lam
@@ -73,7 +76,7 @@ def free_energy(V, W2, b, alpha, mu, lam, phi=None):
 
 
 def free_energy_grads(V, W2, b, alpha, mu, lam):
-    """Mean over rows of ``dF/dtheta`` (section 4.1), as a dict of arrays.
+    """Mean over rows of ``dF/dtheta`` (section *Gradients and updates*), a dict.
 
     Keys: ``W`` (N, K, D), ``b``, ``mu``, ``alpha``, ``lam``, ``log_alpha``
     (``a = log alpha``), ``log_lam`` (``l = log Lambda``), ``scalar_log_alpha``,
@@ -131,7 +134,8 @@ def truncnorm_std(lo, hi, u):
 
 
 def fallback_rows(V0, M, prec, radius, U):
-    """Coordinate-wise truncated-normal Gibbs pass (section 2) for each row of ``V0``.
+    """Coordinate-wise truncated-normal Gibbs pass (section *Visible draws in the
+    ball*) for each row of ``V0``.
 
     ``V0`` (F, D) previous states (radially projected into the ball first if outside),
     ``M`` (F, D) means, ``prec`` (D,) precisions, ``U`` (F, D) uniforms.
@@ -158,7 +162,8 @@ def fallback_rows(V0, M, prec, radius, U):
 
 def draw_visible(V0, M, prec, radius, z_first, pool, pool_pos, max_rejections,
                  fb_u, fb_pos):
-    """Ball-truncated visible draw (section 2), row by row, replaying pre-drawn noise.
+    """Ball-truncated visible draw (section *Visible draws in the ball*), row by row,
+    replaying pre-drawn noise.
 
     Row ``t`` first tries ``M[t] + z_first[t] / sqrt(prec)``; each retry takes the next
     row of ``pool`` (a shared counter ``pool_pos``); after ``max_rejections`` failed
@@ -216,7 +221,8 @@ def gibbs_sweep(V, W2, b, alpha, mu, lam, radius, u_h, z_s, z_v, pool, pool_pos,
 
 
 def ascent_direction(V_pos, V_neg, W2, b, alpha, mu, lam):
-    """Data-minus-model statistics of section 4.2 (before momentum and decay).
+    """Data-minus-model statistics (section *Gradients and updates*), before momentum
+    and decay.
 
     Returns ``dW2`` (N*K, D), ``db`` (N,), ``dmu`` (N, K), ``da`` (N, K) for
     ``a = log alpha``, ``dl`` (D,) for ``l = log Lambda``.
@@ -238,7 +244,8 @@ def gradient_step(V_pos, V_neg, params, vel, *, learning_rate, momentum, weight_
                   learn_alpha=True, learn_mu=True, learn_lambda=True,
                   scalar_alpha=False, scalar_lambda=False,
                   precision_bounds=(1e-2, 1e3)):
-    """One SGD-with-momentum update (section 4.2), in place on ``params`` and ``vel``.
+    """One SGD-with-momentum update (section *Gradients and updates*), in place on
+    ``params`` and ``vel``.
 
     ``params``: dict with ``W2``, ``b``, ``alpha``, ``mu``, ``lam``; ``vel``: dict with
     the same keys (velocities of ``alpha``/``lam`` are in log space).
