@@ -1,6 +1,7 @@
-"""Tests of ``sknets.SpikeSlabRBM``: the numbered tests 1-13 of the spec
-(``shared/specs/ssrbm.md``, section 7), the kernels against the numpy reference, and
-the scikit-learn conventions."""
+"""Tests of ``sknets.SpikeSlabRBM``: the model's formulas (``doc/user_guide/
+spike_slab_rbm.rst``, section *The model*) by brute force, finite differences and
+quadrature; the sampler and training on digits; the Numba kernels against the numpy
+reference ``tests/references/ssrbm.py``; and the scikit-learn conventions."""
 
 import pickle
 import warnings
@@ -27,7 +28,7 @@ LOG_BOUNDS = (np.log(1e-2), np.log(1e3))
 
 
 def random_model(D, N, K_, seed=0, phi=False, dtype=np.float64):
-    """The spec's "tiny model": random W, b, mu; alpha in [1.5, 3]; Lambda in [2, 4]."""
+    """A tiny random model: random W, b, mu; alpha in [1.5, 3]; Lambda in [2, 4]."""
     rng = np.random.default_rng(seed)
     m = {
         "W": rng.normal(size=(N, K_, D)),
@@ -58,7 +59,7 @@ def fitted_like(m, radius, **params):
 
 
 # ------------------------------------------------------------------ 1. energy
-def test_1_energy_matches_explicit_loops():
+def test_energy_matches_explicit_loops():
     D, N, K_ = 5, 3, 2
     for with_phi in (False, True):
         m = random_model(D, N, K_, seed=1, phi=with_phi)
@@ -110,7 +111,7 @@ def brute_force(v, m):
 
 
 @pytest.mark.parametrize("with_phi", [False, True])
-def test_2_3_conditionals_and_free_energy_by_brute_force(with_phi):
+def test_conditionals_and_free_energy_by_brute_force(with_phi):
     m = random_model(3, 2, 1, seed=3, phi=with_phi)
     rng = np.random.default_rng(4)
     V = rng.normal(size=(3, 3)) * 0.7
@@ -132,7 +133,7 @@ def test_2_3_conditionals_and_free_energy_by_brute_force(with_phi):
 
 
 # ------------------------------------------------------- 4. slab conditional
-def test_4_slab_conditional_moments():
+def test_slab_conditional_moments():
     D, N, K_ = 3, 2, 2
     m = random_model(D, N, K_, seed=5)
     m["b"] = np.array([60.0, -60.0])  # spike 0 on, spike 1 off (p within 1e-20)
@@ -160,7 +161,7 @@ def test_4_slab_conditional_moments():
 
 
 # --------------------------------------------------------- 5. gradient check
-def test_5_free_energy_gradients_by_finite_differences():
+def test_free_energy_gradients_by_finite_differences():
     D, N, K_ = 4, 3, 2
     m = random_model(D, N, K_, seed=7)
     V = np.random.default_rng(8).normal(size=(5, D))
@@ -194,7 +195,8 @@ def test_5_free_energy_gradients_by_finite_differences():
           lambda dl: mean_F(lam=m["lam"] * np.exp(dl[0])), (1,))
     assert max(errors) < 1e-5, errors
 
-    # the learning rule is "model minus data" of these gradients (section 4.2)
+    # the learning rule is "model minus data" of these gradients (user guide,
+    # *Gradients and updates*)
     V_neg = np.random.default_rng(9).normal(size=(3, D))
     gn = R.free_energy_grads(V_neg, m["W2"], m["b"], m["alpha"], m["mu"], m["lam"])
     dW2, db, dmu, da, dl = R.ascent_direction(V, V_neg, m["W2"], m["b"], m["alpha"],
@@ -256,7 +258,7 @@ def chain_moments(m, radius, n_chains=4000, burn_in=200, n_samples=50, thin=2):
 
 
 @pytest.mark.parametrize("a, mu1", [(1.8, 0.0), (1.8, 0.5)])
-def test_6ab_gibbs_moments_proper_models(a, mu1):
+def test_gibbs_moments_proper_models_match_quadrature(a, mu1):
     m = moments_model(a, mu1)
     q = quadrature_moments(m, 4.0)
     c, max_norm = chain_moments(m, 4.0)
@@ -265,7 +267,7 @@ def test_6ab_gibbs_moments_proper_models(a, mu1):
         np.testing.assert_allclose(c[key], q[key], atol=0.03, err_msg=key)
 
 
-def test_6c_gibbs_moments_improper_model_uses_exact_fallback():
+def test_gibbs_moments_improper_model_uses_exact_fallback():
     m = moments_model(2.2, 0.0)
     # the model is improper without the ball: P(all on) has a negative eigenvalue
     P_on = np.diag(m["lam"]) - m["W2"].T @ m["W2"]
@@ -294,8 +296,8 @@ def digits():
     return sc.transform(Xtr), sc.transform(Xte), ytr, yte
 
 
-# Test 10 measures what training adds to the spike features, from the initialisation
-# whose spike features are weak (mu_init=0), after the spec's 10 epochs.
+# The digits feature test measures what training adds to the spike features, from
+# the initialisation whose spike features are weak (mu_init=0), after 10 epochs.
 SPIKE_TEST = {"transform_output": "spike", "mu_init": 0.0, "n_iter": 10}
 
 
@@ -328,7 +330,7 @@ def feature_accuracy(est, digits):
 
 
 # ------------------------------------------------------ 7. ball and warning
-def test_7_ball_is_respected_and_improper_training_warns(digits, digits_models):
+def test_ball_is_respected_and_improper_training_warns(digits, digits_models):
     Xtr = digits[0]
     est, warns = digits_models[0, "default", True]
     assert warns == []  # defaults: no fallback warning (and no divergence)
@@ -348,7 +350,7 @@ def test_7_ball_is_respected_and_improper_training_warns(digits, digits_models):
     assert np.all(np.linalg.norm(bad.chains_, axis=1) <= bad.radius_ * (1 + 1e-9))
 
 
-def test_7_divergence_restores_finite_parameters(digits):
+def test_divergence_restores_finite_parameters(digits):
     Xtr = digits[0][:200]
     est = SpikeSlabRBM(n_components=8, learning_rate=1e30, n_iter=3, random_state=0,
                        max_rejections=2)
@@ -364,7 +366,7 @@ def test_7_divergence_restores_finite_parameters(digits):
 
 
 # ------------------------------------------------------ 8. proper initialisation
-def test_8_initial_model_is_proper(digits):
+def test_initial_model_is_proper(digits):
     est = SpikeSlabRBM(n_iter=0, random_state=0).fit(digits[0])
     W2 = est.weights_.reshape(-1, est.n_features_in_)
     a = est.slab_precision_.reshape(-1)
@@ -373,7 +375,7 @@ def test_8_initial_model_is_proper(digits):
 
 
 # --------------------------------------------- 9. training lowers F of the data
-def test_9_training_lowers_free_energy_of_data_not_noise(digits, digits_models):
+def test_training_lowers_free_energy_of_data_not_noise(digits, digits_models):
     Xte = digits[1]
     noise = np.random.default_rng(0).standard_normal(Xte.shape) * Xte.std(axis=0)
     for seed in (0, 1, 2):
@@ -387,14 +389,14 @@ def test_9_training_lowers_free_energy_of_data_not_noise(digits, digits_models):
 
 
 # ------------------------------------------------------- 10. digits features
-def test_10_spike_features_learn_something(digits, digits_models):
+def test_digits_spike_features_learn_something(digits, digits_models):
     for seed in (0, 1, 2):
         trained = feature_accuracy(digits_models[seed, "spike", True][0], digits)
         untrained = feature_accuracy(digits_models[seed, "spike", False][0], digits)
         print(f"seed {seed}: spike features {trained:.3f} (untrained {untrained:.3f})")
         assert trained >= 0.92
         assert trained >= untrained + 0.02
-    # baselines of the spec, reported (not asserted): raw pixels, sklearn's BernoulliRBM
+    # baselines, reported (not asserted): raw pixels, sklearn's BernoulliRBM
     from sklearn.neural_network import BernoulliRBM
     from sklearn.preprocessing import MinMaxScaler
 
@@ -414,7 +416,7 @@ def test_10_spike_features_learn_something(digits, digits_models):
 
 # ----------------------------------------------------- 11. kernels vs reference
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-def test_11_conditionals_and_free_energy_kernels(dtype, rtol):
+def test_conditionals_and_free_energy_kernels(dtype, rtol):
     m = random_model(7, 5, 3, seed=12, dtype=dtype)
     V = np.random.default_rng(13).normal(size=(9, 7)).astype(dtype)
     P, Rr = K.ss_conditionals(V, m["W2"], m["b"], m["alpha"], m["mu"])
@@ -432,7 +434,7 @@ def test_11_conditionals_and_free_energy_kernels(dtype, rtol):
 
 
 @pytest.mark.parametrize("radius, max_rej", [(50.0, 100), (2.0, 3), (1.0, 0)])
-def test_11_gibbs_kernel_with_rejection_and_fallback(radius, max_rej):
+def test_gibbs_kernel_with_rejection_and_fallback(radius, max_rej):
     D, N, K_, B = 5, 4, 2, 30
     m = random_model(D, N, K_, seed=14)
     rng = np.random.default_rng(15)
@@ -465,7 +467,7 @@ def test_11_gibbs_kernel_with_rejection_and_fallback(radius, max_rej):
         assert short[3] == K.STATUS_FALLBACK_EXHAUSTED
 
 
-def test_11_truncated_normal_kernel():
+def test_truncated_normal_kernel():
     rng = np.random.default_rng(16)
     lo = np.concatenate([rng.normal(size=300) * 6, [40.0, -50.0, 3.0, -1e-3, 0.0]])
     hi = lo + np.concatenate([rng.exponential(2.0, size=300), [1.0, 2.0, 0.0, 2e-3, 5]])
@@ -506,7 +508,7 @@ def _kernel_args(p, v):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("flags", FLAG_SETS)
-def test_11_gradient_step_kernel(flags, dtype):
+def test_gradient_step_kernel(flags, dtype):
     D, N, K_ = 6, 4, 2
     m = random_model(D, N, K_, seed=18)
     rng = np.random.default_rng(19)
@@ -545,7 +547,7 @@ def _epoch_call(X, perm, starts, stops, first, p, v, chains, persistent, steps, 
 @pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("persistent, K_",
                          [(True, 2), (False, 2), (True, 3), (False, 4)])
-def test_11_epoch_kernel(persistent, K_, dense):
+def test_epoch_kernel(persistent, K_, dense):
     D, N, n, M, steps = 5, 4, 23, 6, 2
     m = random_model(D, N, K_, seed=20)
     m["W2"] *= 0.6
@@ -625,7 +627,7 @@ def test_11_epoch_kernel(persistent, K_, dense):
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
-def test_11_tile_matmul_and_transpose(dtype, rtol):
+def test_tile_matmul_and_transpose(dtype, rtol):
     """The register-tile product of the epoch kernel against numpy, over the shapes
     that reach every tile width (5 whole vectors down to single elements) and row
     block (4 rows, single rows); outside ``C[:m, :n]`` nothing is written."""
@@ -646,7 +648,7 @@ def test_11_tile_matmul_and_transpose(dtype, rtol):
         np.testing.assert_array_equal(T, S.T)
 
 
-def test_11_epoch_reference_slab_pool_matches_z_s():
+def test_epoch_reference_slab_pool_matches_z_s():
     """The reference's slab pool equals per-slab noise with the pool numbers at the
     slabs of spikes that are on (off slabs do not reach the next visible state)."""
     D, N, K_, n, M = 4, 3, 2, 12, 4
@@ -698,7 +700,7 @@ def small_rbm(**kw):
     return SpikeSlabRBM(**params)
 
 
-def test_12_same_random_state_same_results_and_pickle(small):
+def test_same_random_state_same_results_and_pickle(small):
     X, _ = small
     a, b = small_rbm().fit(X), small_rbm().fit(X)
     np.testing.assert_array_equal(a.weights_, b.weights_)
@@ -730,7 +732,7 @@ def _count_thread_starts(monkeypatch):
 
 @pytest.mark.parametrize("kw", [{}, {"persistent": False, "n_gibbs_steps": 2}])
 @pytest.mark.parametrize("budget", [None, 2000])
-def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
+def test_prefetched_noise_same_model(small, monkeypatch, kw, budget):
     """Drawing the next epoch's noise, and the next chunk of an epoch's noise, in a
     thread gives the same model, bit for bit, with few or many chunks per epoch."""
     from sknets.rbm import _spike_slab as S
@@ -747,7 +749,7 @@ def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
         before = len(started)
         fits[prefetch] = small_rbm(n_iter=3, **kw).fit(X)
         # epochs 2 and 3, and chunks 2.. of each of the 3 epochs; none without
-        n_chunks = max(S._MIN_CHUNKS, 1 if budget is None else 30)
+        n_chunks = 1 if budget is None else 30
         expect = 2 + 3 * (n_chunks - 1) if prefetch else 0
         assert len(started) - before == expect
     for name in fits[True]._parameter_names():
@@ -757,7 +759,7 @@ def test_12_prefetched_noise_same_model(small, monkeypatch, kw, budget):
     assert not hasattr(fits[True], "_epochs_to_come")
 
 
-def test_12_no_prefetch_thread_under_one_thread_limit(small, monkeypatch):
+def test_no_prefetch_thread_under_one_thread_limit(small, monkeypatch):
     """With one thread allowed (threadpoolctl, a joblib worker), no helper thread."""
     from sknets.rbm import _spike_slab as S
 
@@ -769,7 +771,7 @@ def test_12_no_prefetch_thread_under_one_thread_limit(small, monkeypatch):
 
 
 @pytest.mark.parametrize("output, width", [("spike", 16), ("slab", 48), ("both", 64)])
-def test_12_transform_outputs_and_feature_names(small, output, width):
+def test_transform_outputs_and_feature_names(small, output, width):
     X, _ = small
     est = small_rbm(n_slabs=3, transform_output=output).fit(X)
     F = est.transform(X)
@@ -782,7 +784,7 @@ def test_12_transform_outputs_and_feature_names(small, output, width):
     np.testing.assert_allclose(F, expected)
 
 
-def test_12_float32_is_kept(small):
+def test_float32_is_kept(small):
     X, _ = small
     est = small_rbm().fit(X.astype(np.float32))
     for name in est._parameter_names():
@@ -796,7 +798,7 @@ def test_12_float32_is_kept(small):
     np.testing.assert_allclose(est32, est64, atol=1e-3)
 
 
-def test_12_pipeline_and_grid_search(small):
+def test_pipeline_and_grid_search(small):
     X, y = small
     pipe = Pipeline([("scale", StandardScaler()), ("rbm", small_rbm()),
                      ("clf", LogisticRegression(max_iter=300))])
@@ -807,7 +809,7 @@ def test_12_pipeline_and_grid_search(small):
     assert search.predict(X[:10]).shape == (10,)
 
 
-def test_12_bad_input(small):
+def test_bad_input(small):
     X, _ = small
     est = small_rbm()
     with pytest.raises(NotFittedError):
@@ -835,7 +837,7 @@ def test_12_bad_input(small):
         small_rbm(transform_output="spikes").fit(X)
 
 
-def test_12_partial_fit_then_transform(small):
+def test_partial_fit_then_transform(small):
     X, _ = small
     est = small_rbm()
     for chunk in np.array_split(X, 5):
@@ -847,7 +849,7 @@ def test_12_partial_fit_then_transform(small):
     assert est.radius_ >= 1.3 * np.linalg.norm(X[:10] * 3, axis=1).max() - 1e-9
 
 
-def test_12_partial_fit_smaller_than_a_batch_learns(small):
+def test_partial_fit_smaller_than_a_batch_learns(small):
     X, _ = small
     est = small_rbm(batch_size=20).partial_fit(X[:40])
     before = {k: getattr(est, k).copy() for k in ("weights_", "spike_bias_",
@@ -857,7 +859,7 @@ def test_12_partial_fit_smaller_than_a_batch_learns(small):
         assert np.abs(getattr(est, key) - value).max() > 0, key
 
 
-def test_12_failed_fit_or_partial_fit_leaves_estimator_as_before(small, monkeypatch):
+def test_failed_fit_or_partial_fit_leaves_estimator_as_before(small, monkeypatch):
     """A fit that raises mid-way (a warning turned into an error, an error after the
     kernel updated the parameters in place) leaves the estimator as before the call:
     unfitted, or with its earlier parameters."""
@@ -887,19 +889,19 @@ def test_12_failed_fit_or_partial_fit_leaves_estimator_as_before(small, monkeypa
         np.testing.assert_array_equal(est.transform(X), out)
 
 
-def test_12_huge_request_fails_fast_naming_the_remedy(small):
+def test_huge_request_fails_fast_naming_the_remedy(small):
     X, _ = small
     with pytest.raises(MemoryError, match="n_components"):
         small_rbm(n_components=10**8).fit(X)
 
 
-def test_12_verbose(small, capsys):
+def test_verbose(small, capsys):
     small_rbm(verbose=1).fit(small[0])
     out = capsys.readouterr().out
     assert out.count("[SpikeSlabRBM] Iteration") == 2
 
 
-def test_12_cd_and_n_iter_zero(small):
+def test_cd_and_n_iter_zero(small):
     X, _ = small
     cd = small_rbm(persistent=False, n_gibbs_steps=2).fit(X)
     assert np.all(np.isfinite(cd.weights_))
@@ -909,7 +911,7 @@ def test_12_cd_and_n_iter_zero(small):
 
 
 # --------------------------------------------------------------- 13. mlpack mode
-def test_13_mlpack_mode(digits):
+def test_mlpack_mode_keeps_frozen_parameters(digits):
     est = SpikeSlabRBM(scalar_lambda=True, scalar_alpha=True, learn_alpha=False,
                        learn_mu=False, mu_init=0.0, alpha_init=8, n_iter=2,
                        transform_output="spike", random_state=0)
@@ -920,6 +922,6 @@ def test_13_mlpack_mode(digits):
     assert np.all(init == init[0]) and lam[0] != init[0]  # shared, and learned
     assert np.all(est.slab_precision_ == 8.0)
     assert np.all(est.slab_mean_ == 0.0)
-    # reported, not asserted (spec: the learned-alpha, learned-mu default is better)
+    # reported, not asserted (the learned-alpha, learned-mu default is better)
     mlpack = est.set_params(n_iter=10).fit(digits[0])
     print(f"mlpack mode, spike features: {feature_accuracy(mlpack, digits):.3f}")

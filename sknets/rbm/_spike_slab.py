@@ -1,4 +1,10 @@
-"""Spike-and-slab restricted Boltzmann machine (mu-ssRBM) for real-valued data."""
+"""Spike-and-slab restricted Boltzmann machine (mu-ssRBM) for real-valued data.
+
+The model (energy, conditionals, the ball-truncated visible draw, free energy,
+gradients and updates, initialisation) is written in the user guide,
+``doc/user_guide/spike_slab_rbm.rst``, section *The model*; the kernels are in
+``_ss_kernels.py``.
+"""
 
 import copy
 import math
@@ -25,27 +31,11 @@ _IMPROPER_REMEDY = (
 
 # Noise drawn per kernel call is capped at about this many numbers (chunks of batches).
 _NOISE_BUDGET = 1 << 21
-# Slab noise of training. Dense (the default): one normal per slab, drawn right after
-# the spike uniforms: the numbers and order of main's per-epoch numpy noise (digits,
-# seeds 0-2: the same weights as main 7ebd111 to 1e-15). Otherwise the epoch kernel
-# reads K normals per spike that is on from a pool (about half of them on digits:
-# ~1.4 ms less numpy drawing per epoch),
-# sized from the fraction the last epoch used plus a margin; that is another stream,
-# and with it tests/test_ssrbm.py::test_10 fails for seed 2 (0.944 < 0.925 + 0.02).
-_SLAB_DENSE = True
 # Draw the noise of the next epoch of a fit, and of the next chunk of this epoch, in a
 # thread while the kernel runs (when the thread limit allows more than one thread).
+# Module-level so that tests and benchmarks can compare both paths: the numbers drawn
+# are the same either way.
 _PREFETCH = True
-# An epoch's noise comes in at least this many chunks (more when it exceeds
-# _NOISE_BUDGET), whatever the threads: the kernel runs one while a thread draws the
-# next, in the same order as without the thread. More chunks shorten the draw before a
-# fit's first kernel call (3 on digits: 5 % less time per epoch of a 5-epoch fit), but
-# they are another random stream than the one-piece draw of a small epoch, which the
-# estimator's measured figures and tests use (with 3, test 10 of the spec misses its
-# bar for seed 2 by one test digit).
-_MIN_CHUNKS = 1
-_SLAB_RATE_INIT = 0.75
-_SLAB_MARGIN = 0.03
 
 
 def _uniform(gen, shape, dtype):
@@ -424,7 +414,6 @@ class SpikeSlabRBM(BaseRBM):
         self.radius_ = self.radius_factor * (max_norm if max_norm > 0 else 1.0)
         self.chains_ = chains_from_rows(X, self.batch_size, gen)
         self.fallback_rate_ = 0.0
-        self._slab_rate = _SLAB_RATE_INIT
         self._reset_velocities()
 
     @rollback_on_error
@@ -521,28 +510,24 @@ class SpikeSlabRBM(BaseRBM):
         persistent = bool(self.persistent)
         M = self.chains_.shape[0] if persistent else int(np.max(stops - starts))
         NK = N * K
-        # slab pool (not _SLAB_DENSE): draw the fraction of the full count that the
-        # last epoch used, plus a margin (more if it runs out)
-        rate = 1.0 if _SLAB_DENSE else getattr(self, "_slab_rate", _SLAB_RATE_INIT)
-        per_batch = steps * M * (N + D + rate * NK)
-        chunk = max(1, int(_NOISE_BUDGET // per_batch))
-        chunk = min(chunk, -(-n_batches // _MIN_CHUNKS))
+        # one chunk holds every batch of an epoch unless its noise exceeds the budget:
+        # the split into chunks changes the random stream, so a small epoch's numbers
+        # do not depend on whether a thread draws them
+        per_batch = steps * M * (N + D + NK)
+        chunk = min(n_batches, max(1, _NOISE_BUDGET // per_batch))
         pool_rows = max(16, M * steps)
         fb_rows = max(4, M // 4)
 
         def draw_chunk(gen, c0, c1):
+            # one slab normal per slab of every chain row (the kernel's dense mode),
+            # drawn right after the spike uniforms
             nb = c1 - c0
-            full = steps * NK * (nb * M if persistent
-                                 else int(np.sum(stops[c0:c1] - starts[c0:c1])))
             u_h = _uniform(gen, (nb, steps, M, N), dtype)
-            if _SLAB_DENSE:
-                slab = _normal(gen, nb * steps * M * NK, dtype)
+            slab = _normal(gen, nb * steps * M * NK, dtype)
             z_v = _normal(gen, (nb, steps, M, D), dtype)
-            if not _SLAB_DENSE:
-                slab = _normal(gen, max(K, math.ceil(rate * full)), dtype)
             pool = _normal(gen, (pool_rows, D), dtype)
             fb_u = _uniform(gen, (fb_rows, D), dtype)
-            return full, u_h, slab, z_v, pool, fb_u
+            return u_h, slab, z_v, pool, fb_u
 
         def draw_start(gen):
             perm = (gen.permutation(n_samples) if n_batches > 1
@@ -561,7 +546,7 @@ class SpikeSlabRBM(BaseRBM):
         self._epochs_to_come = to_come
         # only where a second thread is allowed (threadpoolctl / OMP_NUM_THREADS /
         # a joblib or Dask worker's limit): the draws then use another core
-        threads = _SLAB_DENSE and _PREFETCH and effective_n_threads() > 1
+        threads = _PREFETCH and effective_n_threads() > 1
 
         def in_thread(func, *args):
             box = []
@@ -584,16 +569,16 @@ class SpikeSlabRBM(BaseRBM):
                 raise box[0]
             return box[0]
 
-        n_fb = n_draws = n_slab_used = 0
+        n_fb = n_draws = 0
         ahead = None  # the next chunk of this epoch: (thread or None, [chunk])
         # (the kernels are serial: no Numba thread pool to limit; BLAS keeps its own)
         try:
             for c0 in range(0, n_batches, chunk):
                 c1 = min(n_batches, c0 + chunk)
                 if c0 == 0:
-                    full, u_h, slab, z_v, pool, fb_u = first_chunk
+                    u_h, slab, z_v, pool, fb_u = first_chunk
                 else:
-                    full, u_h, slab, z_v, pool, fb_u = take(ahead)
+                    u_h, slab, z_v, pool, fb_u = take(ahead)
                 # the next chunk is drawn before anything else this chunk may draw
                 # from gen (more pool numbers), in a thread or now: the same numbers
                 ahead = None
@@ -605,15 +590,15 @@ class SpikeSlabRBM(BaseRBM):
                     # the last chunk: the next epoch's first numbers, from its own
                     # generator, while it runs
                     self._prefetched = in_thread(draw_start, make_generator(rng))
-                first = slab_pos = pool_pos = fb_pos = 0
+                first = pool_pos = fb_pos = 0
                 while True:
-                    status, first, s_pos, pool_pos, fb_pos, nf, nd = _k.ss_epoch(
+                    status, first, _, pool_pos, fb_pos, nf, nd = _k.ss_epoch(
                         X, perm, starts[c0:c1], stops[c0:c1], first, W2,
                         self.spike_bias_, self.slab_precision_, self.slab_mean_,
                         self.visible_precision_, vW2, vel["spike_bias_"],
                         vel["slab_precision_"], vel["slab_mean_"],
                         vel["visible_precision_"], self.chains_, persistent, steps,
-                        u_h, z_v, slab, slab_pos, _SLAB_DENSE, pool, pool_pos, fb_u,
+                        u_h, z_v, slab, 0, True, pool, pool_pos, fb_u,
                         fb_pos, float(self.radius_), int(self.max_rejections),
                         float(self.learning_rate), float(self.momentum),
                         float(self.weight_decay), bool(self.learn_alpha),
@@ -622,8 +607,6 @@ class SpikeSlabRBM(BaseRBM):
                         math.log(lo), math.log(hi))
                     n_fb += nf
                     n_draws += nd
-                    n_slab_used += s_pos - slab_pos
-                    slab_pos = s_pos
                     if status == _k.STATUS_OK:
                         break
                     # minibatch `first` was not committed; the positions are those at
@@ -632,12 +615,7 @@ class SpikeSlabRBM(BaseRBM):
                     # there), drawn after the next chunk's numbers
                     if ahead is not None and ahead[0] is not None:
                         ahead[0].join()
-                    if status == _k.STATUS_SLAB_EXHAUSTED:
-                        more = max(steps * M * NK, math.ceil(0.1 * rate * full))
-                        slab = np.concatenate(
-                            (slab[slab_pos:], _normal(gen, more, dtype)))
-                        slab_pos = 0
-                    elif status == _k.STATUS_POOL_EXHAUSTED:
+                    if status == _k.STATUS_POOL_EXHAUSTED:
                         pool = np.concatenate(
                             (pool[pool_pos:], _normal(gen, (pool_rows, D), dtype)))
                         pool_rows *= 2
@@ -650,9 +628,6 @@ class SpikeSlabRBM(BaseRBM):
         finally:
             if ahead is not None and ahead[0] is not None:
                 ahead[0].join()
-        # the fraction of slab normals the next epoch is likely to need
-        full = steps * NK * (n_batches * M if persistent else n_samples)
-        self._slab_rate = min(1.0, n_slab_used / max(full, 1) + _SLAB_MARGIN)
         self.fallback_rate_ = n_fb / max(n_draws, 1)
         # non-finite parameters: the epoch loop rolls them back and says so; a warning
         # here (perhaps turned into an error) would leave them NaN
@@ -778,6 +753,6 @@ class SpikeSlabRBM(BaseRBM):
 
 
 def auto_w_init_scale(alpha_init, lam, n_components, n_slabs, n_features):
-    """The ``w_init_scale='auto'`` standard deviation of section 4.4 of the spec."""
+    """The ``w_init_scale='auto'`` standard deviation (user guide, *Initialisation*)."""
     return 0.5 * math.sqrt(alpha_init * float(np.min(lam))) / (
         math.sqrt(n_components * n_slabs) + math.sqrt(n_features))
