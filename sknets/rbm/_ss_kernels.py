@@ -3,8 +3,7 @@
 The maths is written in the user guide, ``doc/user_guide/spike_slab_rbm.rst``, section
 *The model* (the section names in the docstrings below are its subsections);
 ``tests/references/ssrbm.py`` states the same in plain numpy and the tests compare the
-two. Kernels know nothing of
-estimators: they take arrays and scalars.
+two. Kernels know nothing of estimators: they take arrays and scalars.
 
 Random numbers. All of them are drawn outside with numpy (the estimator's
 ``Generator``) and passed in, so the reference replays them:
@@ -15,8 +14,8 @@ Random numbers. All of them are drawn outside with numpy (the estimator's
   slabs of every spike); the training kernel ``ss_epoch`` only needs ``h * s`` and
   takes either the same per-slab normals (``slab_dense``, what the estimator passes) or
   a *slab pool* (1-D) from which it reads K normals per spike that is *on*, in order of
-  rows, spikes, slabs (about half the slab noise of a digits epoch is then never
-  drawn);
+  rows, spikes, slabs (fewer numbers to draw, but another random stream than the
+  estimator's, so the estimator does not use it);
 - a shared *retry pool* ``pool`` (P, D) of normals, consumed one row per rejected draw,
   and a *fallback pool* ``fb_u`` (Q, D) of uniforms, one row per fallback row.
 
@@ -173,8 +172,8 @@ def ss_free_energy(V, W2, b, alpha, mu, lam):
 
 # Products V @ W2.T of the epoch kernel (minibatch rows x spikes' slabs x features) up
 # to this many multiply-adds go through ``tile_matmul`` on a transposed copy of W2;
-# larger ones through BLAS, which then gains from its threads (measured in
-# ``benchmarks/bench_ssrbm.py --tiles``).
+# larger ones through BLAS: a BLAS call's overhead, and its threads, only pay off on
+# large products.
 TILE_MAX_WORK = 1 << 20
 
 
