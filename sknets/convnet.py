@@ -219,9 +219,6 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
 
     _divergence_remedy = ("lower learning_rate_init (e.g. divide it by 10), "
                           "standardise the inputs, or set batch_norm=True")
-    # BLAS on one thread: the matrix products of a step are small, and BLAS threads
-    # next to Numba's only contend for the cores
-    _blas_threads = 1
 
     def __init__(
         self,
@@ -415,13 +412,6 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         self.n_outputs_ = n_outputs
         self._new_history(self.early_stopping)
 
-    def _forget(self):
-        """A first fit that learned nothing usable leaves the estimator unfitted."""
-        for name in list(vars(self)):
-            if name.endswith("_") and not name.startswith("__") or name in (
-                    "_optimizer", "_history", "_net64"):
-                delattr(self, name)
-
     def _fit(self, X, targets, sample_weight, incremental, first):
         self.__dict__.pop("_net64", None)
         images = self._to_images(X)
@@ -462,16 +452,6 @@ class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
         images = self._to_images(X).astype(np.float64)
         with kernel_threads(self.n_jobs, blas_threads=self._blas_threads):
             return forward_in_chunks(self._inference_network(), images)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_net64", None)
-        return state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 class ConvNetClassifier(ClassifierMixin, _BaseConvNet):

@@ -31,9 +31,7 @@ class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):
     """Shared parts: RBM pre-training of the first hidden layers, the inference copy,
     the input standardisation, unfitting after a first fit that diverged."""
 
-    # BLAS on one thread: the products of a minibatch step are small, and two BLAS
-    # threads on the two cores only contend with each other
-    _blas_threads = 1
+    _caches = ("_inference_cache",)
 
     # ---------------------------------------------------------------- layers
 
@@ -92,13 +90,6 @@ class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):
     def _new_state(self):
         self._rng = make_generator(self.random_state)
 
-    def _forget(self):
-        """A first fit that learned nothing usable leaves the estimator unfitted."""
-        for name in list(vars(self)):
-            if name.endswith("_") and not name.startswith("__") or name in (
-                    "_optimizer", "_history", "_inference_cache"):
-                delattr(self, name)
-
     def _train(self, model, *, incremental, first):
         """The shared loop on ``model``; a first fit that diverges leaves the
         estimator unfitted."""
@@ -127,17 +118,7 @@ class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):
             cache["step"] = step
         return cache["net"]
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_inference_cache", None)
-        return state
-
     def __setstate__(self, state):
         super().__setstate__(state)
         if "network_" in state:
             self._inference_cache = {}
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

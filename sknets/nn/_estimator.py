@@ -58,10 +58,34 @@ class NetworkTrainingMixin:
 
     The estimator defines the parameters of :data:`TRAINING_PARAMETERS` it uses and
     ``_divergence_remedy`` (a string); ``_blas_threads`` (class attribute) is the BLAS
-    thread limit during training.
+    thread limit during training: one by default, as the matrix products of a
+    minibatch step are small and BLAS threads next to Numba's only contend for the
+    cores. ``_private_state`` names the private attributes of
+    the fitted state and ``_caches`` the inference copies made from it (not
+    pickled); :meth:`_forget` drops both with the fitted attributes.
     """
 
-    _blas_threads = None
+    _blas_threads = 1
+    _private_state = ("_optimizer", "_history")
+    _caches = ()
+
+    def _forget(self):
+        """A first fit that learned nothing usable leaves the estimator unfitted."""
+        private = set(self._private_state) | set(self._caches)
+        for name in list(vars(self)):
+            if (name.endswith("_") and not name.startswith("__")) or name in private:
+                delattr(self, name)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in self._caches:
+            state.pop(name, None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
 
     def _float_dtype(self):
         return np.float64 if getattr(self, "dtype", "float32") == "float64" \

@@ -176,8 +176,8 @@ class BaseVAE(NetworkTrainingMixin, BaseEstimator):
 
     _divergence_remedy = ("lower learning_rate_init (e.g. divide it by 10), keep "
                           "batch_norm=True, or set kl_warmup to a few epochs")
-    # the products of a step are small: BLAS threads next to Numba's only contend
-    _blas_threads = 1
+    _private_state = ("_optimizer", "_history", "_log_var_net")
+    _caches = ("_inference_nets",)
 
     # ------------------------------------------------------------------ input
 
@@ -301,13 +301,6 @@ class BaseVAE(NetworkTrainingMixin, BaseEstimator):
     def _start(self):
         self._rng = make_generator(self.random_state)
 
-    def _forget(self):
-        """A first fit that learned nothing usable leaves the estimator unfitted."""
-        for name in list(vars(self)):
-            if (name.endswith("_") and not name.startswith("__")) or name in (
-                    "_optimizer", "_history", "_inference_nets", "_log_var_net"):
-                delattr(self, name)
-
     def _drop_inference(self):
         self.__dict__.pop("_inference_nets", None)
 
@@ -320,19 +313,9 @@ class BaseVAE(NetworkTrainingMixin, BaseEstimator):
         if self._fitted_net() in self.__dict__:
             self._inference()
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_inference_nets", None)
-        return state
-
     def __setstate__(self, state):
         super().__setstate__(state)
         self._ready_inference()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 def likelihood_terms(likelihood, out, x, log_var):
