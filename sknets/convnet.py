@@ -44,6 +44,8 @@ from sknets.nn._estimator import (
     NetworkTrainingMixin,
     SupervisedModel,
     forward_in_chunks,
+    MOMENTUM_PARAMS_DOC,
+    STOPPING_PARAMS_DOC,
     image_shape_of_4d,
     image_shape_of_rows,
 )
@@ -134,22 +136,12 @@ default="adam"
         Print the loss, validation loss and score and time of every epoch.
     warm_start : bool, default=False
         Continue from the previous fit's weights.
-    momentum : float, default=0.9
-        Momentum of "sgd", "momentum" and "nesterov".
-    nesterovs_momentum : bool, default=True
-        Nesterov momentum for "sgd".
+""" + MOMENTUM_PARAMS_DOC + """\
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, stop when its score has
         not improved by ``tol`` for ``n_iter_no_change`` epochs and keep the best
         weights.
-    validation_fraction : float, default=0.1
-        Held-out fraction for early stopping.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates of the first and second moment estimates.
-    epsilon : float, default=1e-8
-        Adam / RMSprop / Adagrad numerical stability constant.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+""" + STOPPING_PARAMS_DOC + """\
     callbacks : callable or list of callables, default=None
         Called after every epoch as ``callback(estimator, record)``, ``record`` a dict
         (``epoch``, ``loss``, ``validation_loss``, ``validation_score``,

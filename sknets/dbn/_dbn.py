@@ -42,7 +42,13 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sknets.nn import Dense, Sequential, log_softmax, softmax, softmax_cross_entropy
-from sknets.nn._estimator import TRAINING_PARAMETERS, SupervisedModel, forward_in_chunks
+from sknets.nn._estimator import (
+    MOMENTUM_PARAMS_DOC,
+    STOPPING_PARAMS_DOC,
+    TRAINING_PARAMETERS,
+    SupervisedModel,
+    forward_in_chunks,
+)
 from sknets.nn._training import validation_split
 from sknets.utils._threads import numba_threads
 
@@ -53,7 +59,7 @@ __all__ = ["DBNClassifier"]
 
 
 class DBNClassifier(ClassifierMixin, PretrainedNetworkBase):
-    """Deep belief network classifier: greedy RBM pre-training, then fine-tuning.
+    __doc__ = """Deep belief network classifier: RBM pre-training, then fine-tuning.
 
     Each hidden layer is first trained as a :class:`~sknets.BernoulliRBM` on the
     features of the layer below (unsupervised, greedy, layer-wise; Hinton et al.,
@@ -128,22 +134,12 @@ default="adam"
         Print the RBMs' lines and one line per fine-tuning epoch.
     warm_start : bool, default=False
         Continue fine-tuning from the previous fit's weights (no new pre-training).
-    momentum : float, default=0.9
-        Momentum of "sgd", "momentum" and "nesterov".
-    nesterovs_momentum : bool, default=True
-        Nesterov momentum for "sgd".
+""" + MOMENTUM_PARAMS_DOC + """\
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labelled rows, stop when their
         accuracy has not improved by ``tol`` for ``n_iter_no_change`` epochs and keep
         the best weights.
-    validation_fraction : float, default=0.1
-        Held-out fraction for early stopping.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates.
-    epsilon : float, default=1e-8
-        Adam / RMSprop / Adagrad numerical stability constant.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+""" + STOPPING_PARAMS_DOC + """\
     callbacks : callable or list of callables, default=None
         Called after every fine-tuning epoch as ``callback(estimator, record)``; a
         True return value stops training.

@@ -53,6 +53,26 @@ TRAINING_PARAMETERS = {
 }
 
 
+# numpydoc entries of the training parameters whose meaning does not depend on the
+# estimator, for the docstrings of the estimators that take them
+MOMENTUM_PARAMS_DOC = """\
+    momentum : float, default=0.9
+        Momentum of "sgd", "momentum" and "nesterov".
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for "sgd".
+"""
+STOPPING_PARAMS_DOC = """\
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates.
+    epsilon : float, default=1e-8
+        Adam / RMSprop / Adagrad numerical stability constant.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+"""
+
+
 class NetworkTrainingMixin:
     """Training settings -> optimizer and loop; history -> fitted attributes.
 

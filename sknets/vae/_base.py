@@ -12,6 +12,8 @@ from sklearn.utils.validation import validate_data
 
 from sknets.nn import Sequential
 from sknets.nn._estimator import (
+    MOMENTUM_PARAMS_DOC,
+    STOPPING_PARAMS_DOC,
     TRAINING_PARAMETERS,
     NetworkTrainingMixin,
     image_shape_of_4d,
@@ -96,22 +98,12 @@ default="adam"
         Print the loss terms, validation score and time of every epoch.
     warm_start : bool, default=False
         Continue from the previous fit's weights.
-    momentum : float, default=0.9
-        Momentum of "sgd", "momentum" and "nesterov".
-    nesterovs_momentum : bool, default=True
-        Nesterov momentum for "sgd".
+""" + MOMENTUM_PARAMS_DOC + """\
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when the validation score
         has not improved by ``tol`` for ``n_iter_no_change`` epochs and keep the best
         weights.
-    validation_fraction : float, default=0.1
-        Held-out fraction for early stopping.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's decay rates.
-    epsilon : float, default=1e-8
-        Adam / RMSprop / Adagrad numerical stability constant.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+""" + STOPPING_PARAMS_DOC + """\
     callbacks : callable or list of callables, default=None
         Called after every epoch as ``callback(estimator, record)`` (``record`` also
         kept in ``history_``); returning True stops training.
