@@ -192,6 +192,8 @@ _ATTRS_DOC = """
 class _BaseConvNet(NetworkTrainingMixin, BaseEstimator):
     """Images, the layer stack and the fit orchestration of the ConvNet estimators."""
 
+    _caches = ("_net64",)   # the float64 inference copy: rebuilt on use, not pickled
+
     _parameter_constraints: dict = {
         "filters": ["array-like", Interval(Integral, 1, None, closed="left")],
         "kernel_size": ["array-like", Interval(Integral, 1, None, closed="left")],

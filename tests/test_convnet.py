@@ -239,6 +239,9 @@ def test_pipeline_gridsearch_pickle_clone(digits):
     grid.fit(X, y)
     assert grid.best_score_ > 0.6
     best = grid.best_estimator_
+    best.predict_proba(Xt)                       # makes the float64 inference copy
+    clf_state = best.steps[-1][1].__getstate__()
+    assert "_net64" not in clf_state and "network_" in clf_state   # a cache: not kept
     restored = pickle.loads(pickle.dumps(best))
     np.testing.assert_allclose(restored.predict_proba(Xt), best.predict_proba(Xt))
     c = clone(best.steps[-1][1])
