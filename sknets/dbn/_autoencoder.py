@@ -147,8 +147,9 @@ default="adam"
     tol : float, default=1e-5
         Improvement below which an epoch counts as no improvement. The default was
         chosen from measurement: the loss is in the scaled units of the network
-        (about 0.01 on digits), so MLPRegressor's 1e-4 (1 % of it per epoch) stops
-        training early and leaves the reconstruction worse than PCA's.
+        (from 0.02 down to 0.006 on digits as training proceeds), so
+        MLPRegressor's 1e-4 per epoch stops training early and leaves the
+        reconstruction worse than PCA's.
     verbose : bool or int, default=False
         Print one line per epoch (and the RBMs' lines).
     warm_start : bool, default=False
