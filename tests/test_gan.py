@@ -679,3 +679,12 @@ def test_check_helpers_measure_what_they_claim():
     mean, std, ks = gaussian_metrics(rng.normal(4, 0.5, size=20000), 4, 0.5)
     assert abs(mean - 4) < 0.02 and abs(std - 0.5) < 0.02 and ks < 0.02
     assert gaussian_metrics(rng.normal(5, 0.5, size=2000), 4, 0.5)[2] > 0.5
+
+
+def test_constant_columns_sample_their_constant(blob):
+    # a feature that never varies in X (e.g. the border pixels of digits) is that
+    # value in every sample, not the constant plus the generator's output range
+    X = np.column_stack([blob, np.full(len(blob), 3.0)])
+    s = _small(max_iter=2).fit(X).sample(50, random_state=0)
+    np.testing.assert_array_equal(s[:, 2], 3.0)
+    assert s[:, :2].std(axis=0).min() > 0

@@ -379,7 +379,10 @@ class GANSampler(BaseEstimator):
         return ((X - self._center) / self._half_range).astype(np.float32)
 
     def _unscale(self, Z):
-        return Z.astype(np.float64) * self._half_range + self._center
+        # a column constant in the training data is that constant in every sample
+        # (its half range is 1 only to keep the scaling's division finite)
+        half = np.where(self.data_max_ > self.data_min_, self._half_range, 0.0)
+        return Z.astype(np.float64) * half + self._center
 
     def _callbacks(self):
         if self.callbacks is None:
