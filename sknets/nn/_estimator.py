@@ -211,7 +211,13 @@ class SupervisedModel(MinibatchModel):
         out = self.net.forward(xb, training=True)
         sw = None if self.sample_weight is None else self.sample_weight[idx]
         loss, grad = self.loss_fn(out, self.Y[idx], sw)
-        self.net.backward(grad)
+        # the input is data: a first Dense layer need not compute dLoss/dInput
+        first = self.net.layers[0]
+        first._input_grad = False
+        try:
+            self.net.backward(grad)
+        finally:
+            del first._input_grad
         self.optimizer.weight_decay = self.alpha / len(idx)
         self.optimizer.step()
         return {"loss": loss}

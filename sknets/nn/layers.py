@@ -233,10 +233,16 @@ class Dense(Layer):
         out += self.params[1]
         return out
 
+    # whether ``backward`` returns dL/dx: a trainer whose input is data switches it
+    # off on the first layer for its backward pass and gets ``None`` instead
+    _input_grad = True
+
     def backward(self, grad_out):
         W, x = self.params[0], self._x
         np.dot(x.T, grad_out, out=self.grads[0])   # dL/dW = x^T g
         np.sum(grad_out, axis=0, out=self.grads[1])  # dL/db = sum_batch g
+        if not self._input_grad:
+            return None
         return grad_out @ W.T                        # dL/dx = g W^T
 
     def __repr__(self):
@@ -445,9 +451,15 @@ class Tanh(Layer):
 
 
 def _sigmoid(x):
-    # stable logistic: exp of a non-positive number only
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    # stable logistic: exp of a non-positive number only; 1 / (1 + e) where x >= 0,
+    # e / (1 + e) elsewhere, with one division and the temporaries reused
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    d = e + 1
+    out = np.where(x >= 0, e.dtype.type(1), e)
+    out /= d
+    return out
 
 
 class Sigmoid(Layer):
@@ -459,7 +471,9 @@ class Sigmoid(Layer):
 
     def backward(self, grad_out):
         y = self._y
-        return grad_out * y * (1 - y)
+        out = grad_out * y
+        out *= 1 - y
+        return out
 
 
 class Identity(Layer):
