@@ -184,20 +184,36 @@ class Adam(Optimizer):
         self.ms = [np.zeros_like(p) for p, _ in self.params]
         self.vs = [np.zeros_like(p) for p, _ in self.params]
 
+    def __getstate__(self):
+        # the work arrays are scratch space, recreated by the next step
+        return {k: v for k, v in self.__dict__.items() if k != "_adam_work"}
+
     def _update(self, i, p, g):
         f = p.dtype.type
         b1, b2 = self.beta_1, self.beta_2
         m, v = self.ms[i], self.vs[i]
+        # two work arrays per pair, so that a step allocates nothing
+        bufs = self.__dict__.get("_adam_work")
+        if bufs is None:
+            bufs = self._adam_work = [(np.empty_like(q), np.empty_like(q))
+                                      for q, _ in self.params]
+        t, denom = bufs[i]
         m *= f(b1)
-        m += f(1 - b1) * g
+        np.multiply(g, f(1 - b1), out=t)
+        m += t
         v *= f(b2)
-        v += f(1 - b2) * (g * g)
+        np.multiply(g, g, out=t)
+        t *= f(1 - b2)
+        v += t
         c1 = 1 - b1 ** self.t
         c2 = 1 - b2 ** self.t
         # p -= lr * (m / c1) / (sqrt(v / c2) + eps)
-        denom = np.sqrt(v * f(1 / c2))
+        np.multiply(v, f(1 / c2), out=denom)
+        np.sqrt(denom, out=denom)
         denom += f(self.epsilon)
-        p -= f(self.learning_rate / c1) * m / denom
+        np.multiply(m, f(self.learning_rate / c1), out=t)
+        t /= denom
+        p -= t
 
 
 class RMSprop(Optimizer):
