@@ -32,6 +32,9 @@ class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):
     the input standardisation, unfitting after a first fit that diverged."""
 
     _caches = ("_inference_cache",)
+    # fine-tuning is dense layers only: its work is BLAS's matrix products (no Numba
+    # kernel competes for the cores), so BLAS gets the threads n_jobs allows
+    _blas_threads = "n_jobs"
 
     # ---------------------------------------------------------------- layers
 

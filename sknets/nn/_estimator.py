@@ -80,7 +80,8 @@ class NetworkTrainingMixin:
     ``_divergence_remedy`` (a string); ``_blas_threads`` (class attribute) is the BLAS
     thread limit during training: one by default, as the matrix products of a
     minibatch step are small and BLAS threads next to Numba's only contend for the
-    cores. ``_private_state`` names the private attributes of
+    cores (``"n_jobs"``: as many as ``n_jobs`` allows, for networks that run no Numba
+    kernel). ``_private_state`` names the private attributes of
     the fitted state and ``_caches`` the inference copies made from it (not
     pickled); :meth:`_forget` drops both with the fitted attributes.
     """

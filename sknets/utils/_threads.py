@@ -343,9 +343,10 @@ def kernel_threads(n_jobs=None, *, n_threads=None, work=None, blas_threads=None)
     work : int, optional
         Elementary steps between two synchronisations of the kernel's threads; below
         the threshold of :func:`threads_for` the block runs on one thread.
-    blas_threads : int, optional
+    blas_threads : int or "n_jobs", optional
         Limit BLAS to this many threads inside the block (only lowers the count in
-        force).
+        force); ``"n_jobs"``: to the block's own thread count, for code whose work is
+        BLAS rather than Numba kernels (e.g. dense networks' matrix products).
 
     Yields
     ------
@@ -364,6 +365,8 @@ def kernel_threads(n_jobs=None, *, n_threads=None, work=None, blas_threads=None)
     numba.set_num_threads(n)
     limiter = None
     try:
+        if isinstance(blas_threads, str) and blas_threads == "n_jobs":
+            blas_threads = n
         if blas_threads is not None:
             current = _blas_threads_now()
             if current is not None and current > blas_threads:
