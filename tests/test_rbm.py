@@ -5,6 +5,7 @@ import pickle
 import re
 import warnings
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -32,6 +33,7 @@ from sknets.utils import _threads
 from sknets.utils._numba_math import (
     count_nonfinite_outside,
     momentum_step,
+    sigmoid,
     sigmoid_inplace,
 )
 from tests.references.rbm import (
@@ -87,6 +89,20 @@ def test_sigmoid_inplace_matches_expit(dtype, itype, rtol):
     assert np.all(np.isfinite(a)) and np.all((a >= 0) & (a <= 1))
     # relative accuracy where the value is representable, absolute in the tails
     np.testing.assert_allclose(a, expected, rtol=rtol, atol=np.finfo(dtype).tiny * 1e8)
+
+
+@numba.njit
+def _sigmoid_each(x, out):
+    for i in range(x.shape[0]):
+        out[i] = sigmoid(x[i])
+
+
+def test_scalar_sigmoid_matches_expit():
+    x = np.array([0.0, -80.0, 80.0, -1e4, 1e4, 709.0, -745.0, 1e-3, -1e-3, 3.0, -3.0])
+    out = np.empty_like(x)
+    _sigmoid_each(x, out)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out, expit(x), rtol=1e-15, atol=1e-300)
 
 
 def test_momentum_step_matches_reference():

@@ -1,9 +1,11 @@
-"""Numba helpers shared by several kernels (private): a vectorisable logistic
-function, the momentum step, a one-pass finite / range count.
+"""Numba helpers shared by several kernels (private): the scalar and a vectorisable
+logistic function, the momentum step, a one-pass finite / range count.
 
 Each has a plain-numpy reference in ``tests/references/rbm.py`` (or is compared with
 scipy / numpy directly in the tests).
 """
+
+import math
 
 import numpy as np
 from numba import njit, types
@@ -29,6 +31,16 @@ def _exp_scratch_impl(a, n):
         return np.empty(n, it)
 
     return impl
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def sigmoid(x):
+    """Scalar ``1 / (1 + exp(-x))`` without overflow: exp of a non-positive number
+    only. Inlined into the calling kernel."""
+    if x >= 0:
+        return 1 / (1 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1 + e)
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
