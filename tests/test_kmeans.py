@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from sknets import KMeans
 from sknets.cluster import _kmeans_kernels as K
 from sknets.cluster import kmeans_plusplus
-from sknets.cluster._kmeans import _Data, _inertia, _kmeans_single
+from sknets.cluster._kmeans_lloyd import _Data, _inertia, _kmeans_single
 from tests.references import kmeans as ref
 
 
@@ -297,7 +297,7 @@ def test_elkan_pass_initial_assignment_matches_reference(sparse):
     X = rng.randn(500, 6)
     C = X[:5].copy()
     data = _pack(sp.csr_matrix(X) if sparse else X)
-    from sknets.cluster._kmeans import _center_half_distances
+    from sknets.cluster._kmeans_lloyd import _center_half_distances
 
     half, next_half = _center_half_distances(C)
     labels = np.zeros(500, dtype=np.int32)
