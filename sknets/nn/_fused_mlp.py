@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit
 
 from sknets.nn.layers import Dense, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from sknets.utils._numba_math import sigmoid as _sigmoid
 
 __all__ = ["FusedNet", "AdamArrays", "AdamSettings", "compile_sequential",
            "is_compilable", "adam_arrays", "adam_settings", "forward", "backward",
@@ -244,14 +245,6 @@ def backward(net, start, stop, param_grads, input_grad):
 
 
 @njit(cache=True)
-def _sigmoid(a):
-    if a >= 0:
-        return 1 / (1 + np.exp(-a))
-    e = np.exp(a)
-    return e / (1 + e)
-
-
-@njit(cache=True)
 def sigmoid_cross_entropy(logit, target):
     """Per-element ``(loss, dloss/dlogit)`` of :func:`sknets.nn.sigmoid_cross_entropy`:
     ``softplus(l) - t l`` and ``sigmoid(l) - t``, computed without overflow (the mean
@@ -260,7 +253,9 @@ def sigmoid_cross_entropy(logit, target):
     return softplus - target * logit, _sigmoid(logit) - target
 
 
-@njit(cache=True)
+# numpy's error model: no zero-division test per element (the denominator is at least
+# epsilon), which lets the loop vectorise; the results are the same.
+@njit(cache=True, error_model="numpy")
 def adam_step(opt, t, settings):
     """One update of :class:`sknets.nn.Adam` (step number ``t``, from 1) of the flat
     vector ``opt.params`` from ``opt.grads``.

@@ -8,6 +8,7 @@ layers, other optimizers, an L2 penalty); the minibatch step on the layers runs 
 import numpy as np
 
 from sknets.nn import BatchNorm, Dense, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from sknets.nn._fused_mlp import AdamArrays, adam_settings
 from sknets.nn.optimizers import Adam
 from sknets.vae import _elbo, _kernels as K
 
@@ -96,11 +97,14 @@ class FusedEpoch:
         self.z = np.empty(batch_size * d2 // 2, dtype=dtype)
         self.g_h = np.empty(batch_size * d2, dtype=dtype)
         self.g_out = np.empty(batch_size * D, dtype=dtype)
-        if log_var_net is None:
-            self.lv_grad = self.lv_m = self.lv_v = np.zeros(1, dtype=dtype)
-        else:
-            self.lv_grad = log_var_net.flat_grads
-            self.lv_m, self.lv_v = optimizer.ms[2], optimizer.vs[2]
+        self.enc_opt = AdamArrays(encoder.flat_params, encoder.flat_grads,
+                                  optimizer.ms[0], optimizer.vs[0])
+        self.dec_opt = AdamArrays(decoder.flat_params, decoder.flat_grads,
+                                  optimizer.ms[1], optimizer.vs[1])
+        self.lv_opt = None
+        if log_var_net is not None:
+            self.lv_opt = AdamArrays(log_var_net.flat_params, log_var_net.flat_grads,
+                                     optimizer.ms[2], optimizer.vs[2])
 
     def run(self, X, order, eps, batch_size, kl_weight, likelihood, log_var):
         """One epoch; returns the (n_batches, 4) loss, ELBO, reconstruction, KL."""
@@ -114,21 +118,23 @@ class FusedEpoch:
         n_batches = -(-len(order) // batch_size)
         losses = np.empty((n_batches, 4))
         lo, hi = _elbo.LOG_VARIANCE_RANGE
-        hyper = np.array([opt.learning_rate, opt.beta_1, opt.beta_2, opt.epsilon,
-                          kl_weight, lo, hi])
-        learn = self.log_var_net is not None
-        if log_var is None:
-            log_var = np.zeros(1, dtype=X.dtype)
+        hyper = np.array([kl_weight, lo, hi])
+        learn = self.lv_opt is not None
+        if learn:
+            lv_opt = self.lv_opt
+        else:
+            # a fixed variance (or none): read by the Gaussian term, never updated
+            if log_var is None:
+                log_var = np.zeros(1, dtype=X.dtype)
+            unused = np.zeros_like(log_var)
+            lv_opt = AdamArrays(log_var, unused, unused, unused)
         try:
             opt.t = K.vae_epoch(
                 X, order.astype(np.int64, copy=False), eps, batch_size,
                 eps.shape[1], K.BERNOULLI if likelihood == "bernoulli" else K.GAUSSIAN,
-                learn, hyper, opt.t,
-                self.encoder.flat_params, self.encoder.flat_grads, opt.ms[0], opt.vs[0],
-                self.enc_layout, self.enc_f,
-                self.decoder.flat_params, self.decoder.flat_grads, opt.ms[1],
-                opt.vs[1], self.dec_layout, self.dec_f,
-                log_var, self.lv_grad, self.lv_m, self.lv_v,
+                learn, hyper, adam_settings(opt), opt.t,
+                self.enc_opt, self.enc_layout, self.enc_f,
+                self.dec_opt, self.dec_layout, self.dec_f, lv_opt,
                 self.running_mean, self.running_var, self.cache_mean, self.cache_istd,
                 self.act, self.buf_a, self.buf_b, self.x, self.z, self.g_h,
                 self.g_out, losses)

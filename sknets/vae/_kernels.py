@@ -30,8 +30,11 @@ the data's dtype with the same operations, in the same order, as the numpy layer
 import numpy as np
 from numba import njit
 
+# Adam's update and the Bernoulli term are those of the compiled Dense stacks
+from sknets.nn._fused_mlp import adam_step, sigmoid_cross_entropy
 # the batch-norm statistics and backward pass of sknets.nn.BatchNorm on (N, C) rows
 from sknets.nn._norm_kernels import _backward_rows, _stats_rows
+from sknets.utils._numba_math import sigmoid
 
 DENSE, BATCHNORM, ACTIVATION = 0, 1, 2
 IDENTITY, RELU, LEAKY_RELU, TANH, SIGMOID = 0, 1, 2, 3, 4
@@ -39,22 +42,7 @@ BERNOULLI, GAUSSIAN = 0, 1
 LOG_2PI = float(np.log(2 * np.pi))
 
 # indices of ``hyper``
-LR, BETA_1, BETA_2, ADAM_EPS, KL_WEIGHT, LOG_VAR_LO, LOG_VAR_HI = range(7)
-
-
-@njit(cache=True)
-def _softplus(a):
-    if a > 0:
-        return a + np.log1p(np.exp(-a))
-    return np.log1p(np.exp(a))
-
-
-@njit(cache=True)
-def _sigmoid(a):
-    if a >= 0:
-        return 1.0 / (1.0 + np.exp(-a))
-    e = np.exp(a)
-    return e / (1.0 + e)
+KL_WEIGHT, LOG_VAR_LO, LOG_VAR_HI = range(3)
 
 
 @njit(cache=True)
@@ -123,7 +111,7 @@ def _activation_forward(x, code, slope, out):
             elif code == TANH:
                 o[j] = np.tanh(v)
             elif code == SIGMOID:
-                o[j] = _sigmoid(v)
+                o[j] = sigmoid(v)
             else:
                 o[j] = v
 
@@ -200,30 +188,8 @@ def _activation_backward(x, y, g, code, slope, out):
 
 
 @njit(cache=True)
-def adam_step(p, g, m, v, t, lr, beta_1, beta_2, epsilon):
-    """sknets.nn.Adam's update of step ``t`` (1-based), in place, in p's dtype."""
-    c1 = 1 - beta_1 ** t
-    c2 = 1 - beta_2 ** t
-    k = np.empty(6, dtype=p.dtype)
-    k[0], k[1], k[2], k[3] = beta_1, 1 - beta_1, beta_2, 1 - beta_2
-    k[4], k[5] = 1 / c2, epsilon
-    step = np.empty(1, dtype=p.dtype)
-    step[0] = lr / c1
-    b1, ob1, b2, ob2, ic2, eps, lr_c = k[0], k[1], k[2], k[3], k[4], k[5], step[0]
-    for i in range(p.size):
-        gi = g[i]
-        mi = m[i] * b1 + ob1 * gi
-        vi = v[i] * b2 + ob2 * (gi * gi)
-        m[i] = mi
-        v[i] = vi
-        p[i] -= lr_c * mi / (np.sqrt(vi * ic2) + eps)
-
-
-@njit(cache=True)
-def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, t,
-              enc_theta, enc_grad, enc_m, enc_v, enc_layout, enc_f,
-              dec_theta, dec_grad, dec_m, dec_v, dec_layout, dec_f,
-              log_var, lv_grad, lv_m, lv_v,
+def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, adam,
+              t, enc_opt, enc_layout, enc_f, dec_opt, dec_layout, dec_f, lv_opt,
               running_mean, running_var, cache_mean, cache_istd,
               act, buf_a, buf_b, x_buf, z_buf, g_h_buf, g_out_buf, losses):
     """One epoch over the rows ``order`` of X with the reparameterisation noise
@@ -231,8 +197,10 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, t,
     loss, ELBO, reconstruction and KL means of minibatch b; returns the Adam step
     count."""
     n_total, D = X.shape
-    lr, b1, b2, adam_eps = hyper[LR], hyper[BETA_1], hyper[BETA_2], hyper[ADAM_EPS]
     beta = hyper[KL_WEIGHT]
+    enc_theta, enc_grad = enc_opt.params, enc_opt.grads
+    dec_theta, dec_grad = dec_opt.params, dec_opt.grads
+    log_var, lv_grad = lv_opt.params, lv_opt.grads
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
     for b in range(n_batches):
         start = b * batch_size
@@ -259,8 +227,9 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, t,
                 o = out[i, j]
                 xv = x[i, j]
                 if likelihood == BERNOULLI:
-                    ll_sum += xv * o - _softplus(o)
-                    go[i, j] = -(xv - _sigmoid(o)) / n
+                    loss, g = sigmoid_cross_entropy(o, xv)
+                    ll_sum -= loss
+                    go[i, j] = g / n
                 else:
                     inv_var = np.exp(-log_var[j])
                     diff = xv - o
@@ -293,10 +262,10 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, t,
         network_backward(enc_theta, enc_grad, enc_layout, enc_f, x, act,
                          cache_mean, cache_istd, gh, buf_a, buf_b, False)
         t += 1
-        adam_step(enc_theta, enc_grad, enc_m, enc_v, t, lr, b1, b2, adam_eps)
-        adam_step(dec_theta, dec_grad, dec_m, dec_v, t, lr, b1, b2, adam_eps)
+        adam_step(enc_opt, t, adam)
+        adam_step(dec_opt, t, adam)
         if learn_log_var:
-            adam_step(log_var, lv_grad, lv_m, lv_v, t, lr, b1, b2, adam_eps)
+            adam_step(lv_opt, t, adam)
             for j in range(D):
                 log_var[j] = min(max(log_var[j], hyper[LOG_VAR_LO]), hyper[LOG_VAR_HI])
         ll_mean = ll_sum / n
