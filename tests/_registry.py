@@ -113,7 +113,7 @@ ESTIMATORS += [
                   batch_size=32, learning_rate_init=0.01, random_state=0),
     DBNClassifier(hidden_layer_sizes=(8, 4), visible_unit="gaussian", max_iter=60,
                   pretrain_n_iter=2, pretrain_learning_rate=0.005, batch_size=32,
-                  learning_rate_init=0.03, random_state=0),
+                  learning_rate_init=0.03, dropout=0.2, random_state=0),
     Autoencoder(n_components=2, hidden_layer_sizes=(8,), max_iter=10, batch_size=32,
                 random_state=0),
     Autoencoder(n_components=2, hidden_layer_sizes=(8,), noise="gaussian",

@@ -50,8 +50,8 @@ from sknets.nn._training import validation_split
 from sknets.nn.losses import squared_error
 from sknets.utils._threads import numba_threads
 
-from ._base import PretrainedNetworkBase, as_sizes, run_layers
-from ._layers import KLSparsity, make_corruption
+from ._base import NOISE_PARAMETERS, PretrainedNetworkBase, as_sizes, run_layers
+from ._layers import KLSparsity
 from ._pretrain import (
     PRETRAIN_PARAMETERS,
     check_unit_interval,
@@ -258,8 +258,7 @@ default="adam"
         "activation": [StrOptions(_ACTIVATIONS)],
         "code_activation": [StrOptions(_ACTIVATIONS)],
         "visible_unit": [StrOptions({"bernoulli", "gaussian"})],
-        "noise": [StrOptions({"masking", "gaussian"}), None],
-        "noise_level": [Interval(Real, 0, None, closed="left")],
+        **NOISE_PARAMETERS,
         "sparsity_weight": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
         **PRETRAIN_PARAMETERS,
@@ -356,9 +355,7 @@ default="adam"
     # ------------------------------------------------------------------ checks
 
     def _check_settings(self):
-        if self.noise == "masking" and self.noise_level >= 1:
-            raise ValueError(f"noise='masking' needs noise_level in [0, 1) (the masked "
-                             f"fraction), got {self.noise_level}")
+        self._check_noise()
         if self.sparsity_weight > 0 and self.code_activation != "logistic":
             raise ValueError("sparsity_weight > 0 penalises the mean code activations "
                              "as probabilities: set code_activation='logistic'")
@@ -413,16 +410,6 @@ default="adam"
     def _reconstruction_loss(self):
         return sigmoid_cross_entropy if self.visible_unit == "bernoulli" \
             else squared_error
-
-    def _corruption(self):
-        """The ``input_transform`` of the training problem (None without noise)."""
-        if self.noise is None or self.noise_level == 0:
-            return None
-        # a masked entry takes the network-space value of X = 0
-        zero = self._scaled(np.zeros((1, self.n_features_in_)))[0]
-        return make_corruption(self.noise, float(self.noise_level), zero=zero,
-                               scale=self.input_scale_, rng=self._rng,
-                               dtype=self._float_dtype())
 
     def _fit(self, X, incremental, first):
         inputs = self._scaled(X)

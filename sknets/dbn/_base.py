@@ -2,18 +2,26 @@
 estimator whose hidden layers may start from a stack of pre-trained RBMs."""
 
 import warnings
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from sknets.nn import Dense, Dropout, make_activation
 from sknets.nn._estimator import NetworkTrainingMixin
 from sknets.utils._random import make_generator
 from sknets.utils._validation import as_sizes
 
+from ._layers import make_corruption
 from ._pretrain import check_unit_interval, per_layer, pretrain_stack
 
-__all__ = ["PretrainedNetworkBase", "as_sizes", "run_layers"]
+__all__ = ["NOISE_PARAMETERS", "PretrainedNetworkBase", "as_sizes", "run_layers"]
+
+NOISE_PARAMETERS = {
+    "noise": [StrOptions({"masking", "gaussian"}), None],
+    "noise_level": [Interval(Real, 0, None, closed="left")],
+}
 
 
 def run_layers(layers, X, chunk=512):
@@ -59,6 +67,23 @@ class PretrainedNetworkBase(NetworkTrainingMixin, BaseEstimator):
             persistent=self.persistent, momentum=self.pretrain_momentum,
             weight_decay=self.pretrain_weight_decay, rng=self._rng,
             verbose=int(self.verbose), owner=type(self).__name__)
+
+    # ------------------------------------------------------- input noise
+
+    def _check_noise(self):
+        if self.noise == "masking" and self.noise_level >= 1:
+            raise ValueError(f"noise='masking' needs noise_level in [0, 1) (the masked "
+                             f"fraction), got {self.noise_level}")
+
+    def _corruption(self):
+        """The ``input_transform`` of the training problem (None without noise)."""
+        if self.noise is None or self.noise_level == 0:
+            return None
+        # a masked entry takes the network-space value of X = 0
+        zero = self._scaled(np.zeros((1, self.n_features_in_)))[0]
+        return make_corruption(self.noise, float(self.noise_level), zero=zero,
+                               scale=self.input_scale_, rng=self._rng,
+                               dtype=self._float_dtype())
 
     # ------------------------------------------------------- input scaling
 

