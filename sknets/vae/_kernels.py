@@ -31,10 +31,10 @@ import numpy as np
 from numba import njit
 
 # Adam's update and the Bernoulli term are those of the compiled Dense stacks
-from sknets.nn._fused_mlp import adam_step, sigmoid_cross_entropy
+from sknets.nn._fused_mlp import adam_step
 # the batch-norm statistics and backward pass of sknets.nn.BatchNorm on (N, C) rows
 from sknets.nn._norm_kernels import _backward_rows, _stats_rows
-from sknets.utils._numba_math import sigmoid
+from sknets.utils._numba_math import FASTMATH, exp_scratch, sigmoid, sigmoid_inplace
 
 DENSE, BATCHNORM, ACTIVATION = 0, 1, 2
 IDENTITY, RELU, LEAKY_RELU, TANH, SIGMOID = 0, 1, 2, 3, 4
@@ -187,6 +187,45 @@ def _activation_backward(x, y, g, code, slope, out):
                 o[j] = gi[j]
 
 
+_PRODUCT_CHUNK = 512
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _bernoulli_terms(out, x, go, ibuf):
+    """The Bernoulli log-likelihood sum of the rows of ``x`` given the logits ``out``
+    (returned) and its gradient ``go = (sigmoid(out) - x) / n`` (dLoss/dOutput).
+
+    ``x l - softplus(l) = x l - max(l, 0) + log(sigmoid(|l|))``: the logistic values
+    come from the vectorised :func:`sigmoid_inplace` (computed in ``go``), and the
+    logarithms are taken once per ``_PRODUCT_CHUNK`` values of a row, of the product
+    of their ``sigmoid(|l|)`` (each in [1/2, 1]: the product stays above 2**-512,
+    far from float64's underflow).
+    """
+    n, D = out.shape
+    flat = go.reshape(n * D)
+    for i in range(n):
+        o, g = out[i], go[i]
+        for j in range(D):
+            g[j] = o[j]
+    sigmoid_inplace(flat, ibuf)
+    inv_n = 1.0 / n
+    total = 0.0
+    for i in range(n):
+        o, xi, g = out[i], x[i], go[i]
+        lin = 0.0
+        for j0 in range(0, D, _PRODUCT_CHUNK):
+            prod = 1.0
+            for j in range(j0, min(j0 + _PRODUCT_CHUNK, D)):
+                oj = o[j]
+                sj = g[j]
+                lin += xi[j] * oj - max(oj, 0)
+                prod *= max(sj, 1 - sj)
+                g[j] = (sj - xi[j]) * inv_n
+            lin += np.log(prod)
+        total += lin
+    return total
+
+
 @njit(cache=True)
 def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, adam,
               t, enc_opt, enc_layout, enc_f, dec_opt, dec_layout, dec_f, lv_opt,
@@ -202,6 +241,7 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, ad
     dec_theta, dec_grad = dec_opt.params, dec_opt.grads
     log_var, lv_grad = lv_opt.params, lv_opt.grads
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
+    ibuf = exp_scratch(g_out_buf, g_out_buf.size)
     for b in range(n_batches):
         start = b * batch_size
         n = min(batch_size, order.shape[0] - start)
@@ -221,18 +261,14 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, ad
                               running_var, cache_mean, cache_istd)
         # likelihood and its gradient: g_out = dLoss/dOutput = -dll/dout / n
         go = g_out_buf[:n * D].reshape(n, D)
-        ll_sum = 0.0
-        for i in range(n):
-            for j in range(D):
-                o = out[i, j]
-                xv = x[i, j]
-                if likelihood == BERNOULLI:
-                    loss, g = sigmoid_cross_entropy(o, xv)
-                    ll_sum -= loss
-                    go[i, j] = g / n
-                else:
+        if likelihood == BERNOULLI:
+            ll_sum = _bernoulli_terms(out, x, go, ibuf)
+        else:
+            ll_sum = 0.0
+            for i in range(n):
+                for j in range(D):
                     inv_var = np.exp(-log_var[j])
-                    diff = xv - o
+                    diff = x[i, j] - out[i, j]
                     ll_sum -= 0.5 * (diff * diff * inv_var + log_var[j] + LOG_2PI)
                     go[i, j] = -diff * inv_var / n
         if learn_log_var:
