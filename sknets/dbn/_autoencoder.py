@@ -51,7 +51,7 @@ from sknets.nn.losses import squared_error
 from sknets.utils._threads import numba_threads
 
 from ._base import NOISE_PARAMETERS, PretrainedNetworkBase, as_sizes, run_layers
-from ._layers import KLSparsity
+from ._layers import KLSparsity, with_sparsity_penalties
 from ._pretrain import (
     PRETRAIN_PARAMETERS,
     check_unit_interval,
@@ -414,15 +414,7 @@ default="adam"
     def _fit(self, X, incremental, first):
         inputs = self._scaled(X)
         base = self._reconstruction_loss()
-        sparsity = [layer for layer in self.network_.layers
-                    if isinstance(layer, KLSparsity)]
-
-        def loss(output, target, sample_weight):
-            value, grad = base(output, target, sample_weight)
-            for layer in sparsity:
-                if layer.penalty is not None:   # set by the training forward pass
-                    value += layer.penalty
-            return value, grad
+        loss = with_sparsity_penalties(base, self.network_)
 
         def score(output, target):
             return -base(output, target, None)[0]

@@ -1,5 +1,5 @@
-"""Training-time pieces of the autoencoder: the sparsity penalty, as a layer, and the
-input corruption of the denoising autoencoder.
+"""Training-time pieces: the autoencoder's sparsity penalty, as a layer, and the
+input corruption of the denoising autoencoder and of the DBN's fine-tuning.
 
 Sparsity
 --------
@@ -41,7 +41,7 @@ import numpy as np
 
 from sknets.nn import Layer
 
-__all__ = ["KLSparsity", "make_corruption"]
+__all__ = ["KLSparsity", "make_corruption", "with_sparsity_penalties"]
 
 _CLIP = 1e-7
 
@@ -92,6 +92,22 @@ class KLSparsity(Layer):
 
     def __repr__(self):
         return f"KLSparsity(target={self.target}, weight={self.weight})"
+
+
+def with_sparsity_penalties(loss_fn, net):
+    """``loss_fn`` plus the penalties the network's :class:`KLSparsity` layers
+    recorded in the training forward pass (the gradient with respect to the output
+    is ``loss_fn``'s: the layers add theirs in the backward pass)."""
+    sparsity = [layer for layer in net.layers if isinstance(layer, KLSparsity)]
+
+    def loss(output, target, sample_weight):
+        value, grad = loss_fn(output, target, sample_weight)
+        for layer in sparsity:
+            if layer.penalty is not None:   # set by the training forward pass
+                value += layer.penalty
+        return value, grad
+
+    return loss
 
 
 def make_corruption(noise, level, *, zero, scale, rng, dtype):
