@@ -217,6 +217,33 @@ def test_per_layer_pretraining_settings_and_input_checks(digits):
         clf.fit(np.where(X > 0.5, np.nan, X), y)
 
 
+def test_fine_tuning_corrupts_the_inputs_not_the_labels(digits, monkeypatch):
+    X, y = digits
+    seen = []
+    run = NetworkTrainingMixin._run_training
+
+    def capture(self, model, **kw):
+        seen.append(model)
+        return run(self, model, **kw)
+
+    monkeypatch.setattr(NetworkTrainingMixin, "_run_training", capture)
+    _small(max_iter=1).fit(X, y)                      # defaults: Gaussian, 0.2
+    _small(max_iter=1, noise="masking", noise_level=0.3).fit(X, y)
+    _small(max_iter=1, noise=None).fit(X, y)
+    gauss, mask, plain = seen
+    assert plain.input_transform is None
+    assert_array_equal(gauss.Y, plain.Y)              # labels untouched
+    xb = gauss.X[:200]
+    noisy = gauss.input_transform(xb, np.arange(200))
+    assert noisy.dtype == np.float32 and abs(np.std(noisy - xb) - 0.2) < 0.01
+    masked = mask.input_transform(xb, np.arange(200))
+    dropped = (masked == 0) & (xb != 0)
+    assert np.all((masked == xb) | (masked == 0))
+    assert abs(dropped.sum() / (xb != 0).sum() - 0.3) < 0.03
+    with pytest.raises(ValueError, match="masked"):
+        _small(noise="masking", noise_level=1.0).fit(X, y)
+
+
 def test_reproducible_pickle_clone_float32(digits):
     X, y = digits
     a = _small().fit(X, y)
