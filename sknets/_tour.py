@@ -135,7 +135,7 @@ def _tour_dbn(quick):
 
     X_train, X_test, y_train, y_test = digits_split()
     clf = DBNClassifier(pretrain_n_iter=5 if quick else 50,
-                        max_iter=10 if quick else 200, random_state=0)
+                        max_iter=10 if quick else 300, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipe = make_pipeline(MinMaxScaler(), clf).fit(X_train, y_train)
