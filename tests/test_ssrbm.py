@@ -483,6 +483,18 @@ def test_truncated_normal_kernel():
     assert stats.kstest(draws, stats.truncnorm(0.5, 2.0).cdf).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_standard_normal_into_gives_numpys_numbers(seed):
+    # numpy's stream, and the same generator state after (the next draws agree too);
+    # 200_000 normals reach the ziggurat's rare branches (tail, wedge rejections)
+    ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+    for n in (0, 1, 200_000 + 17 * seed):
+        out = np.empty(n)
+        K.standard_normal_into(ours, out)
+        np.testing.assert_array_equal(out, theirs.standard_normal(n))
+    assert ours.random() == theirs.random()
+
+
 FLAG_SETS = [
     dict(learn_alpha=True, learn_mu=True, learn_lambda=True, scalar_alpha=False,
          scalar_lambda=False),

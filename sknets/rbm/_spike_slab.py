@@ -44,7 +44,10 @@ def _uniform(gen, shape, dtype):
 
 
 def _normal(gen, shape, dtype):
-    return gen.standard_normal(shape).astype(dtype, copy=False)
+    # numpy's numbers (gen.standard_normal(shape)), drawn by a compiled loop
+    out = np.empty(shape)
+    _k.standard_normal_into(gen, out.reshape(-1))
+    return out.astype(dtype, copy=False)
 
 
 class SpikeSlabRBM(BaseRBM):
@@ -724,17 +727,17 @@ class SpikeSlabRBM(BaseRBM):
         W2, b, alpha, mu, lam = self._params_as(V.dtype)
         B, D = V.shape
         N, K = alpha.shape
-        u_h = gen.random((B, N)).astype(V.dtype, copy=False)
-        z_s = gen.standard_normal((B, N * K)).astype(V.dtype, copy=False)
-        z_v = gen.standard_normal((B, D)).astype(V.dtype, copy=False)
+        u_h = _uniform(gen, (B, N), V.dtype)
+        z_s = _normal(gen, (B, N * K), V.dtype)
+        z_v = _normal(gen, (B, D), V.dtype)
         # start from the pool sizes the last call needed (repeated sweeps of the same
         # chains, e.g. sampling, then redraw nothing twice)
         hint = getattr(self, "_gibbs_pool_rows", (0.0, 0.0))
         pool_rows = max(16, 2 * B, int(hint[0] * B))
         fb_rows = max(4, B // 16, int(hint[1] * B))
         while True:
-            pool = gen.standard_normal((pool_rows, D)).astype(V.dtype, copy=False)
-            fb_u = gen.random((fb_rows, D)).astype(V.dtype, copy=False)
+            pool = _normal(gen, (pool_rows, D), V.dtype)
+            fb_u = _uniform(gen, (fb_rows, D), V.dtype)
             V_new, _, _, status, pool_pos, fb_pos, _ = _k.ss_gibbs(
                 V, W2, b, alpha, mu, lam, float(self.radius_), u_h, z_s, z_v, pool, 0,
                 int(self.max_rejections), fb_u, 0)
