@@ -8,7 +8,7 @@ digits (scaled to [0, 1]) without labels, then fine-tunes the network on the lab
 The first figure shows 40 first-layer filters after pre-training (the first RBM's
 ``components_``) and after fine-tuning; the second the test accuracy with and without
 pre-training against the fraction of labelled training rows (the other rows are
-labelled -1 and only pre-train). Bundled data, headless, about 10 s.
+labelled -1 and only pre-train). Bundled data, headless, about 20 s.
 """
 
 import os
