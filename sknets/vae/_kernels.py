@@ -242,6 +242,7 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, ad
     log_var, lv_grad = lv_opt.params, lv_opt.grads
     n_batches = (order.shape[0] + batch_size - 1) // batch_size
     ibuf = exp_scratch(g_out_buf, g_out_buf.size)
+    inv_var_buf = np.empty(log_var.size)
     for b in range(n_batches):
         start = b * batch_size
         n = min(batch_size, order.shape[0] - start)
@@ -254,9 +255,13 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, ad
         h = network_forward(enc_theta, enc_layout, enc_f, x, act, running_mean,
                             running_var, cache_mean, cache_istd)
         z = z_buf[:n * d].reshape(n, d)
+        gh = g_h_buf[:n * 2 * d].reshape(n, 2 * d)
         for i in range(n):
             for k in range(d):
-                z[i, k] = h[i, k] + np.exp(0.5 * h[i, d + k]) * eps[start + i, k]
+                std = np.exp(0.5 * h[i, d + k])
+                # kept for the KL term below, which overwrites it with the gradient
+                gh[i, d + k] = std
+                z[i, k] = h[i, k] + std * eps[start + i, k]
         out = network_forward(dec_theta, dec_layout, dec_f, z, act, running_mean,
                               running_var, cache_mean, cache_istd)
         # likelihood and its gradient: g_out = dLoss/dOutput = -dll/dout / n
@@ -265,9 +270,11 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, ad
             ll_sum = _bernoulli_terms(out, x, go, ibuf)
         else:
             ll_sum = 0.0
+            for j in range(D):
+                inv_var_buf[j] = np.exp(-log_var[j])
             for i in range(n):
                 for j in range(D):
-                    inv_var = np.exp(-log_var[j])
+                    inv_var = inv_var_buf[j]
                     diff = x[i, j] - out[i, j]
                     ll_sum -= 0.5 * (diff * diff * inv_var + log_var[j] + LOG_2PI)
                     go[i, j] = -diff * inv_var / n
@@ -282,14 +289,13 @@ def vae_epoch(X, order, eps, batch_size, d, likelihood, learn_log_var, hyper, ad
         dz = network_backward(dec_theta, dec_grad, dec_layout, dec_f, z, act,
                               cache_mean, cache_istd, go, buf_a, buf_b, True)
         # reparameterisation and the KL term
-        gh = g_h_buf[:n * 2 * d].reshape(n, 2 * d)
         kl_sum = 0.0
         for i in range(n):
             for k in range(d):
                 mu = h[i, k]
                 lv = h[i, d + k]
-                var = np.exp(lv)
-                std = np.exp(0.5 * lv)
+                std = gh[i, d + k]
+                var = std * std
                 kl_sum += 0.5 * (mu * mu + var - 1 - lv)
                 gz = dz[i, k]
                 gh[i, k] = gz + beta / n * mu
