@@ -25,8 +25,9 @@ from sknets.nn import (
     make_activation,
 )
 
-__all__ = ["dense_block", "conv_trunk", "conv_decoder_tail", "encoder_layers",
-           "decoder_layers", "classifier_layers", "FeatureParameter", "RowsToImages"]
+__all__ = ["dense_block", "linear_init", "conv_trunk", "conv_decoder_tail",
+           "encoder_layers", "decoder_layers", "classifier_layers", "FeatureParameter",
+           "RowsToImages"]
 
 
 def _init(activation, batch_norm):
@@ -47,6 +48,28 @@ def dense_block(units, activation, batch_norm):
             layers.append(BatchNorm())
         layers.append(make_activation(activation))
     return layers
+
+
+def linear_init(net, rng):
+    """Redraw, in place, the Dense layers of a built MLP whose weight scale does not
+    set the scale of the activations -- those followed by batch norm and the linear
+    output layer -- from ``U(-1/sqrt(n_in), 1/sqrt(n_in))``, weights and biases (the
+    default of PyTorch's ``Linear``).
+
+    Smaller output weights than Glorot's start the posterior near the prior and the
+    logits near zero; the larger first weights of the decoder (10 inputs) take
+    relatively smaller Adam steps. Dense layers followed directly by an activation
+    keep their He/Glorot weights, which keep activations at unit scale with depth.
+    """
+    layers = list(net.layers)
+    for i, layer in enumerate(layers):
+        if type(layer) is not Dense:
+            continue
+        if i + 1 < len(layers) and type(layers[i + 1]) is not BatchNorm:
+            continue
+        for p in layer.params:
+            bound = 1.0 / np.sqrt(layer.params[0].shape[0])
+            p[...] = rng.uniform(-bound, bound, p.shape).astype(p.dtype)
 
 
 def _conv_sizes(image_shape, n_convs):
